@@ -1,0 +1,82 @@
+"""PlayEvent -> the JSON bodies Simkl's write endpoints take.
+
+Pure functions. This is the only place that knows how a movie, an episode, a multi-episode file
+or an anime episode is spelled in a Simkl write (simkl-api.md §4, §6, §9).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from bridge.events import Kind, Numbering, PlayEvent
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds -> Simkl's UTC timestamp form (2015-03-15T15:30:11Z)."""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> float:
+    """Simkl timestamp (with or without milliseconds) -> epoch seconds."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _media(event: PlayEvent) -> dict[str, Any]:
+    media: dict[str, Any] = {"ids": event.ids.as_dict()}
+    if event.title:
+        media["title"] = event.title
+    if event.year:
+        media["year"] = event.year
+    return media
+
+
+def bucket(event: PlayEvent) -> str:
+    """Which top-level array of /sync/history the item belongs in."""
+    if event.kind is Kind.MOVIE:
+        return "movies"
+    if event.numbering is Numbering.ANIDB:
+        return "anime"
+    return "shows"
+
+
+def history_body(event: PlayEvent, watched_at: str | None = None) -> dict[str, Any]:
+    """The /sync/history body marking this item (every episode of a multi-episode file) watched.
+
+    For episodes the event's `title`/`year` describe the show. Episode-level ids are added next to
+    the number, where Simkl lets them win over numbering.
+    """
+    item = _media(event)
+    stamp = {"watched_at": watched_at} if watched_at else {}
+    if event.kind is Kind.MOVIE:
+        item.update(stamp)
+        return {"movies": [item]}
+    episodes = []
+    for n in event.episodes:
+        ep: dict[str, Any] = {"number": n, **stamp}
+        # Episode ids name one episode: only meaningful when the file holds exactly that one.
+        if event.episode_ids and len(event.episodes) == 1:
+            ep["ids"] = event.episode_ids.as_dict()
+        episodes.append(ep)
+    if event.numbering is Numbering.ANIDB:
+        # AniDB numbering: one entry per cour, episodes counted from 1; season 0 holds specials.
+        item["seasons"] = [{"number": event.season if event.season is not None else 1, "episodes": episodes}]
+        return {"anime": [item]}
+    item["seasons"] = [{"number": event.season, "episodes": episodes}]
+    if event.ids.is_anime:
+        # Anime addressed by TV-style seasons: ask Simkl to map them onto its AniDB entries.
+        item["use_tvdb_anime_seasons"] = True
+    return {"shows": [item]}
+
+
+def scrobble_body(event: PlayEvent, progress: float | None = None) -> dict[str, Any]:
+    """The /scrobble/{start,pause,stop} body: one item, singular keys, progress 0-100."""
+    body: dict[str, Any] = {"progress": round(event.progress if progress is None else progress, 2)}
+    if event.kind is Kind.MOVIE:
+        body["movie"] = _media(event)
+        return body
+    key = "anime" if event.numbering is Numbering.ANIDB else "show"
+    body[key] = _media(event)
+    # A scrobble names one episode: a multi-episode file is tracked by its first one.
+    body["episode"] = {"season": event.season if event.season is not None else 1, "number": event.episodes[0]}
+    return body
