@@ -1,0 +1,33 @@
+"""Media-server adapters. Each turns its server's messages into `PlayEvent`s.
+
+`MAP_SOURCES` names the pure mapping functions behind `simkl-bridge map --from SOURCE FILE`:
+"module:function", imported on use so that the CLI does not load every server's client library.
+Each function takes the file's bytes and returns a PlayEvent, or raises EventError.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Callable
+
+from bridge.events import EventError, PlayEvent, from_json
+
+MAP_SOURCES: dict[str, str] = {
+    "event": "bridge.adapters:map_event",
+}
+
+
+def map_event(payload: bytes) -> PlayEvent:
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EventError(f"not JSON: {exc}") from None
+    return from_json(data)
+
+
+def mapper(source: str) -> Callable[[bytes], PlayEvent]:
+    if source not in MAP_SOURCES:
+        raise EventError(f"unknown source {source!r} (known: {', '.join(sorted(MAP_SOURCES))})")
+    module, func = MAP_SOURCES[source].split(":")
+    return getattr(importlib.import_module(module), func)

@@ -1,0 +1,253 @@
+"""The scrobble engine: per-session state machine from PlayEvents to Simkl writes.
+
+Pure decisions: no I/O, no clock of its own (time comes from the events and from `tick(now)`).
+Each transition declares the states it goes from and to; `handle` looks the pair up.
+
+The rules that keep Simkl honest:
+- Scrobble calls only on real player actions: play/resume -> start, pause -> pause. Progress
+  updates while playing change nothing (Simkl extrapolates progress itself).
+- A stop below the watched threshold saves a playback (pause); at or above it, or on the server's
+  own "watched" signal, the item is marked in history once per viewing.
+- The same viewing reported twice (duplicate stops, a webhook and a websocket for one play, the
+  tail of a resumed session) is marked once; a rewatch from the beginning counts again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from bridge.events import PlayEvent, State
+from bridge.simkl.bodies import history_body, iso, scrobble_body
+from bridge.writes import HISTORY, PAUSE, START, Write
+
+log = logging.getLogger("bridge.engine")
+
+# Below this a stop is a mis-click, not a resume point worth saving.
+MIN_RESUME_PROGRESS = 1.0
+# Two sources reporting the same player action (alerts + webhook) arrive within this many seconds.
+ECHO_WINDOW = 30.0
+# How long a mark is remembered for dedupe; the outbox re-seeds it after a restart.
+MARK_MEMORY = 7 * 86400.0
+
+ResolveAccount = Callable[[str, str, str], "str | None"]
+SessionKey = tuple[str, str, str]
+
+
+@dataclass
+class Session:
+    account: str
+    event: PlayEvent  # the latest event: item identity and last known position
+    state: State
+    started_at: float  # when this viewing began
+    start_progress: float  # where it began (a resumed tail starts past the threshold)
+    marked: bool = False
+    saved_progress: float | None = None  # progress of the last pause written for this session
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[State | None]  # None = no open session
+    target: State
+    action: str  # name of the Engine method that produces the writes
+
+
+ANY = frozenset({None, State.PLAYING, State.PAUSED})
+TRANSITIONS = (
+    Transition(frozenset({None, State.PAUSED}), State.PLAYING, "_start"),
+    Transition(frozenset({State.PLAYING}), State.PLAYING, "_progress"),
+    Transition(frozenset({None, State.PLAYING}), State.PAUSED, "_pause"),
+    Transition(frozenset({State.PAUSED}), State.PAUSED, "_progress"),
+    Transition(ANY, State.STOPPED, "_stop"),
+    Transition(ANY, State.WATCHED, "_watched"),
+)
+_TABLE = {(s, t.target): t for t in TRANSITIONS for s in t.sources}
+
+
+class Engine:
+    def __init__(
+        self,
+        resolve_account: ResolveAccount,
+        *,
+        threshold: float = 80.0,
+        session_timeout: float = 1800.0,
+        send_start: bool = True,
+    ):
+        self.resolve_account = resolve_account
+        self.threshold = threshold
+        self.session_timeout = session_timeout
+        self.send_start = send_start
+        self.sessions: dict[SessionKey, Session] = {}
+        # (account, item_key) -> epoch seconds of each remembered mark
+        self.marks: dict[tuple[str, str], list[float]] = {}
+        # (account, item_key, kind) -> (epoch seconds, session key) of the last start/pause written
+        self.recent: dict[tuple[str, str, str], tuple[float, SessionKey]] = {}
+        self._unmapped: set[SessionKey] = set()
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    def seed_marks(self, marks: list[tuple[str, str, float]]) -> None:
+        """Remember marks made before a restart (from the outbox) so they are not made again."""
+        for account, item_key, at in marks:
+            self._remember_mark(account, item_key, at)
+
+    def handle(self, event: PlayEvent) -> list[Write]:
+        key: SessionKey = (event.source, event.server, event.session)
+        account = self.resolve_account(event.source, event.server, event.user)
+        if account is None:
+            if key not in self._unmapped:
+                self._unmapped.add(key)
+                log.info(
+                    "%s/%s: play by user %r maps to no Simkl account; not sent (add it under `users:`)",
+                    event.source, event.server, event.user,
+                )
+            return []
+        writes: list[Write] = []
+        session = self.sessions.get(key)
+        if session is not None and (session.event.item_key != event.item_key or session.account != account):
+            # The player moved on to another item within one session (playlists, next episode).
+            writes += self._close(key, session, session.event.at)
+            session = None
+        transition = _TABLE[(session.state if session else None, event.state)]
+        if session is None:
+            session = Session(account, event, event.state, event.at, event.progress)
+        writes += getattr(self, transition.action)(key, session, event)
+        return writes
+
+    def tick(self, now: float) -> list[Write]:
+        """Close sessions silent for longer than the timeout, from their last known position."""
+        writes: list[Write] = []
+        for key, session in list(self.sessions.items()):
+            if now - session.event.at >= self.session_timeout:
+                log.info("%s: silent for %.0f s; closing at %.0f%%", "/".join(key), now - session.event.at, session.event.progress)
+                writes += self._close(key, session, session.event.at)
+        self._forget_older_than(now - MARK_MEMORY)
+        return writes
+
+    # -- transitions ----------------------------------------------------------------------------
+
+    def _start(self, key: SessionKey, session: Session, event: PlayEvent) -> list[Write]:
+        self._open(key, session, event)
+        if not self.send_start:
+            return []
+        return self._playback_write(START, key, session, event)
+
+    def _progress(self, key: SessionKey, session: Session, event: PlayEvent) -> list[Write]:
+        self._open(key, session, event)
+        return []
+
+    def _pause(self, key: SessionKey, session: Session, event: PlayEvent) -> list[Write]:
+        self._open(key, session, event)
+        return self._playback_write(PAUSE, key, session, event)
+
+    def _stop(self, key: SessionKey, session: Session, event: PlayEvent) -> list[Write]:
+        session.event = self._keep_known_position(session.event, event)
+        return self._close(key, session, event.at)
+
+    def _watched(self, key: SessionKey, session: Session, event: PlayEvent) -> list[Write]:
+        session.event = self._keep_known_position(session.event, event)
+        if key not in self.sessions:
+            # The server's signal usually arrives mid-play; keep the session so its stop is known.
+            session.state = State.PLAYING
+            self.sessions[key] = session
+        return self._mark(session, event.at)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _open(self, key: SessionKey, session: Session, event: PlayEvent) -> None:
+        session.event = self._keep_known_position(session.event, event)
+        session.state = event.state
+        self.sessions[key] = session
+
+    @staticmethod
+    def _keep_known_position(previous: PlayEvent, event: PlayEvent) -> PlayEvent:
+        # Some stops carry no position or duration (Kodi's OnStop, Plex webhooks): keep the last one.
+        if event.duration <= 0 and previous.duration > 0:
+            return replace(event, position=previous.position, duration=previous.duration)
+        return event
+
+    def _close(self, key: SessionKey, session: Session, at: float) -> list[Write]:
+        self.sessions.pop(key, None)
+        event = session.event
+        if event.progress >= self.threshold:
+            return self._mark(session, at)
+        if session.marked or event.progress < MIN_RESUME_PROGRESS or session.saved_progress == event.progress:
+            return []
+        return self._playback_write(PAUSE, key, session, replace(event, at=at))
+
+    def _mark(self, session: Session, at: float) -> list[Write]:
+        if session.marked:
+            return []
+        session.marked = True
+        event = session.event
+        if self._is_repeat(session, event.item_key):
+            log.info("%s: %s already marked for this viewing; not sent again", session.account, _describe(event))
+            return []
+        self._remember_mark(session.account, event.item_key, at)
+        watched_at = iso(at)
+        return [
+            Write(
+                account=session.account,
+                kind=HISTORY,
+                item_key=event.item_key,
+                idem_key=f"{HISTORY}:{session.account}:{event.item_key}:{watched_at}",
+                body=history_body(event, watched_at),
+                at=at,
+            )
+        ]
+
+    def _is_repeat(self, session: Session, item_key: str) -> bool:
+        earlier = self.marks.get((session.account, item_key), [])
+        if not earlier:
+            return False
+        # A mark made after this viewing began belongs to this viewing (reported by another source).
+        if max(earlier) >= session.started_at:
+            return True
+        # A viewing that began already past the threshold is the tail of one that was marked.
+        return session.start_progress >= self.threshold
+
+    def _playback_write(self, kind: str, key: SessionKey, session: Session, event: PlayEvent) -> list[Write]:
+        if self._echo(kind, session, key, event.at):
+            return []
+        self.recent[(session.account, event.item_key, kind)] = (event.at, key)
+        if kind == PAUSE:
+            session.saved_progress = event.progress
+        return [
+            Write(
+                account=session.account,
+                kind=kind,
+                item_key=event.item_key,
+                idem_key=f"{kind}:{session.account}:{event.item_key}:{event.at!r}:{'/'.join(key)}",
+                body=scrobble_body(event),
+                at=event.at,
+            )
+        ]
+
+    def _echo(self, kind: str, session: Session, key: SessionKey, at: float) -> bool:
+        """The same player action already reported for this item by another session (source)."""
+        last = self.recent.get((session.account, session.event.item_key, kind))
+        return last is not None and last[1] != key and abs(at - last[0]) < ECHO_WINDOW
+
+    def _remember_mark(self, account: str, item_key: str, at: float) -> None:
+        self.marks.setdefault((account, item_key), []).append(at)
+
+    def _forget_older_than(self, cutoff: float) -> None:
+        for k, times in list(self.marks.items()):
+            kept = [t for t in times if t >= cutoff]
+            if kept:
+                self.marks[k] = kept
+            else:
+                del self.marks[k]
+        for k, (at, _) in list(self.recent.items()):
+            if at < cutoff:
+                del self.recent[k]
+        if len(self._unmapped) > 10_000:
+            self._unmapped.clear()
+
+
+def _describe(event: PlayEvent) -> str:
+    if event.episodes:
+        eps = ",".join(str(e) for e in event.episodes)
+        return f"{event.title or event.ids.key()} S{event.season}E{eps}"
+    return event.title or event.ids.key()
