@@ -1,0 +1,239 @@
+"""`simkl-bridge run`: wires adapters -> engine -> outbox -> sender -> Simkl, and keeps it running.
+
+Threads: each adapter owns its listener threads and calls `Bridge.sink`; one sender thread drains
+the outbox; one ticker closes silent sessions; the optional HTTP endpoint serves webhooks. The
+engine is not thread-safe, so `sink` and the ticker take one lock around it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from bridge.accounts import AccountMap
+from bridge.adapters.base import Adapter
+from bridge.config import Config
+from bridge.engine import MARK_MEMORY, Engine
+from bridge.events import PlayEvent
+from bridge.http import HttpServer
+from bridge.outbox import Outbox
+from bridge.reconcile import Summary, marks_for, reconcile_account
+from bridge.sender import Sender
+from bridge.simkl.auth import TokenStore
+from bridge.simkl.client import ClientConfig, SimklClient, SimklError
+
+log = logging.getLogger("bridge.daemon")
+
+TICK_SECONDS = 15.0
+# Simkl keeps playbacks up to 90 days (VIP); marks older than that cannot make one stale.
+RECONCILE_LOOKBACK = 90 * 86400.0
+
+ClientFactory = Callable[[str, str], SimklClient]  # (account, token) -> client
+
+
+class Bridge:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        adapters: list[Adapter] | None = None,
+        client_factory: ClientFactory | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.config = config
+        self.clock = clock
+        state_dir = Path(config.state_dir).expanduser()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(state_dir, 0o700)
+        self.tokens = TokenStore(state_dir)
+        self.outbox = Outbox(state_dir / "outbox.sqlite")
+        self.client_factory = client_factory or self._default_client
+        self._clients: dict[str, tuple[str, SimklClient]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.engine = self._make_engine(config)
+        self.engine.seed_marks(self.outbox.marks_since(clock() - MARK_MEMORY))
+        self.sender = Sender(self.outbox, self.client_for, batch_size=config.outbox.batch_size)
+        self.adapters: list[Adapter] = adapters if adapters is not None else build_adapters(config)
+        self.http = self._make_http(config)
+
+    # -- wiring ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _make_engine(config: Config) -> Engine:
+        accounts = AccountMap(config.users, config.catch_all)
+        return Engine(
+            accounts.resolve,
+            threshold=config.engine.watched_threshold,
+            session_timeout=config.engine.session_timeout,
+            send_start=config.engine.send_start,
+        )
+
+    def _make_http(self, config: Config) -> HttpServer | None:
+        if config.http is None:
+            return None
+        host, _, port = config.http.listen.rpartition(":")
+        server = HttpServer(host or "127.0.0.1", int(port), config.http.secret)
+        for adapter in self.adapters:
+            register = getattr(adapter, "register_routes", None)
+            if register is not None:
+                register(server, self.sink)
+        server.add_route("GET", "/status", lambda _req: (200, self.status()), secret=True)
+        return server
+
+    def _default_client(self, account: str, token: str) -> SimklClient:
+        simkl = self.config.simkl
+        cfg = ClientConfig(base_url=simkl.api_url, client_id=simkl.client_id, app_name=simkl.app_name,
+                           read_timeout=simkl.timeout)
+        return SimklClient(cfg, token)
+
+    def token_for(self, account: str) -> str | None:
+        settings = self.config.accounts.get(account)
+        if settings is not None and settings.token_env:
+            return os.environ.get(settings.token_env) or None
+        return self.tokens.get(account)
+
+    def client_for(self, account: str) -> SimklClient | None:
+        """The client for an account's current token; a new token (after `login`) gets a new client."""
+        token = self.token_for(account)
+        if token is None:
+            return None
+        cached = self._clients.get(account)
+        if cached is None or cached[0] != token:
+            cached = (token, self.client_factory(account, token))
+            self._clients[account] = cached
+            self.sender.unblock(account)
+        return cached[1]
+
+    # -- the data path --------------------------------------------------------------------------
+
+    def sink(self, event: PlayEvent) -> None:
+        """Adapters call this from their own threads for every normalized event."""
+        with self._lock:
+            writes = self.engine.handle(event)
+            for write in writes:
+                self.outbox.enqueue(write)
+        if writes:
+            self._wake.set()
+
+    def tick(self, now: float | None = None) -> None:
+        with self._lock:
+            writes = self.engine.tick(self.clock() if now is None else now)
+            for write in writes:
+                self.outbox.enqueue(write)
+        if writes:
+            self._wake.set()
+
+    def flush(self) -> Any:
+        """Send what is due now (tests and the demo call this; the sender thread does it in `run`)."""
+        return self.sender.flush_once(self.clock())
+
+    def reconcile(self) -> Summary:
+        summary = Summary()
+        outbox_marks = self.outbox.marks_since(self.clock() - RECONCILE_LOOKBACK)
+        for account in self.config.accounts:
+            client = self.client_for(account)
+            if client is None:
+                log.warning("account %r is not logged in: run `simkl-bridge login --account %s`", account, account)
+                continue
+            try:
+                reconcile_account(account, client, marks_for(account, outbox_marks), self.adapters, summary)
+            except SimklError as exc:
+                log.warning("account %r: could not reconcile playbacks now: %s", account, exc)
+        log.info(summary.line())
+        return summary
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, reconcile: bool = True) -> None:
+        for adapter in self.adapters:
+            adapter.start(self.sink)
+        if self.http is not None:
+            self.http.start()
+        if reconcile:
+            # Off the main thread: a Simkl outage at startup must not hold up listening.
+            self._spawn("reconcile", self.reconcile)
+        self._spawn("sender", lambda: self.sender.run(self._stop, self._wake))
+        self._spawn("ticker", self._tick_loop)
+
+    def _spawn(self, name: str, target: Callable[[], Any]) -> None:
+        thread = threading.Thread(target=target, name=f"bridge-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(TICK_SECONDS):
+            self.tick()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for adapter in self.adapters:
+            try:
+                adapter.stop()
+            except Exception as exc:
+                log.warning("%s: stop failed: %s", getattr(adapter, "name", adapter), exc)
+        if self.http is not None:
+            self.http.stop()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "outbox": self.outbox.counts(),
+            "blocked_accounts": sorted(self.sender.blocked),
+            "sessions": len(self.engine.sessions),
+            "adapters": [getattr(a, "name", str(a)) for a in self.adapters],
+        }
+
+
+def build_adapters(config: Config) -> list[Adapter]:
+    """One adapter per configured server. Imports are local: a Kodi-only user never loads plexapi."""
+    adapters: list[Adapter] = []
+    if config.plex:
+        from bridge.adapters.plex import adapters_from_config as plex
+
+        adapters += plex(config.plex)
+    if config.jellyfin:
+        from bridge.adapters.jellyfin import adapters_from_config as jellyfin
+
+        adapters += jellyfin(config.jellyfin)
+    if config.kodi:
+        from bridge.adapters.kodi import adapters_from_config as kodi
+
+        adapters += kodi(config.kodi)
+    return adapters
+
+
+def run_forever(config: Config, reload_path: Path | None = None) -> None:
+    """The daemon's main loop: runs until SIGINT/SIGTERM; a bad config reload keeps the old one."""
+    bridge = Bridge(config)
+    bridge.start()
+    watcher = None
+    if reload_path is not None:
+        from bridge.config_watch import ConfigWatcher
+
+        def on_change(new: Config) -> None:
+            with bridge._lock:
+                bridge.config = new
+                bridge.engine.resolve_account = AccountMap(new.users, new.catch_all).resolve
+                bridge.engine.threshold = new.engine.watched_threshold
+                bridge.engine.session_timeout = new.engine.session_timeout
+                bridge.engine.send_start = new.engine.send_start
+            log.info("config reloaded from %s (server changes apply on restart)", reload_path)
+
+        watcher = ConfigWatcher(reload_path, on_change, lambda msg: log.error("config not reloaded: %s", msg))
+        watcher.start()
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        bridge.stop()
