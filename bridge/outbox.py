@@ -1,0 +1,203 @@
+"""The durable outbox: every Simkl write is committed to SQLite before anything is sent.
+
+A write acknowledged by `enqueue` survives a kill -9 at any instant (WAL, synchronous=FULL). A write
+that was in flight when the process died is still pending and is resent with the same body and
+`watched_at`, which Simkl treats as the same watch. Writes Simkl refuses for good are parked with
+their reason (the dead letter), never retried by themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from bridge.writes import HISTORY, Write
+
+SCHEMA_VERSION = 1
+
+PENDING, SENT, PARKED = "pending", "sent", "parked"
+_PLAYBACK_KINDS = ("pause", "start")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS writes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    item_key TEXT NOT NULL,
+    idem_key TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    done_at REAL
+);
+CREATE INDEX IF NOT EXISTS writes_due ON writes (state, account, next_at);
+CREATE INDEX IF NOT EXISTS writes_item ON writes (account, item_key, state);
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    account: str
+    kind: str
+    item_key: str
+    idem_key: str
+    body: dict[str, Any]
+    at: float
+    attempts: int
+    next_at: float
+    last_error: str
+
+
+class Outbox:
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._lock = threading.RLock()
+        # One connection shared under a lock: writes are few and small, and one connection keeps
+        # SQLite's locking out of the picture for the adapter threads and the sender.
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path}: outbox schema {version} is newer than this simkl-bridge ({SCHEMA_VERSION})")
+        self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _tx(self) -> "_Transaction":
+        return _Transaction(self._db, self._lock)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def enqueue(self, write: Write) -> bool:
+        """Commit a write. False when its idem_key is already known (sent, pending or parked)."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM writes WHERE idem_key=?", (write.idem_key,)).fetchone():
+                return False
+            # Simkl keeps one playback per item (latest wins), and a watch makes a playback moot:
+            # unsent start/pause writes for the item are superseded.
+            db.execute(
+                "DELETE FROM writes WHERE account=? AND item_key=? AND state='pending' AND kind IN (?, ?)",
+                (write.account, write.item_key, *_PLAYBACK_KINDS),
+            )
+            db.execute(
+                "INSERT INTO writes (account, kind, item_key, idem_key, body, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (write.account, write.kind, write.item_key, write.idem_key, json.dumps(write.body), write.at),
+            )
+        return True
+
+    def mark_sent(self, ids: Iterable[int], now: float = 0.0) -> None:
+        self._set_state(ids, SENT, "", now)
+
+    def park(self, ids: int | Iterable[int], reason: str, now: float = 0.0) -> None:
+        self._set_state([ids] if isinstance(ids, int) else ids, PARKED, reason, now)
+
+    def _set_state(self, ids: Iterable[int], state: str, error: str, now: float) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE writes SET state=?, last_error=?, done_at=? WHERE id=?",
+                [(state, error, now, i) for i in ids],
+            )
+
+    def retry(self, ids: Iterable[int], next_at: float, error: str) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE writes SET attempts=attempts+1, next_at=?, last_error=? WHERE id=? AND state='pending'",
+                [(next_at, error, i) for i in ids],
+            )
+
+    def requeue_parked(self, account: str | None = None) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE writes SET state='pending', next_at=0, attempts=0 WHERE state='parked' AND (? IS NULL OR account=?)",
+                (account, account),
+            )
+            return cur.rowcount
+
+    def prune_sent(self, older_than: float) -> int:
+        with self._tx() as db:
+            return db.execute("DELETE FROM writes WHERE state='sent' AND done_at < ?", (older_than,)).rowcount
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def accounts_with_due(self, now: float) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT account FROM writes WHERE state='pending' AND next_at<=? ORDER BY account", (now,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def due(self, account: str, now: float, limit: int = 1000, kind: str | None = None) -> list[Entry]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM writes WHERE state='pending' AND account=? AND next_at<=? AND (? IS NULL OR kind=?) "
+                "ORDER BY id LIMIT ?",
+                (account, now, kind, kind, limit),
+            ).fetchall()
+        return [_entry(r) for r in rows]
+
+    def parked(self, account: str | None = None) -> list[Entry]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM writes WHERE state='parked' AND (? IS NULL OR account=?) ORDER BY id", (account, account)
+            ).fetchall()
+        return [_entry(r) for r in rows]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """{account: {"pending": n, "sent": n, "parked": n}}."""
+        out: dict[str, dict[str, int]] = {}
+        with self._lock:
+            rows = self._db.execute("SELECT account, state, COUNT(*) FROM writes GROUP BY account, state").fetchall()
+        for account, state, n in rows:
+            out.setdefault(account, {PENDING: 0, SENT: 0, PARKED: 0})[state] = n
+        return out
+
+    def pending(self, account: str | None = None) -> int:
+        with self._lock:
+            return self._db.execute(
+                "SELECT COUNT(*) FROM writes WHERE state='pending' AND (? IS NULL OR account=?)", (account, account)
+            ).fetchone()[0]
+
+    def marks_since(self, ts: float) -> list[tuple[str, str, float]]:
+        """History writes (any state but parked) since ts: the engine's dedupe memory after a restart."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT account, item_key, at FROM writes WHERE kind=? AND state!='parked' AND at>=? ORDER BY at",
+                (HISTORY, ts),
+            ).fetchall()
+        return [(a, k, t) for a, k, t in rows]
+
+
+def _entry(row: tuple) -> Entry:
+    (id_, account, kind, item_key, idem_key, body, at, _state, attempts, next_at, last_error, _done) = row
+    return Entry(id_, account, kind, item_key, idem_key, json.loads(body), at, attempts, next_at, last_error)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT under the outbox lock; ROLLBACK on any error."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock):
+        self.db, self.lock = db, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()

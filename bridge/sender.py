@@ -1,0 +1,168 @@
+"""Drains the outbox into Simkl, one account at a time.
+
+Watched items waiting together go out as one `/sync/history` POST (up to `batch_size` items);
+playback writes (start/pause) go one by one through `/scrobble/*`. A transient failure reschedules
+with jittered exponential backoff; a 401 blocks only that account, keeping its queue until its
+token changes; a permanent refusal parks the write with the reason; an item Simkl cannot find is
+parked alone while the rest of its batch is delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from bridge.outbox import Entry, Outbox
+from bridge.simkl.client import AuthError, PermanentError, SimklClient, SimklError, TransientError, not_found_items
+from bridge.writes import HISTORY
+
+log = logging.getLogger("bridge.sender")
+
+BUCKETS = ("movies", "shows", "anime", "episodes")
+
+
+@dataclass
+class FlushReport:
+    requests: int = 0
+    sent: int = 0
+    retried: int = 0
+    parked: int = 0
+    blocked: list[str] = field(default_factory=list)
+
+
+class Sender:
+    def __init__(
+        self,
+        outbox: Outbox,
+        client_for: Callable[[str], SimklClient | None],
+        *,
+        batch_size: int = 500,
+        clock: Callable[[], float] = time.time,
+        backoff_base: float = 5.0,
+        backoff_cap: float = 900.0,
+        rng: Callable[[], float] = random.random,
+    ):
+        self.outbox = outbox
+        self.client_for = client_for
+        self.batch_size = batch_size
+        self.clock = clock
+        self.backoff_base, self.backoff_cap, self.rng = backoff_base, backoff_cap, rng
+        self.blocked: set[str] = set()
+        self._logged_out: set[str] = set()
+
+    def unblock(self, account: str) -> None:
+        """The account has a new token: try its queue again."""
+        if account in self.blocked:
+            log.info("account %r has a new token; sending its queue again", account)
+        self.blocked.discard(account)
+        self._logged_out.discard(account)
+
+    def flush_once(self, now: float | None = None) -> FlushReport:
+        now = self.clock() if now is None else now
+        report = FlushReport()
+        for account in self.outbox.accounts_with_due(now):
+            client = self.client_for(account)  # may unblock the account after a new login
+            if account in self.blocked:
+                continue
+            if client is None:
+                if account not in self._logged_out:
+                    self._logged_out.add(account)
+                    log.warning("account %r is not logged in: %d write(s) wait for `simkl-bridge login --account %s`",
+                                account, self.outbox.pending(account), account)
+                continue
+            try:
+                self._flush_account(account, client, now, report)
+            except AuthError:
+                self.blocked.add(account)
+                report.blocked.append(account)
+                log.error("account %r: Simkl rejected the token (401) -- run: simkl-bridge login --account %s; "
+                          "%d write(s) kept queued", account, account, self.outbox.pending(account))
+        return report
+
+    def _flush_account(self, account: str, client: SimklClient, now: float, report: FlushReport) -> None:
+        while True:
+            batch = self.outbox.due(account, now, self.batch_size, kind=HISTORY)
+            if not batch:
+                break
+            self._send_history(client, batch, now, report)
+            if len(batch) < self.batch_size:
+                break
+        for entry in self.outbox.due(account, now, self.batch_size):
+            if entry.kind != HISTORY:
+                self._deliver([entry], lambda e=entry: client.scrobble(e.kind, e.body), now, report)
+
+    def _send_history(self, client: SimklClient, batch: list[Entry], now: float, report: FlushReport) -> None:
+        body: dict[str, list[Any]] = {}
+        for entry in batch:
+            for bucket in BUCKETS:
+                body.setdefault(bucket, []).extend(entry.body.get(bucket, []))
+        body = {k: v for k, v in body.items() if v}
+        reply = self._deliver(batch, lambda: client.add_history(body), now, report)
+        if reply is None:
+            return
+        missing = [e for e in batch if _is_missing(e, not_found_items(reply))]
+        if missing:
+            for entry in missing:
+                log.warning("%s: Simkl does not know %s; parked (see `simkl-bridge status`)", entry.account, _describe(entry))
+            self.outbox.park([e.id for e in missing], "not found on Simkl", now)
+            report.parked += len(missing)
+            report.sent -= len(missing)
+
+    def _deliver(self, entries: list[Entry], call: Callable[[], dict[str, Any]], now: float, report: FlushReport) -> dict[str, Any] | None:
+        ids = [e.id for e in entries]
+        report.requests += 1
+        try:
+            reply = call()
+        except TransientError as exc:
+            delay = max(exc.retry_after or 0.0, self._backoff(max(e.attempts for e in entries)))
+            self.outbox.retry(ids, now + delay, str(exc))
+            report.retried += len(ids)
+            log.warning("%s; %d write(s) retried in %.0f s", exc, len(ids), delay)
+            return None
+        except PermanentError as exc:
+            self.outbox.park(ids, str(exc), now)
+            report.parked += len(ids)
+            log.warning("%s; %d write(s) parked", exc, len(ids))
+            return None
+        except AuthError:
+            raise
+        except SimklError as exc:  # any other client failure: keep the write, try later
+            self.outbox.retry(ids, now + self._backoff(0), str(exc))
+            report.retried += len(ids)
+            return None
+        self.outbox.mark_sent(ids, now)
+        report.sent += len(ids)
+        return reply
+
+    def _backoff(self, attempts: int) -> float:
+        delay = min(self.backoff_cap, self.backoff_base * 2**attempts)
+        return delay * (0.5 + 0.5 * self.rng())
+
+    def run(self, stop: threading.Event, wake: threading.Event | None = None, idle: float = 1.0) -> None:
+        """Flush until `stop` is set; `wake` (set on enqueue) cuts the idle wait short."""
+        while not stop.is_set():
+            try:
+                self.flush_once()
+            except Exception as exc:  # the sender thread must outlive any surprise
+                log.error("sender: %s: %s", type(exc).__name__, exc)
+            if wake is not None:
+                wake.wait(idle)
+                wake.clear()
+            else:
+                stop.wait(idle)
+
+
+def _is_missing(entry: Entry, not_found: list[dict[str, Any]]) -> bool:
+    """Simkl echoes unresolved items unmodified: compare each of the entry's items to them."""
+    items = [item for bucket in BUCKETS for item in entry.body.get(bucket, [])]
+    return any(item in not_found for item in items)
+
+
+def _describe(entry: Entry) -> str:
+    items = [item for bucket in BUCKETS for item in entry.body.get(bucket, [])]
+    item = items[0] if items else {}
+    return f"{item.get('title') or '?'} {item.get('ids', {})}"

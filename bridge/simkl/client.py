@@ -1,0 +1,238 @@
+"""The Simkl HTTP client: identification, auth, timeouts, retries, pacing and typed errors.
+
+It knows Simkl's API (simkl-api.md) and nothing of media servers. Failures come out as one of
+three kinds, because each needs a different reaction from the sender:
+- TransientError: try again later (network, 5xx, 429, a scrobble lock collision);
+- AuthError: the account's token was revoked; only a new `login` helps;
+- PermanentError: Simkl refused this write for good; park it with the reason.
+The token never appears in an exception, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable
+
+import requests
+
+import bridge
+
+log = logging.getLogger("bridge.simkl.client")
+
+SCROBBLE_ACTIONS = ("start", "pause", "stop", "checkin")
+# Simkl's per-user scrobble lock is held ~20 s; a collision is worth waiting out briefly.
+LOCK_RETRY_SECONDS = 5.0
+
+
+class SimklError(Exception):
+    """Base of all client errors. Messages name the request, never the token."""
+
+
+class TransientError(SimklError):
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthError(SimklError):
+    pass
+
+
+class PermanentError(SimklError):
+    def __init__(self, message: str, status: int, error: str):
+        super().__init__(message)
+        self.status = status
+        self.error = error
+
+
+@dataclass
+class ClientConfig:
+    base_url: str = "https://api.simkl.com"
+    client_id: str = ""
+    app_name: str = "simkl-bridge"
+    app_version: str = bridge.__version__
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_retries: int = 3
+    post_interval: float = 1.0  # Simkl: 1 POST per second per token
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class SimklClient:
+    def __init__(
+        self,
+        config: ClientConfig,
+        token: str | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ):
+        self.config = config
+        self._token = token
+        self._sleep, self._clock, self._rng = sleep, clock, rng
+        self._session = requests.Session()
+        self._post_lock = threading.Lock()
+        self._scrobble_lock = threading.Lock()
+        self._last_post = float("-inf")
+
+    def __repr__(self) -> str:
+        return f"SimklClient({self.config.base_url!r}, logged_in={self._token is not None})"
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    def add_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        # allow_rewatch: a real rewatch counts; Simkl ignores an identical resend either way.
+        return self._expect_dict(self._call("POST", "/sync/history", body, {"allow_rewatch": "yes"}), "/sync/history")
+
+    def scrobble(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
+        if action not in SCROBBLE_ACTIONS:
+            raise ValueError(f"unknown scrobble action {action!r}")
+        path = f"/scrobble/{action}"
+        # Simkl serializes scrobble calls per user: never have two in flight.
+        with self._scrobble_lock:
+            reply = self._call("POST", path, body, accept=(409,))
+        if reply.status == 409:
+            # A repeated stop within the hour: Simkl already has it.
+            return {"already_recorded": True, **(reply.body if isinstance(reply.body, dict) else {})}
+        return self._expect_dict(reply, path)
+
+    def get_playback(self, kind: str | None = None) -> list[dict[str, Any]]:
+        path = "/sync/playback" + (f"/{kind}" if kind else "")
+        body = self._call("GET", path).body
+        if body is None:
+            return []
+        if not isinstance(body, list):
+            raise PermanentError(f"GET {path}: expected a list, got {type(body).__name__}", 200, "bad_reply")
+        return [pb for pb in body if isinstance(pb, dict)]
+
+    def delete_playback(self, playback_id: int) -> bool:
+        """True when the playback is gone (deleted now, or already gone: 404)."""
+        reply = self._call("DELETE", f"/sync/playback/{int(playback_id)}", accept=(404,))
+        return reply.status in (200, 204, 404)
+
+    def get_activities(self) -> dict[str, Any]:
+        return self._expect_dict(self._call("GET", "/sync/activities"), "/sync/activities")
+
+    def pin_start(self) -> dict[str, Any]:
+        return self._expect_dict(self._call("GET", "/oauth/pin", auth=False), "/oauth/pin")
+
+    def pin_poll(self, user_code: str) -> dict[str, Any]:
+        return self._expect_dict(self._call("GET", f"/oauth/pin/{user_code}", auth=False), "/oauth/pin/{code}")
+
+    # -- transport ------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None,
+              *, auth: bool = True, accept: tuple[int, ...] = ()) -> _Reply:
+        what = f"{method} {path}"
+        attempt = 0
+        while True:
+            try:
+                reply = self._send(method, path, body, params, auth)
+                error = _error_id(reply.body)
+                if reply.status < 300 or reply.status in accept:
+                    return reply
+                if reply.status == 401:
+                    raise AuthError(f"{what}: Simkl rejected the token (401 {error or 'unauthorized'}); "
+                                    "the account must log in again with `simkl-bridge login`")
+                if reply.status == 429:
+                    raise TransientError(f"{what}: rate limited (429)", _retry_after(reply.headers))
+                if reply.status == 400 and error == "RATE_LIMIT":
+                    raise TransientError(f"{what}: another scrobble of this user is in progress (400 RATE_LIMIT)",
+                                         LOCK_RETRY_SECONDS)
+                if reply.status >= 500:
+                    raise TransientError(f"{what}: Simkl answered {reply.status}", _retry_after(reply.headers))
+                raise PermanentError(f"{what}: Simkl refused it ({reply.status} {error or 'no error id'})",
+                                     reply.status, error or str(reply.status))
+            except TransientError as exc:
+                attempt += 1
+                if attempt > self.config.max_retries:
+                    raise
+                delay = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
+                log.debug("%s; retrying in %.1f s (attempt %d)", exc, delay, attempt)
+                self._sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.config.backoff_cap, self.config.backoff_base * 2 ** (attempt - 1))
+        return delay * (0.5 + 0.5 * self._rng())
+
+    def _send(self, method: str, path: str, body: Any, params: dict[str, str] | None, auth: bool) -> _Reply:
+        cfg = self.config
+        query = {"client_id": cfg.client_id, "app-name": cfg.app_name, "app-version": cfg.app_version, **(params or {})}
+        headers = {"simkl-api-key": cfg.client_id, "User-Agent": f"{cfg.app_name}/{cfg.app_version}",
+                   "Accept": "application/json"}
+        if method == "POST":
+            headers["Content-Type"] = "application/json"
+        if auth and self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        if method == "POST":
+            self._pace()
+        try:
+            resp = self._session.request(method, cfg.base_url.rstrip("/") + path, params=query, headers=headers,
+                                         json=body if method == "POST" else None,
+                                         timeout=(cfg.connect_timeout, cfg.read_timeout))
+        except requests.RequestException as exc:
+            # requests' messages can include the URL (no token there) but never headers.
+            raise TransientError(f"{method} {path}: {type(exc).__name__}") from None
+        return _Reply(resp.status_code, _json(resp), dict(resp.headers))
+
+    def _pace(self) -> None:
+        with self._post_lock:
+            wait = self._last_post + self.config.post_interval - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+            self._last_post = self._clock()
+
+    @staticmethod
+    def _expect_dict(reply: _Reply, what: str) -> dict[str, Any]:
+        if not isinstance(reply.body, dict):
+            raise PermanentError(f"{what}: Simkl's reply is not a JSON object", reply.status, "bad_reply")
+        return reply.body
+
+
+def not_found_items(reply: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every item of a /sync/history reply's `not_found` buckets, flattened."""
+    buckets = reply.get("not_found") or {}
+    if not isinstance(buckets, dict):
+        return []
+    return [item for items in buckets.values() if isinstance(items, list) for item in items if isinstance(item, dict)]
+
+
+def _json(resp: requests.Response) -> Any:
+    if not resp.content:
+        return None
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _error_id(body: Any) -> str:
+    return str(body.get("error") or "") if isinstance(body, dict) else ""
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
