@@ -88,7 +88,7 @@ class HttpServer:
         self.routes[(method.upper(), path)] = Route(method.upper(), path, handler, secret)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="bridge-http", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="bridge-http", daemon=True)
         self._thread.start()
         log.info("listening on %s", self.url)
 

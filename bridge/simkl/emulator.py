@@ -63,7 +63,7 @@ class Emulator:
     def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
         self._server = ThreadingHTTPServer((host, port), _handler(self))
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="simkl-emulator", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="simkl-emulator", daemon=True).start()
         return self.url
 
     @property

@@ -1,0 +1,107 @@
+"""The durable outbox: idempotent, superseding, surviving restarts, safe across threads."""
+
+from __future__ import annotations
+
+import threading
+
+from bridge.outbox import Outbox
+from bridge.writes import HISTORY, PAUSE, START, Write
+
+
+def w(kind: str, item: str = "movie/tmdb:603", key: str | None = None, account: str = "alice", at: float = 1.0) -> Write:
+    body = {"movies": [{"ids": {"tmdb": 603}, "watched_at": f"t{at}"}]} if kind == HISTORY else {"progress": at}
+    return Write(account, kind, item, key or f"{kind}:{item}:{at}", body, at)
+
+
+def test_enqueue_is_idempotent_and_survives_reopening(tmp_path) -> None:
+    path = tmp_path / "o.sqlite"
+    box = Outbox(path)
+    assert box.enqueue(w(HISTORY)) is True
+    assert box.enqueue(w(HISTORY)) is False
+    box.close()
+    again = Outbox(path)
+    (entry,) = again.due("alice", now=10)
+    assert entry.body == {"movies": [{"ids": {"tmdb": 603}, "watched_at": "t1.0"}]}
+    again.mark_sent([entry.id])
+    assert again.enqueue(w(HISTORY)) is False  # a sent write is still known: never sent twice
+    assert again.due("alice", now=10) == []
+
+
+def test_latest_playback_write_wins_and_a_watch_supersedes_it(tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(w(START, at=1))
+    box.enqueue(w(PAUSE, at=2))
+    box.enqueue(w(PAUSE, item="movie/tmdb:27205", at=3))
+    assert [(e.kind, e.at) for e in box.due("alice", 10)] == [(PAUSE, 2), (PAUSE, 3)]
+    box.enqueue(w(HISTORY, at=4))
+    assert [(e.kind, e.item_key) for e in box.due("alice", 10)] == [(PAUSE, "movie/tmdb:27205"), (HISTORY, "movie/tmdb:603")]
+
+
+def test_sent_playback_writes_are_not_touched_by_supersede(tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(w(PAUSE, at=1))
+    box.mark_sent([e.id for e in box.due("alice", 10)])
+    box.enqueue(w(PAUSE, at=2))
+    assert box.counts() == {"alice": {"pending": 1, "sent": 1, "parked": 0}}
+
+
+def test_retry_schedule_and_parking(tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(w(HISTORY, at=1))
+    box.enqueue(w(HISTORY, item="movie/tmdb:1", at=2))
+    first, second = box.due("alice", 10)
+    box.retry([first.id], next_at=100, error="503")
+    assert [e.id for e in box.due("alice", 50)] == [second.id]
+    assert box.accounts_with_due(50) == ["alice"]
+    (later,) = [e for e in box.due("alice", 100) if e.id == first.id]
+    assert (later.attempts, later.last_error) == (1, "503")
+    box.park(second.id, "400 wrong_parameter")
+    assert [(e.id, e.last_error) for e in box.parked()] == [(second.id, "400 wrong_parameter")]
+    assert box.requeue_parked("alice") == 1 and len(box.due("alice", 100)) == 2
+
+
+def test_marks_since_feeds_the_engine_after_a_restart(tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(w(HISTORY, at=5))
+    box.enqueue(w(HISTORY, item="movie/tmdb:1", at=50))
+    box.enqueue(w(PAUSE, item="movie/tmdb:2", at=60))
+    assert box.marks_since(10) == [("alice", "movie/tmdb:1", 50)]
+
+
+def test_prune_keeps_pending_and_parked(tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    for i in range(3):
+        box.enqueue(w(HISTORY, item=f"movie/tmdb:{i}", at=i))
+    a, b, c = box.due("alice", 10)
+    box.mark_sent([a.id], now=5)
+    box.park(b.id, "x", now=5)
+    assert box.prune_sent(older_than=6) == 1
+    assert box.counts()["alice"] == {"pending": 1, "sent": 0, "parked": 1}
+
+
+def test_many_threads_enqueue_while_one_drains(tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    stop = threading.Event()
+    drained: list[int] = []
+
+    def drain():
+        while not stop.is_set() or box.pending():
+            entries = box.due("alice", 1e12, limit=50)
+            box.mark_sent([e.id for e in entries])
+            drained.extend(e.id for e in entries)
+
+    def produce(n: int):
+        for i in range(200):
+            box.enqueue(w(HISTORY, item=f"movie/tmdb:{n}-{i}", at=i))
+
+    sender = threading.Thread(target=drain)
+    sender.start()
+    producers = [threading.Thread(target=produce, args=(n,)) for n in range(4)]
+    for t in producers:
+        t.start()
+    for t in producers:
+        t.join()
+    stop.set()
+    sender.join(10)
+    assert len(drained) == len(set(drained)) == 800
+    assert box.counts()["alice"]["sent"] == 800

@@ -1,0 +1,192 @@
+"""Draining the outbox into Simkl: batching, outages, 429, revoked tokens, refusals."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bridge.events import Ids, Kind, PlayEvent, State
+from bridge.outbox import Outbox
+from bridge.sender import Sender
+from bridge.simkl.bodies import history_body, iso, scrobble_body
+from bridge.simkl.client import TransientError
+from bridge.writes import HISTORY, PAUSE, Write
+from tests.conftest import TOKEN, make_client
+
+DAY = 86400.0
+
+
+def movie_watch(tmdb: int, at: float, account: str = "alice", title: str = "") -> Write:
+    ev = PlayEvent("plex", "home", account, "1", Kind.MOVIE, Ids(tmdb=tmdb), State.STOPPED, title=title)
+    return Write(account, HISTORY, ev.item_key, f"h:{account}:{tmdb}:{at}", history_body(ev, iso(at)), at)
+
+
+def episode_watch(season: int, number: int, at: float, account: str = "alice") -> Write:
+    ev = PlayEvent("kodi", "lr", account, "1", Kind.EPISODE, Ids(tvdb=81189), State.STOPPED, season=season, episodes=(number,))
+    return Write(account, HISTORY, ev.item_key, f"h:{account}:{season}:{number}:{at}", history_body(ev, iso(at)), at)
+
+
+def watches_of(emulator, user="alice") -> list[dict]:
+    return emulator.state()["users"].get(user, {}).get("watches", [])
+
+
+class Recording:
+    """A stand-in client that records what the sender asked of it (the sender's own logic under test)."""
+
+    def __init__(self):
+        self.history_calls: list[dict] = []
+
+    def add_history(self, body):
+        self.history_calls.append(body)
+        return {"added": {}, "not_found": {}}
+
+
+def test_a_backlog_of_10000_watches_goes_out_in_20_requests(tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    for i in range(10_000):
+        box.enqueue(episode_watch(1 + i % 5, 1 + i % 7, 1_700_000_000 + i))
+    client = Recording()
+    report = Sender(box, lambda a: client, batch_size=500).flush_once(now=2e9)
+    assert report.requests == len(client.history_calls) == 20
+    assert sum(len(b["shows"]) for b in client.history_calls) == 10_000
+    assert report.sent == 10_000 and box.pending() == 0
+
+
+def test_history_and_playbacks_reach_simkl(emulator, tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(movie_watch(603, 1_700_000_000))
+    box.enqueue(episode_watch(1, 2, 1_700_000_100))
+    ev = PlayEvent("kodi", "lr", "alice", "1", Kind.EPISODE, Ids(tvdb=81189), State.PAUSED, position=30, duration=100, season=1, episodes=(5,))
+    box.enqueue(Write("alice", PAUSE, ev.item_key, "p1", scrobble_body(ev), 1))
+    report = Sender(box, lambda a: make_client(emulator)).flush_once()
+    assert (report.requests, report.sent) == (2, 3)
+    assert sorted(w["label"] for w in watches_of(emulator)) == ["", "S01E02"]
+    (pb,) = make_client(emulator).get_playback()
+    assert pb["progress"] == 30 and pb["episode"]["number"] == 5
+
+
+def test_an_outage_of_several_minutes_delivers_everything_exactly_once(emulator, tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    now = [1_700_000_000.0]
+    sender = Sender(box, lambda a: make_client(emulator, max_retries=1), clock=lambda: now[0], backoff_base=5, backoff_cap=120)
+    emulator.fault("down")
+    for i in range(30):
+        box.enqueue(movie_watch(603, now[0] - i * 3 * DAY))
+        if i % 10 == 0:
+            box.enqueue(episode_watch(1, 1 + i // 10, now[0] - i))
+    attempts = 0
+    while now[0] < 1_700_000_000 + 6 * 60:  # six simulated minutes of Simkl being down
+        attempts += sender.flush_once().requests
+        now[0] += 10
+    assert box.pending() == 33 and attempts < 36 / 2, "backoff should space the attempts out"
+    emulator.recover()
+    for _ in range(30):
+        sender.flush_once()
+        now[0] += 130
+    assert box.pending() == 0
+    assert len(watches_of(emulator)) == 33
+    # a re-run of the same writes (a replayed sync) is refused locally and ignored by Simkl
+    again = movie_watch(603, 1_700_000_000.0)
+    assert box.enqueue(again) is False
+    make_client(emulator).add_history(again.body)
+    assert len(watches_of(emulator)) == 33
+
+
+def test_429_retry_after_is_obeyed(emulator, tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(movie_watch(603, 1_700_000_000))
+    emulator.fault("429", count=5, retry_after=40)
+    now = [1000.0]
+    sender = Sender(box, lambda a: make_client(emulator, max_retries=0), clock=lambda: now[0], backoff_base=1, rng=lambda: 0)
+    assert sender.flush_once().retried == 1
+    (entry,) = box.due("alice", now=2000)
+    assert entry.next_at >= 1040 and "429" in entry.last_error
+    now[0] = 1039
+    assert sender.flush_once().requests == 0  # not before Retry-After
+    emulator.recover()
+    now[0] = 1041
+    assert sender.flush_once().sent == 1
+
+
+def test_a_revoked_token_blocks_only_that_account_and_keeps_its_queue(emulator, tmp_path, caplog) -> None:
+    caplog.set_level(logging.ERROR, logger="bridge.sender")
+    emulator.add_token("bob-token", "bob")
+    box = Outbox(tmp_path / "o.sqlite")
+    tokens = {"alice": TOKEN, "bob": "bob-token"}
+    sender = Sender(box, lambda a: make_client(emulator, token=tokens[a]))
+    emulator.revoke("bob-token")
+    box.enqueue(movie_watch(603, 1_700_000_000, "alice"))
+    box.enqueue(movie_watch(603, 1_700_000_000, "bob"))
+    box.enqueue(movie_watch(27205, 1_700_000_000, "bob"))
+    report = sender.flush_once()
+    assert report.blocked == ["bob"] and report.sent == 1
+    assert box.pending("bob") == 2 and box.parked() == []
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "simkl-bridge login --account bob" in line and "2 write(s) kept queued" in line and "bob-token" not in line
+    assert sender.flush_once().requests == 0  # blocked: no hammering with a dead token
+    # bob logs in again: a new token unblocks the account and the queue goes out
+    emulator.add_token("bob-new", "bob")
+    tokens["bob"] = "bob-new"
+    sender.unblock("bob")
+    assert sender.flush_once().sent == 2
+    assert len(watches_of(emulator, "bob")) == 2
+
+
+def test_not_found_items_are_parked_alone(emulator, tmp_path, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.sender")
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(movie_watch(603, 1_700_000_000))
+    box.enqueue(movie_watch(987654321, 1_700_000_000, title="Home Video"))
+    report = Sender(box, lambda a: make_client(emulator)).flush_once()
+    assert (report.sent, report.parked) == (1, 1)
+    (parked,) = box.parked()
+    assert parked.item_key == "movie/tmdb:987654321" and parked.last_error == "not found on Simkl"
+    assert any("Home Video" in r.getMessage() for r in caplog.records)
+
+
+def test_permanent_refusals_are_parked_with_the_reason(emulator, tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(Write("alice", PAUSE, "movie/tmdb:603", "p", {"progress": 150, "movie": {"ids": {"tmdb": 603}}}, 1))
+    report = Sender(box, lambda a: make_client(emulator)).flush_once()
+    assert report.parked == 1
+    assert "400 wrong_parameter" in box.parked()[0].last_error
+
+
+def test_not_logged_in_accounts_wait(tmp_path, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.sender")
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(movie_watch(603, 1))
+    sender = Sender(box, lambda a: None)
+    sender.flush_once()
+    sender.flush_once()
+    assert box.pending() == 1
+    assert len([r for r in caplog.records if "not logged in" in r.getMessage()]) == 1
+
+
+def test_the_run_loop_survives_surprises(tmp_path) -> None:
+    import threading
+
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(movie_watch(603, 1))
+    calls = []
+
+    class Flaky:
+        def add_history(self, body):
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("surprise")
+            raise TransientError("down", retry_after=0)
+
+    stop = threading.Event()
+    sender = Sender(box, lambda a: Flaky(), backoff_base=0.001, backoff_cap=0.001)
+    t = threading.Thread(target=sender.run, args=(stop, None, 0.01))
+    t.start()
+    import time
+
+    deadline = time.monotonic() + 5
+    while len(calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    t.join(5)
+    assert len(calls) >= 3 and box.pending() == 1
