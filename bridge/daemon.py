@@ -18,8 +18,8 @@ from bridge.accounts import AccountMap
 from bridge.adapters.base import Adapter
 from bridge.config import Config
 from bridge.engine import MARK_MEMORY, Engine
-from bridge.events import PlayEvent
-from bridge.http import HttpServer
+from bridge.events import EventError, PlayEvent, from_json
+from bridge.http import HttpError, HttpServer, Request
 from bridge.outbox import Outbox
 from bridge.reconcile import Summary, marks_for, reconcile_account
 from bridge.sender import Sender
@@ -85,7 +85,17 @@ class Bridge:
             if register is not None:
                 register(server, self.sink)
         server.add_route("GET", "/status", lambda _req: (200, self.status()), secret=True)
+        server.add_route("POST", "/event", self._event_route, secret=True)
         return server
+
+    def _event_route(self, request: Request) -> tuple[int, Any]:
+        """A normalized event as JSON (scripts, the Kodi addon): mapped exactly like `map --from event`."""
+        try:
+            event = from_json(request.json())
+        except EventError as exc:
+            raise HttpError(400, str(exc)) from None
+        self.sink(event)
+        return 202, {"accepted": True}
 
     def _default_client(self, account: str, token: str) -> SimklClient:
         simkl = self.config.simkl

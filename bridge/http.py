@@ -93,7 +93,11 @@ class HttpServer:
         log.info("listening on %s", self.url)
 
     def stop(self) -> None:
-        self._server.shutdown()
+        # shutdown() waits for serve_forever forever, so only ask a loop that is running.
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
         self._server.server_close()
 
     def _authorized(self, route: Route, given: str | None) -> bool:
