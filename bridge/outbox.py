@@ -59,6 +59,9 @@ class Entry:
 class Outbox:
     def __init__(self, path: str | Path):
         self.path = str(path)
+        if self.path != ":memory:":
+            # The state dir also holds tokens: private to the user who runs the bridge.
+            Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = threading.RLock()
         # One connection shared under a lock: writes are few and small, and one connection keeps
         # SQLite's locking out of the picture for the adapter threads and the sender.
