@@ -186,16 +186,7 @@ class Engine:
             return []
         self._remember_mark(session.account, event.item_key, at)
         watched_at = iso(at)
-        return [
-            Write(
-                account=session.account,
-                kind=HISTORY,
-                item_key=event.item_key,
-                idem_key=f"{HISTORY}:{session.account}:{event.item_key}:{watched_at}",
-                body=history_body(event, watched_at),
-                at=at,
-            )
-        ]
+        return [_write(session, HISTORY, watched_at, history_body(event, watched_at), at)]
 
     def _is_repeat(self, session: Session, item_key: str) -> bool:
         earlier = self.marks.get((session.account, item_key), [])
@@ -213,16 +204,7 @@ class Engine:
         self.recent[(session.account, event.item_key, kind)] = (event.at, key)
         if kind == PAUSE:
             session.saved_progress = event.progress
-        return [
-            Write(
-                account=session.account,
-                kind=kind,
-                item_key=event.item_key,
-                idem_key=f"{kind}:{session.account}:{event.item_key}:{event.at!r}:{'/'.join(key)}",
-                body=scrobble_body(event),
-                at=event.at,
-            )
-        ]
+        return [_write(session, kind, f"{event.at!r}:{'/'.join(key)}", scrobble_body(event), event.at)]
 
     def _echo(self, kind: str, session: Session, key: SessionKey, at: float) -> bool:
         """The same player action already reported for this item by another session (source)."""
@@ -251,3 +233,11 @@ def _describe(event: PlayEvent) -> str:
         eps = ",".join(str(e) for e in event.episodes)
         return f"{event.title or event.ids.key()} S{event.season}E{eps}"
     return event.title or event.ids.key()
+
+
+def _write(session: Session, kind: str, instant: str, body: dict, at: float) -> Write:
+    """The idempotency key names the account, item and instant: the same write made twice (a resent
+    event, a restart) is one outbox row."""
+    item_key = session.event.item_key
+    return Write(account=session.account, kind=kind, item_key=item_key,
+                 idem_key=f"{kind}:{session.account}:{item_key}:{instant}", body=body, at=at)
