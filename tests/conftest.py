@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.config import Config, parse
+from bridge.daemon import Bridge
+from bridge.simkl.auth import TokenStore
+
 from bridge.simkl.client import ClientConfig, SimklClient
 from bridge.simkl.emulator import DEFAULT_CLIENT_ID, Emulator
 
 # Tests run the emulator's POST limit faster than Simkl's 1/s; client and emulator agree on it.
 PACE = 0.02
 TOKEN = "test-token-0123456789abcdef"
+SECRET = "a-secret-of-24-characters"
 
 
 @pytest.fixture
@@ -29,3 +34,41 @@ def make_client(emulator: Emulator, token: str | None = TOKEN, **kw) -> SimklCli
 @pytest.fixture
 def client(emulator):
     return make_client(emulator)
+
+
+def config_for(emulator: Emulator, tmp_path, extra: str = "") -> Config:
+    """A household of two against the emulator; `extra` adds YAML (servers, more `users:` rules)."""
+    return parse(f"""
+state_dir: {tmp_path}/state
+simkl: {{client_id: emulator-client, api_url: "{emulator.url}"}}
+accounts: {{alice: {{}}, bob: {{}}}}
+users:
+  - {{user: alice, account: alice}}
+  - {{user: bob, account: bob}}
+http: {{listen: "127.0.0.1:0", secret: {SECRET}}}
+{extra}""")
+
+
+@pytest.fixture
+def bridge_for(emulator, tmp_path):
+    """Makes Bridges wired to the emulator (alice logged in), stopped at the end of the test.
+    `adapters=None` builds them from the config, as the daemon does."""
+    made = []
+
+    def make(extra: str = "", adapters=(), **kw):
+        config = config_for(emulator, tmp_path, extra)
+        store = TokenStore(config.state_dir)
+        if not store.get("alice"):
+            store.put("alice", TOKEN)
+        b = Bridge(config, adapters=list(adapters) if adapters is not None else None,
+                   client_factory=lambda account, token: make_client(emulator, token=token, max_retries=0), **kw)
+        made.append(b)
+        return b
+
+    yield make
+    for b in made:
+        b.stop()
+
+
+def watches(emulator: Emulator, user: str = "alice") -> list:
+    return emulator.state()["users"].get(user, {}).get("watches", [])

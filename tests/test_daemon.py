@@ -9,54 +9,16 @@ from dataclasses import replace
 import pytest
 import requests
 
-from bridge.config import parse
-from bridge.daemon import Bridge
 from bridge.events import Ids, Kind, PlayEvent, State
 from bridge.simkl.auth import TokenStore
 from bridge.simkl.bodies import parse_iso
-from tests.conftest import PACE, TOKEN, make_client
+from tests.conftest import PACE, SECRET, TOKEN, config_for, make_client, watches
 
-SECRET = "a-secret-of-24-characters"
 MATRIX = PlayEvent("plex", "home", "alice", "1", Kind.MOVIE, Ids(tmdb=603), State.PLAYING, duration=100, title="The Matrix")
-
-
-def config_for(emulator, tmp_path, extra: str = ""):
-    return parse(f"""
-state_dir: {tmp_path}/state
-simkl: {{client_id: emulator-client, api_url: "{emulator.url}"}}
-accounts: {{alice: {{}}, bob: {{}}}}
-users:
-  - {{user: alice, account: alice}}
-  - {{user: bob, account: bob}}
-http: {{listen: "127.0.0.1:0", secret: {SECRET}}}
-{extra}""")
-
-
-@pytest.fixture
-def bridge_for(emulator, tmp_path):
-    made = []
-
-    def make(**kw):
-        config = config_for(emulator, tmp_path)
-        store = TokenStore(config.state_dir)
-        if not store.get("alice"):
-            store.put("alice", TOKEN)
-        b = Bridge(config, adapters=kw.pop("adapters", []),
-                   client_factory=lambda account, token: make_client(emulator, token=token, max_retries=0), **kw)
-        made.append(b)
-        return b
-
-    yield make
-    for b in made:
-        b.stop()
 
 
 def at(event: PlayEvent, state: State, position: float, when: float, **kw) -> PlayEvent:
     return replace(event, state=state, position=position, at=when, **kw)
-
-
-def watches(emulator, user="alice"):
-    return emulator.state()["users"].get(user, {}).get("watches", [])
 
 
 def test_household_plays_land_on_their_own_accounts(emulator, bridge_for, caplog) -> None:
