@@ -15,6 +15,7 @@ from bridge.events import EventError, PlayEvent, from_json
 
 MAP_SOURCES: dict[str, str] = {
     "event": "bridge.adapters:map_event",
+    "kodi": "bridge.adapters.kodi_map:map_file",
 }
 
 

@@ -1,0 +1,260 @@
+"""Kodi over JSON-RPC: player notifications -> PlayEvents, and Simkl resume points -> Kodi.
+
+One adapter per configured Kodi. A reader thread (under the Supervisor, which reconnects with
+backoff) reads the TCP socket; a worker thread handles notifications, because handling one needs
+further requests (GetItem, GetProperties) whose replies only the reader can deliver.
+
+OnStop carries no position, so the adapter keeps the last position Kodi reported (at start, pause,
+resume and seek) with the time it was read, and extrapolates while playing. Nothing is polled.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from bridge.adapters.base import Backoff, Sink, Supervisor
+from bridge.adapters.kodi_map import NotInLibrary, event_from_item, find_by_ids, resume_point, seconds
+from bridge.adapters.kodi_rpc import HttpRpc, RpcError, TcpConnection
+from bridge.config import KodiHost
+from bridge.events import EventError, Kind, PlayEvent, Resume, State
+
+log = logging.getLogger("bridge.adapters.kodi")
+
+ITEM_PROPERTIES = ["title", "showtitle", "season", "episode", "tvshowid", "uniqueid", "imdbnumber", "file", "year", "runtime"]
+SHOW_PROPERTIES = ["title", "uniqueid", "imdbnumber", "year"]
+POSITION_PROPERTIES = ["time", "totaltime", "speed"]
+# `runtime` stays 0 unless streamdetails are asked for too (Kodi 20 fills it from them).
+RESUME_PROPERTIES = ["uniqueid", "imdbnumber", "resume", "lastplayed", "runtime", "streamdetails", "title"]
+CONNECTED = "bridge.connected"  # a worker-queue marker, not a Kodi method
+
+
+@dataclass
+class Play:
+    """What Kodi is playing now, as far as we know."""
+
+    event: PlayEvent  # ids and numbers of the item; position as last read
+    item: tuple[str, int]  # Kodi's (type, library id): tells a new item from the same one
+    read_at: float  # when `event.position` was read
+    playing: bool
+
+    def position(self, now: float) -> float:
+        pos = self.event.position + (now - self.read_at if self.playing else 0.0)
+        return min(pos, self.event.duration) if self.event.duration else pos
+
+
+class KodiAdapter:
+    def __init__(self, host: KodiHost, clock: Callable[[], float] = time.time, backoff: Backoff | None = None):
+        self.cfg = host
+        self.name = f"kodi/{host.name}"
+        self.clock = clock
+        self.http = HttpRpc(host.host, host.http_port, host.username, host.password) if host.http_port else None
+        self.conn: TcpConnection | None = None
+        self.play: Play | None = None
+        self.lost_at: float | None = None
+        self._sink: Sink | None = None
+        self._inbox: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._plays = itertools.count(1)
+        self._shows: dict[int, dict[str, Any]] = {}
+        self._skipped: set[str] = set()
+        self._worker: threading.Thread | None = None
+        self.supervisor = Supervisor(self.name, self._listen, backoff=backoff or Backoff(1.0, 30.0), log=log)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, sink: Sink) -> None:
+        self._sink = sink
+        self._worker = threading.Thread(target=self._work, name=f"{self.name}-worker", daemon=True)
+        self._worker.start()
+        self.supervisor.start()
+
+    def stop(self) -> None:
+        self.supervisor.stopping.set()
+        if self.conn is not None:
+            self.conn.close()
+        self.supervisor.stop()
+        self._inbox.put(None)
+        if self._worker is not None:
+            self._worker.join(5)
+
+    def _listen(self, stop: threading.Event, connected: threading.Event) -> None:
+        conn = TcpConnection(self.cfg.host, self.cfg.port)
+        self.conn = conn
+        try:
+            connected.set()
+            log.info("%s: connected to %s:%s", self.name, self.cfg.host, self.cfg.port)
+            self._inbox.put((CONNECTED, {}))
+            conn.serve(lambda method, data: self._inbox.put((method, data)), stop)
+        finally:
+            conn.close()
+            self.lost_at = self.clock()
+
+    # -- notifications --------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while (message := self._inbox.get()) is not None:
+            method, data = message
+            try:
+                self._handle(method, data)
+            except RpcError as exc:
+                log.warning("%s: %s", self.name, exc)
+            except Exception as exc:  # a surprise in one message must not stop the next
+                log.error("%s: %s failed: %s: %s", self.name, method, type(exc).__name__, exc)
+
+    def _handle(self, method: str, data: dict[str, Any]) -> None:
+        now = self.clock()
+        if method == CONNECTED:
+            self._resync(now)
+        elif method == "Player.OnAVStart":
+            self._started(data, now)
+        elif method in ("Player.OnPause", "Player.OnResume", "Player.OnSpeedChanged") and self.play:
+            self._reread(now)
+        elif method == "Player.OnSeek" and self.play:
+            player = data.get("player") if isinstance(data.get("player"), dict) else {}
+            self._emit(now, seconds(player.get("time")) or self.play.position(now), self.play.playing)
+        elif method == "Player.OnStop":
+            self._stopped(now, end=data.get("end") is True)
+
+    def _started(self, data: dict[str, Any], now: float) -> None:
+        if self.play is not None:
+            # Kodi moved to the next item without a stop (playlists): that viewing ended here.
+            self._stopped(now, end=False)
+        player = data.get("player") if isinstance(data.get("player"), dict) else {}
+        self._begin(player.get("playerid", 1), now)
+
+    def _begin(self, playerid: Any, now: float) -> None:
+        item = self._call("Player.GetItem", {"playerid": playerid, "properties": ITEM_PROPERTIES}).get("item") or {}
+        props = self._call("Player.GetProperties", {"playerid": playerid, "properties": POSITION_PROPERTIES})
+        tvshow, same_file = None, ()
+        if item.get("type") == "episode" and isinstance(item.get("tvshowid"), int) and item["tvshowid"] >= 0:
+            tvshow = self._show(item["tvshowid"])
+            same_file = self._same_file(item)
+        playing = props.get("speed", 1) != 0
+        try:
+            event = event_from_item(item, server=self.cfg.name, user=self.cfg.user, session=f"{self.cfg.name}-{next(self._plays)}",
+                                    state=State.PLAYING if playing else State.PAUSED, at=now, tvshow=tvshow,
+                                    properties=props, same_file=same_file)
+        except NotInLibrary as exc:
+            self.play = None
+            file = str(item.get("file") or item.get("label") or "?")
+            if file not in self._skipped:
+                self._skipped.add(file)
+                log.info("%s: not sent: %s", self.name, exc)
+            return
+        except EventError as exc:
+            self.play = None
+            log.warning("%s: cannot map the playing item: %s", self.name, exc)
+            return
+        self.play = Play(event, (str(item.get("type")), int(item.get("id") or -1)), now, playing)
+        self._send(event)
+
+    def _reread(self, now: float) -> None:
+        assert self.play is not None
+        try:
+            props = self._call("Player.GetProperties", {"playerid": 1, "properties": POSITION_PROPERTIES})
+        except RpcError:
+            props = {}
+        playing = props.get("speed", 1 if self.play.playing else 0) != 0
+        self._emit(now, seconds(props.get("time")) or self.play.position(now), playing)
+
+    def _emit(self, now: float, position: float, playing: bool) -> None:
+        assert self.play is not None
+        event = replace(self.play.event, position=position, state=State.PLAYING if playing else State.PAUSED, at=now)
+        self.play = replace(self.play, event=event, read_at=now, playing=playing)
+        self._send(event)
+
+    def _stopped(self, now: float, end: bool, at: float | None = None) -> None:
+        if self.play is None:
+            return
+        play, self.play = self.play, None
+        position = play.event.duration if end and play.event.duration else play.position(at if at is not None else now)
+        self._send(replace(play.event, position=position, state=State.STOPPED, at=now))
+
+    def _resync(self, now: float) -> None:
+        """After (re)connecting: carry on with what Kodi is playing, or close what it no longer is."""
+        players = self._call("Player.GetActivePlayers") or []
+        video = next((p for p in players if isinstance(p, dict) and p.get("type") == "video"), None)
+        if self.play is not None:
+            if video is not None:
+                item = self._call("Player.GetItem", {"playerid": video.get("playerid", 1), "properties": ["file"]}).get("item") or {}
+                if (str(item.get("type")), int(item.get("id") or -1)) == self.play.item:
+                    self._reread(now)
+                    return
+            # Kodi restarted or moved on while we were away: that viewing ended when we lost it.
+            log.info("%s: the play in progress ended while disconnected; closing it at its last known position", self.name)
+            self._stopped(now, end=False, at=self.lost_at)
+        if video is not None:
+            self._begin(video.get("playerid", 1), now)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def _call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        conn = self.conn
+        if conn is not None and not conn.closed.is_set():
+            return conn.call(method, params) or {}
+        if self.http is not None:
+            return self.http.call(method, params) or {}
+        raise RpcError(f"{method}: Kodi is not connected")
+
+    def _show(self, tvshowid: int) -> dict[str, Any]:
+        if tvshowid not in self._shows:
+            reply = self._call("VideoLibrary.GetTVShowDetails", {"tvshowid": tvshowid, "properties": SHOW_PROPERTIES})
+            self._shows[tvshowid] = reply.get("tvshowdetails") or {}
+        return self._shows[tvshowid]
+
+    def _same_file(self, item: dict[str, Any]) -> tuple[int, ...]:
+        """Episode numbers stored in this item's file: a multi-episode file is several episodes."""
+        reply = self._call("VideoLibrary.GetEpisodes", {"tvshowid": item["tvshowid"], "season": item.get("season"),
+                                                        "properties": ["episode", "file"]})
+        return tuple(e["episode"] for e in reply.get("episodes") or []
+                     if isinstance(e, dict) and e.get("file") == item.get("file") and isinstance(e.get("episode"), int))
+
+    def _send(self, event: PlayEvent) -> None:
+        if self._sink is not None:
+            self._sink(event)
+
+    # -- resume points --------------------------------------------------------------------------
+
+    def apply_resume(self, resumes: list[Resume]) -> int:
+        """Set Kodi's resume point for each Simkl playback of a library item, unless Kodi's own is
+        newer. Returns how many were set."""
+        if not resumes:
+            return 0
+        if self.http is None:
+            self.supervisor.connected.wait(10)
+        done = 0
+        movies: list[dict[str, Any]] | None = None
+        shows: list[dict[str, Any]] | None = None
+        for resume in resumes:
+            if resume.kind is Kind.MOVIE:
+                if movies is None:
+                    movies = self._call("VideoLibrary.GetMovies", {"properties": RESUME_PROPERTIES}).get("movies") or []
+                target, setter, key = find_by_ids(movies, resume.ids), "VideoLibrary.SetMovieDetails", "movieid"
+            else:
+                if shows is None:
+                    shows = self._call("VideoLibrary.GetTVShows", {"properties": SHOW_PROPERTIES}).get("tvshows") or []
+                target, setter, key = self._episode(shows, resume), "VideoLibrary.SetEpisodeDetails", "episodeid"
+            point = resume_point(target, resume) if target else None
+            if point is None:
+                continue
+            self._call(setter, {key: target[key], "resume": point})
+            log.info("%s: resume point of %s set to %.0f s from Simkl", self.name, resume.title or target.get("title"), point["position"])
+            done += 1
+        return done
+
+    def _episode(self, shows: list[dict[str, Any]], resume: Resume) -> dict[str, Any] | None:
+        show = find_by_ids(shows, resume.ids)
+        if show is None or resume.season is None or resume.episode is None:
+            return None
+        reply = self._call("VideoLibrary.GetEpisodes", {"tvshowid": show["tvshowid"], "season": resume.season,
+                                                        "properties": ["episode", *RESUME_PROPERTIES]})
+        return next((e for e in reply.get("episodes") or [] if e.get("episode") == resume.episode), None)
+
+
+def adapters_from_config(hosts: tuple[KodiHost, ...] | list[KodiHost]) -> list[KodiAdapter]:
+    return [KodiAdapter(host) for host in hosts]
