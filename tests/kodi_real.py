@@ -15,8 +15,9 @@ import socket
 import sqlite3
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import requests
 
@@ -76,9 +77,17 @@ def make_clip(path: Path, seconds: int = CLIP_SECONDS) -> None:
                     "-c:a", "aac", "-shortest", str(path)], check=True, timeout=120)
 
 
+def addon_id(addon: Path) -> str:
+    return ET.parse(addon / "addon.xml").getroot().attrib["id"]
+
+
 class RealKodi:
-    def __init__(self, root: Path):
+    """`addons`: add-on directories installed into the private home before Kodi starts, enabled once
+    it runs (Kodi registers add-ons it finds on disk as disabled until told otherwise)."""
+
+    def __init__(self, root: Path, addons: Sequence[Path] = ()):
         self.root = root
+        self.addons = tuple(Path(a) for a in addons)
         self.home = root / "home"
         self.media = root / "media"
         self.http_port = free_port()
@@ -104,8 +113,11 @@ class RealKodi:
         (self.home / ".asoundrc").write_text("pcm.!default { type null }\nctl.!default { type hw card 0 }\n")
         (userdata / "guisettings.xml").write_text(GUISETTINGS.format(http_port=self.http_port))
         (userdata / "advancedsettings.xml").write_text(ADVANCED.format(tcp_port=self.tcp_port))
+        for addon in self.addons:
+            shutil.copytree(addon, self.home / ".kodi" / "addons" / addon_id(addon))
         self.start()
         self._dismiss_first_run_dialog()
+        self._enable_addons()
         self._add_sources()
         self.rpc("VideoLibrary.Scan", {"showdialogs": False})
         self._wait(lambda: self.library_counts() == (1, 1), 60, "the library scan")
@@ -118,6 +130,12 @@ class RealKodi:
                 self.rpc("Input.Back")
                 return
             time.sleep(0.2)
+
+    def _enable_addons(self) -> None:
+        for addon in map(addon_id, self.addons):
+            self.rpc("Addons.SetAddonEnabled", {"addonid": addon, "enabled": True})
+            self._wait(lambda: self.rpc("Addons.GetAddonDetails", {"addonid": addon, "properties": ["enabled"]})["addon"]["enabled"],
+                       10, f"add-on {addon} to be enabled")
 
     def _add_sources(self) -> None:
         db_path = self._wait(lambda: next(iter(glob.glob(str(self.home / ".kodi/userdata/Database/MyVideos*.db"))), None), 30, "the video DB")
