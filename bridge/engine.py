@@ -199,7 +199,9 @@ class Engine:
         return session.start_progress >= self.threshold
 
     def _playback_write(self, kind: str, key: SessionKey, session: Session, event: PlayEvent) -> list[Write]:
-        if self._echo(kind, session, key, event.at):
+        # A scrobble names the show; without its ids Simkl cannot hold a resume point (the mark
+        # at the end still goes through, by the episode's own ids).
+        if event.addressed_by_episode_ids or self._echo(kind, session, key, event.at):
             return []
         self.recent[(session.account, event.item_key, kind)] = (event.at, key)
         if kind == PAUSE:

@@ -105,8 +105,16 @@ class PlayEvent:
         return round(min(100.0, max(0.0, self.position * 100.0 / self.duration)), 2)
 
     @property
+    def addressed_by_episode_ids(self) -> bool:
+        """An episode whose show's ids are unknown (e.g. a webhook that names only the episode):
+        Simkl can still mark it by the episode's own ids, but cannot scrobble it."""
+        return self.kind is Kind.EPISODE and not self.ids and bool(self.episode_ids)
+
+    @property
     def item_key(self) -> str:
         """Identity of the watched thing: the movie, or the show plus episode numbers."""
+        if self.addressed_by_episode_ids:
+            return f"episode-ids/{self.episode_ids.key()}"
         base = f"{self.kind.value}/{self.ids.key()}"
         if self.kind is Kind.EPISODE:
             eps = ",".join(str(e) for e in self.episodes)

@@ -242,3 +242,13 @@ def test_unknown_route_and_garbage_never_kill_it(emulator) -> None:
     for body in ([1, 2], "x", {"movies": "x"}, {"shows": [None, 5, {"seasons": "x"}]}):
         assert call(emulator, "POST", "/sync/history", body).status_code in (201, 400)
     assert call(emulator, "GET", "/sync/activities").status_code == 200
+
+
+def test_top_level_episodes_resolve_by_their_own_ids(emulator) -> None:
+    known = {"ids": {"tvdb": 349232}, "watched_at": "2026-01-02T03:04:05Z"}
+    unknown = {"ids": {"tvdb": 1}}
+    r = call(emulator, "POST", "/sync/history", {"episodes": [known, unknown]}).json()
+    assert r["added"]["episodes"] == 1
+    assert r["not_found"]["episodes"] == [unknown]
+    (watch,) = emulator.state()["users"]["alice"]["watches"]
+    assert (watch["title"], watch["season"], watch["number"]) == ("Breaking Bad", 1, 2)

@@ -194,3 +194,16 @@ def test_idempotency_keys_are_stable_for_the_same_viewing(engine: Engine) -> Non
     a = run(Engine(resolve), movie(State.PLAYING, 0, 0), movie(State.STOPPED, 100, 100))
     b = run(Engine(resolve), movie(State.PLAYING, 0, 0), movie(State.STOPPED, 100, 100))
     assert [w.idem_key for w in a] == [w.idem_key for w in b]
+
+
+def test_episode_known_only_by_its_own_ids_is_marked_but_saves_no_resume_point() -> None:
+    # A webhook that names the episode but not its show: Simkl can mark it, not scrobble it.
+    engine = Engine(resolve)
+    ep_only = replace(episode(State.PLAYING, 10, 0), ids=Ids(), episode_ids=Ids(tvdb=349232))
+    other = replace(ep_only, episode_ids=Ids(tvdb=349238), session="e2")
+    writes = run(engine, ep_only, replace(ep_only, state=State.PAUSED, position=40, at=60),
+                 replace(ep_only, state=State.STOPPED, position=95, at=120))
+    assert kinds(writes) == [HISTORY]
+    assert writes[0].body == {"episodes": [{"ids": {"tvdb": 349232}, "watched_at": "1970-01-01T00:02:00Z"}]}
+    # Two such episodes of one unknown show are different items, not one.
+    assert writes[0].item_key != other.item_key

@@ -46,8 +46,10 @@ def history_body(event: PlayEvent, watched_at: str | None = None) -> dict[str, A
     For episodes the event's `title`/`year` describe the show. Episode-level ids are added next to
     the number, where Simkl lets them win over numbering.
     """
-    item = _media(event)
     stamp = {"watched_at": watched_at} if watched_at else {}
+    if event.addressed_by_episode_ids:
+        return {"episodes": [{"ids": event.episode_ids.as_dict(), **stamp}]}
+    item = _media(event)
     if event.kind is Kind.MOVIE:
         item.update(stamp)
         return {"movies": [item]}

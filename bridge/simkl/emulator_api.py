@@ -57,8 +57,17 @@ def history_add(user: User, catalog: Catalog, body: Any, now: float, allow_rewat
                 added["episodes"] += count
                 user.bump(item, "watching", now)
             added["statuses"].append(_status(req, "anime" if item["type"] == "anime" else "tv", item, "watching"))
-    # Top-level episodes are addressed by their own ids, which this catalog does not hold.
-    not_found["episodes"].extend(buckets.get("episodes", []))
+    for req in buckets.get("episodes", []):
+        # Top-level episodes are addressed by their own ids (simkl-api.md §6, §9 form c).
+        found = catalog.find_episode(req.get("ids") if isinstance(req, dict) else None)
+        if found is None:
+            not_found["episodes"].append(req)
+            continue
+        show, season, number = found
+        watch = Watch(show["ids"]["simkl"], "episode", show["title"], _when(req, None, now), season, number)
+        if user.add_watch(watch, allow_rewatch):
+            added["episodes"] += 1
+            user.bump(show, "watching", now)
     return 201, {"added": added, "not_found": not_found}
 
 

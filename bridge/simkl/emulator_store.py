@@ -85,6 +85,18 @@ class Catalog:
                 return (cour, number) if 1 <= number <= cour.get("episodes", 0) else None
         return None
 
+    def find_episode(self, ids: Any) -> tuple[dict[str, Any], int, int] | None:
+        """(show, season, number) of the episode these episode-level ids name, by any shared id."""
+        if not isinstance(ids, dict):
+            return None
+        wanted = {(k, str(v)) for k, v in ids.items() if k in ID_KEYS and v not in (None, "")}
+        for item in self.items:
+            for coords, known in (item.get("episode_ids") or {}).items():
+                if wanted & {(k, str(v)) for k, v in known.items()}:
+                    season, number = coords.split("x")
+                    return item, int(season), int(number)
+        return None
+
     @staticmethod
     def has_episode(item: dict[str, Any], season: int, number: int) -> bool:
         if item["type"] == "anime":
