@@ -22,6 +22,9 @@ from typing import Any, Sequence
 import requests
 
 CLIP_SECONDS = 20
+# Kodi writes `lastplayed` in its local time zone (its own setting, not $TZ). A zone with a
+# half-hour offset west of UTC makes any confusion of Kodi's clock with the test machine's show.
+KODI_TZ = "America/St_Johns"
 
 MOVIE_NFO = """<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>
 <movie><title>The Matrix</title><year>1999</year>
@@ -51,6 +54,7 @@ GUISETTINGS = """<settings version="2">
     <setting id="general.addonnotifications">false</setting>
     <setting id="audiooutput.audiodevice">ALSA:default</setting>
     <setting id="audiooutput.guisoundmode">0</setting>
+    <setting id="locale.timezone">{tz}</setting>
 </settings>
 """
 ADVANCED = """<advancedsettings version="1.0"><loglevel>0</loglevel>
@@ -111,7 +115,7 @@ class RealKodi:
         userdata = self.home / ".kodi" / "userdata"
         userdata.mkdir(parents=True, exist_ok=True)
         (self.home / ".asoundrc").write_text("pcm.!default { type null }\nctl.!default { type hw card 0 }\n")
-        (userdata / "guisettings.xml").write_text(GUISETTINGS.format(http_port=self.http_port))
+        (userdata / "guisettings.xml").write_text(GUISETTINGS.format(http_port=self.http_port, tz=KODI_TZ))
         (userdata / "advancedsettings.xml").write_text(ADVANCED.format(tcp_port=self.tcp_port))
         for addon in self.addons:
             shutil.copytree(addon, self.home / ".kodi" / "addons" / addon_id(addon))

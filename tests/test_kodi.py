@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bridge.adapters.kodi import KodiAdapter
 from tests.conftest import make_client, watches
-from tests.kodi_real import RealKodi, available
+from tests.kodi_real import KODI_TZ, RealKodi, available
 
 pytestmark = [pytest.mark.kodi, pytest.mark.slow,
               pytest.mark.skipif(available() is not None, reason=f"real Kodi: {available()}")]
@@ -115,20 +117,26 @@ def test_a_loose_file_is_not_sent_and_logged_once(kodi, kodi_bridge, emulator, c
     assert watches(emulator) == [] and playbacks(emulator) == []
 
 
-def test_startup_puts_simkls_paused_position_into_kodi(kodi, kodi_bridge, emulator) -> None:
+def test_startup_puts_simkls_paused_position_into_kodi_unless_kodis_is_newer(kodi, kodi_bridge, emulator) -> None:
+    (movie,) = kodi.rpc("VideoLibrary.GetMovies")["movies"]
+    set_movie = lambda **details: kodi.rpc("VideoLibrary.SetMovieDetails", {"movieid": movie["movieid"], **details})
+    set_movie(lastplayed="2001-01-01 00:00:00", resume={"position": 0.0, "total": 0.0})
     make_client(emulator).scrobble("pause", {"progress": 35, "movie": {"ids": {"tmdb": 603}}})
     bridge, _ = kodi_bridge()
-    summary = bridge.reconcile()
-    assert summary.pushed == 1
-    (movie,) = kodi.rpc("VideoLibrary.GetMovies", {"properties": ["resume"]})["movies"]
-    assert movie["resume"]["total"] == 20 and movie["resume"]["position"] == pytest.approx(7.0, abs=0.2)
-    # Kodi now holds the newer state: a second reconciliation leaves it alone.
-    kodi.rpc("VideoLibrary.SetMovieDetails", {"movieid": movie["movieid"], "lastplayed": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                              "resume": {"position": 12.0, "total": 20.0}})
-    print("AFTER", kodi.rpc("VideoLibrary.GetMovies", {"properties": ["resume", "lastplayed"]}), time.time())
+    assert bridge.reconcile().pushed == 1
+    assert movie_resume(kodi) == {"position": pytest.approx(7.0, abs=0.2), "total": 20}
+    # Kodi played it after Simkl's pause: Kodi's own resume point stays. Kodi's lastplayed is in
+    # Kodi's time zone (3.5 h west of UTC here), which the adapter must not take for its own.
+    kodi_now = datetime.now(ZoneInfo(KODI_TZ)).strftime("%Y-%m-%d %H:%M:%S")
+    set_movie(lastplayed=kodi_now, resume={"position": 12.0, "total": 20.0})
     assert bridge.reconcile().pushed == 0
-    assert kodi.rpc("VideoLibrary.GetMovies", {"properties": ["resume"]})["movies"][0]["resume"]["position"] == 12.0
-    kodi.rpc("VideoLibrary.SetMovieDetails", {"movieid": movie["movieid"], "resume": {"position": 0.0, "total": 0.0}})
+    assert movie_resume(kodi)["position"] == 12.0
+    set_movie(resume={"position": 0.0, "total": 0.0})
+
+
+def movie_resume(kodi) -> dict:
+    (movie,) = kodi.rpc("VideoLibrary.GetMovies", {"properties": ["resume"]})["movies"]
+    return movie["resume"]
 
 
 def test_kodi_killed_mid_play_is_reconnected(kodi, kodi_bridge, emulator, caplog) -> None:

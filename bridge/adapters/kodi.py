@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from bridge.adapters.base import Backoff, Sink, Supervisor
-from bridge.adapters.kodi_map import NotInLibrary, event_from_item, find_by_ids, resume_point, seconds
+from bridge.adapters.kodi_map import (CLOCK_LABELS, NotInLibrary, event_from_item, find_by_ids, kodi_utc_offset,
+                                      resume_point, seconds)
 from bridge.adapters.kodi_rpc import HttpRpc, RpcError, TcpConnection
 from bridge.config import KodiHost
 from bridge.events import EventError, Kind, PlayEvent, Resume, State
@@ -40,6 +41,7 @@ class Play:
 
     event: PlayEvent  # ids and numbers of the item; position as last read
     item: tuple[str, int]  # Kodi's (type, library id): tells a new item from the same one
+    playerid: int
     read_at: float  # when `event.position` was read
     playing: bool
 
@@ -125,9 +127,9 @@ class KodiAdapter:
             # Kodi moved to the next item without a stop (playlists): that viewing ended here.
             self._stopped(now, end=False)
         player = data.get("player") if isinstance(data.get("player"), dict) else {}
-        self._begin(player.get("playerid", 1), now)
+        self._begin(_playerid(player), now)
 
-    def _begin(self, playerid: Any, now: float) -> None:
+    def _begin(self, playerid: int, now: float) -> None:
         item = self._call("Player.GetItem", {"playerid": playerid, "properties": ITEM_PROPERTIES}).get("item") or {}
         props = self._call("Player.GetProperties", {"playerid": playerid, "properties": POSITION_PROPERTIES})
         tvshow, same_file = None, ()
@@ -150,13 +152,13 @@ class KodiAdapter:
             self.play = None
             log.warning("%s: cannot map the playing item: %s", self.name, exc)
             return
-        self.play = Play(event, (str(item.get("type")), int(item.get("id") or -1)), now, playing)
+        self.play = Play(event, (str(item.get("type")), int(item.get("id") or -1)), playerid, now, playing)
         self._send(event)
 
     def _reread(self, now: float) -> None:
         assert self.play is not None
         try:
-            props = self._call("Player.GetProperties", {"playerid": 1, "properties": POSITION_PROPERTIES})
+            props = self._call("Player.GetProperties", {"playerid": self.play.playerid, "properties": POSITION_PROPERTIES})
         except RpcError:
             props = {}
         playing = props.get("speed", 1 if self.play.playing else 0) != 0
@@ -181,15 +183,16 @@ class KodiAdapter:
         video = next((p for p in players if isinstance(p, dict) and p.get("type") == "video"), None)
         if self.play is not None:
             if video is not None:
-                item = self._call("Player.GetItem", {"playerid": video.get("playerid", 1), "properties": ["file"]}).get("item") or {}
+                item = self._call("Player.GetItem", {"playerid": _playerid(video), "properties": ["file"]}).get("item") or {}
                 if (str(item.get("type")), int(item.get("id") or -1)) == self.play.item:
+                    self.play.playerid = _playerid(video)
                     self._reread(now)
                     return
             # Kodi restarted or moved on while we were away: that viewing ended when we lost it.
             log.info("%s: the play in progress ended while disconnected; closing it at its last known position", self.name)
             self._stopped(now, end=False, at=self.lost_at)
         if video is not None:
-            self._begin(video.get("playerid", 1), now)
+            self._begin(_playerid(video), now)
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -228,6 +231,7 @@ class KodiAdapter:
         if self.http is None:
             self.supervisor.connected.wait(10)
         done = 0
+        offset = self._utc_offset()
         movies: list[dict[str, Any]] | None = None
         shows: list[dict[str, Any]] | None = None
         for resume in resumes:
@@ -239,13 +243,22 @@ class KodiAdapter:
                 if shows is None:
                     shows = self._call("VideoLibrary.GetTVShows", {"properties": SHOW_PROPERTIES}).get("tvshows") or []
                 target, setter, key = self._episode(shows, resume), "VideoLibrary.SetEpisodeDetails", "episodeid"
-            point = resume_point(target, resume) if target else None
+            point = resume_point(target, resume, offset) if target else None
             if point is None:
                 continue
             self._call(setter, {key: target[key], "resume": point})
             log.info("%s: resume point of %s set to %.0f s from Simkl", self.name, resume.title or target.get("title"), point["position"])
             done += 1
         return done
+
+    def _utc_offset(self) -> float | None:
+        try:
+            offset = kodi_utc_offset(self._call("XBMC.GetInfoLabels", {"labels": list(CLOCK_LABELS)}), self.clock())
+        except RpcError:
+            offset = None
+        if offset is None:
+            log.info("%s: cannot read Kodi's clock; comparing its lastplayed in this machine's time zone", self.name)
+        return offset
 
     def _episode(self, shows: list[dict[str, Any]], resume: Resume) -> dict[str, Any] | None:
         show = find_by_ids(shows, resume.ids)
@@ -254,6 +267,12 @@ class KodiAdapter:
         reply = self._call("VideoLibrary.GetEpisodes", {"tvshowid": show["tvshowid"], "season": resume.season,
                                                         "properties": ["episode", *RESUME_PROPERTIES]})
         return next((e for e in reply.get("episodes") or [] if e.get("episode") == resume.episode), None)
+
+
+def _playerid(player: dict[str, Any]) -> int:
+    # Video is player 1 on every Kodi seen so far, but the id is Kodi's to choose.
+    pid = player.get("playerid")
+    return pid if isinstance(pid, int) and not isinstance(pid, bool) and pid >= 0 else 1
 
 
 def adapters_from_config(hosts: tuple[KodiHost, ...] | list[KodiHost]) -> list[KodiAdapter]:

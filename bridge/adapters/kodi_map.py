@@ -11,6 +11,7 @@ What Kodi tells us, and what it does not:
 
 from __future__ import annotations
 
+import calendar
 import json
 import time
 from typing import Any
@@ -131,31 +132,65 @@ def find_by_ids(objects: list[dict[str, Any]], ids: Ids) -> dict[str, Any] | Non
     return None
 
 
-def resume_point(obj: dict[str, Any], resume: Resume) -> dict[str, float] | None:
+# Kodi's clock as info labels: `lastplayed` is in Kodi's local time, which need not be this
+# machine's (a bridge in a UTC container next to a Kodi on local time is the usual case). Kodi
+# lowercases label arguments, so "hh" is all there is: 24-hour or 12-hour plus a meridiem,
+# depending on Kodi's regional settings.
+CLOCK_LABELS = ("System.Date(yyyy-mm-dd)", "System.Time(hh:mm:ss xx)")
+_STAMP = "%Y-%m-%d %H:%M:%S"
+_MERIDIEM = {"": 0, "am": 0, "pm": 12}
+
+
+def kodi_utc_offset(labels: Any, now: float) -> float | None:
+    """Kodi's local time minus UTC, in seconds, from an XBMC.GetInfoLabels reply for CLOCK_LABELS
+    read at epoch `now`; None when the reply cannot be read (e.g. a localized meridiem). Rounded to
+    15 minutes, the granularity of time zones, so that the read's delay and clock drift vanish."""
+    if not isinstance(labels, dict):
+        return None
+    clock, _, meridiem = str(labels.get(CLOCK_LABELS[1], "")).strip().partition(" ")
+    local = _naive_epoch(f"{labels.get(CLOCK_LABELS[0])} {clock}")
+    if local is None or meridiem.strip().lower() not in _MERIDIEM:
+        return None
+    if meridiem:
+        hour = time.gmtime(local).tm_hour
+        local += (hour % 12 + _MERIDIEM[meridiem.strip().lower()] - hour) * 3600
+    return round((local - now) / 900) * 900
+
+
+def resume_point(obj: dict[str, Any], resume: Resume, utc_offset: float | None = None) -> dict[str, float] | None:
     """The `resume` value to set on a Kodi library item for a Simkl playback, or None to leave it:
     Kodi played the item after Simkl's pause (its own state is newer), the length is unknown, or
-    Kodi already resumes there."""
+    Kodi already resumes there. `utc_offset` is Kodi's (kodi_utc_offset); None assumes this
+    machine's time zone."""
     current = obj.get("resume") if isinstance(obj.get("resume"), dict) else {}
     total = _number(current.get("total")) or _number(obj.get("runtime"))
     if not total:
         return None
-    played = _local_time(obj.get("lastplayed"))
-    if played is not None and played >= resume.paused_at:
-        return None
+    played = _naive_epoch(obj.get("lastplayed"))
+    if played is not None:
+        played -= utc_offset if utc_offset is not None else _this_machines_offset(played)
+        # `lastplayed` has one-second resolution: a play within the same second as Simkl's pause
+        # may be the later one, and Kodi's own state is never overwritten on a maybe.
+        if played + 1 > resume.paused_at:
+            return None
     position = round(total * resume.progress / 100, 1)
     if abs(_number(current.get("position")) - position) < 1:
         return None
     return {"position": position, "total": total}
 
 
-def _local_time(text: Any) -> float | None:
-    """Kodi's `lastplayed` ("2026-11-20 15:30:05", the Kodi machine's local time) -> epoch seconds."""
+def _naive_epoch(text: Any) -> float | None:
+    """"2026-11-20 15:30:05" read as if it were UTC; None for anything else (Kodi says "" for never)."""
     if not isinstance(text, str) or not text.strip():
         return None
     try:
-        return time.mktime(time.strptime(text.strip(), "%Y-%m-%d %H:%M:%S"))
+        return float(calendar.timegm(time.strptime(text.strip(), _STAMP)))
     except ValueError:
         return None
+
+
+def _this_machines_offset(naive: float) -> float:
+    return float(time.localtime(naive).tm_gmtoff)
 
 
 def _count(v: Any) -> bool:
