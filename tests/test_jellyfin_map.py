@@ -355,3 +355,9 @@ def test_map_command_refuses_garbage_with_exit_2_and_one_line(tmp_path: Path, ca
     assert main(["map", "--from", source, str(path)]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and message in captured.err and len(captured.err.strip().splitlines()) == 1
+
+
+def test_the_other_webhook_plugin_is_named_rather_than_misread() -> None:
+    body = {"Event": "Stop", "Item": {"Type": "Movie", "ProviderIds": {"Tmdb": "603"}}, "User": {"Name": "alice"}}
+    with pytest.raises(EventError, match="shemanaev/jellyfin-plugin-webhooks"):
+        webhook_event(body, server="h", at=0)

@@ -121,6 +121,9 @@ def webhook_event(body: dict[str, Any], *, server: str, at: float,
         raise EventError("jellyfin webhook: expected a JSON object")
     kind = body.get("NotificationType")
     if not isinstance(kind, str) or not kind:
+        if isinstance(body.get("Item"), dict) and "Event" in body:
+            raise EventError("jellyfin webhook: this is shemanaev/jellyfin-plugin-webhooks' format; use the Webhook "
+                             "plugin from Jellyfin's catalog with plugins/jellyfin/simkl-bridge.handlebars")
         raise EventError("jellyfin webhook.NotificationType: missing")
     completed = False
     if kind in PLAYBACK_NOTIFICATIONS:
