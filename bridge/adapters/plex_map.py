@@ -47,6 +47,8 @@ class GuidMatch:
     unusable_numbering: str = ""
 
 
+_NO_IDS = Ids()
+
 WEBHOOK_STATES = {
     "media.play": State.PLAYING,
     "media.resume": State.PLAYING,
@@ -57,6 +59,7 @@ WEBHOOK_STATES = {
 
 _LEGACY = "com.plexapp.agents."
 _NO_ID_SCHEMES = ("local", "plex", _LEGACY + "none", _LEGACY + "localmedia")
+_GUID_LIST_PROVIDERS = ("imdb", "tmdb", "tvdb")  # what new agents put in an item's `Guid` list
 _MAL_AGENT = "net.fribbtastic.coding.plex.myanimelist"
 _HAMA = re.compile(r"(?P<source>anidb|tvdb|tmdb|tsdb|imdb)(?P<mode>\d?)-(?P<id>[^/?]+)(?:/(?P<s>\d+)/(?P<e>\d+))?$")
 _PATH = re.compile(r"(?P<id>[^/?]+)(?:/(?P<s>\d+)/(?P<e>\d+))?$")
@@ -91,9 +94,9 @@ def parse_guid(guid: Any) -> GuidMatch | None:
     rest = rest.split("?", 1)[0].strip("/")
     if scheme in _NO_ID_SCHEMES or not rest:
         return None
-    if scheme in ("imdb", "tmdb", "tvdb"):  # an entry of a new agent's Guid list
+    if scheme in _GUID_LIST_PROVIDERS:
         ids = clean_ids({scheme: rest}, strict=False)
-        return GuidMatch(ids, form="plex guid list") if ids else None
+        return GuidMatch(ids, form="plex guid list") if _known(ids) else None
     if scheme == _MAL_AGENT:
         # The MyAnimeList agent: one MAL entry per cour, numbered like AniDB.
         return _located({"mal": rest}, Numbering.ANIDB, "myanimelist agent")
@@ -118,7 +121,7 @@ def _located(raw: dict[str, str], numbering: Numbering, form: str, unusable: str
     if not m:
         return None
     ids = clean_ids({provider: m["id"]}, strict=False)
-    if not ids:
+    if not _known(ids):
         return None
     season, episode = (int(m["s"]), int(m["e"])) if m["s"] is not None else (None, None)
     return GuidMatch(ids, season, episode, numbering, form, unusable)
@@ -154,23 +157,20 @@ def _nfo(agent: str, path: str) -> GuidMatch | None:
 
 def guid_list_ids(entries: Any) -> tuple[Ids, list[str]]:
     """A new agent's `Guid` list ([{"id": "tmdb://603"}, …]) -> merged ids and the GUIDs used."""
-    merged: dict[str, Any] = {}
-    used: list[str] = []
+    raw: dict[str, str] = {}
     for entry in entries if isinstance(entries, list) else ():
         guid = entry.get("id") if isinstance(entry, dict) else None
-        match = parse_guid(guid)
-        if match is None or match.form != "plex guid list":
-            continue
-        for key, value in match.ids.as_dict().items():
-            merged.setdefault(key, value)
-        used.append(guid)
-    return Ids(**merged), used
+        scheme, _, value = guid.partition("://") if isinstance(guid, str) else ("", "", "")
+        if scheme in _GUID_LIST_PROVIDERS and value and scheme not in raw:
+            raw[scheme] = value
+    ids = clean_ids(raw, strict=False)
+    return ids, [f"{k}://{v}" for k, v in raw.items() if getattr(ids, k) is not None]
 
 
 def _item_match(meta: dict[str, Any]) -> tuple[GuidMatch | None, str]:
     """The ids one metadata object carries itself: its `Guid` list, else its legacy `guid`."""
     ids, used = guid_list_ids(meta.get("Guid"))
-    if ids:
+    if _known(ids):
         return GuidMatch(ids, form="plex guid list"), "plex guid " + ", ".join(used)
     guid = meta.get("guid")
     match = parse_guid(guid)
@@ -202,12 +202,12 @@ def event_from_metadata(meta: Any, *, server: str, user: str, session: str, stat
     show, show_how, episode_ids = _show_match(meta, own, own_how)
     if show is not None and show.unusable_numbering:
         raise NotMatched(f"plex episode {label}: {show.unusable_numbering}; no Simkl episode can be derived")
-    if show is None and not episode_ids:
+    if show is None and not _known(episode_ids):
         raise NotMatched(f"plex episode {label}: guid {_guids(meta)} and its show carry no usable id")
     season, number = _position_in_show(meta, show, label)
     grandparent = meta.get("grandparent") if isinstance(meta.get("grandparent"), dict) else {}
     title = _text(grandparent, "title") or _text(meta, "grandparentTitle")
-    how = "; ".join(h for h in (show_how, f"episode {own_how}" if episode_ids else "") if h)
+    how = "; ".join(h for h in (show_how, f"episode {own_how}" if _known(episode_ids) else "") if h)
     return PlayEvent(kind=Kind.EPISODE, ids=show.ids if show else Ids(), episode_ids=episode_ids,
                      season=season, episodes=(number,), numbering=show.numbering if show else Numbering.TV,
                      title=title, year=_int(grandparent, "year"), matched_by=how, **common)
@@ -395,6 +395,11 @@ def _text(meta: dict[str, Any], name: str) -> str:
 def _int(meta: dict[str, Any], name: str) -> int | None:
     value = meta.get(name)
     return value if _count(value) and value > 0 else None
+
+
+def _known(ids: Ids) -> bool:
+    # Same answer as bool(ids), without building the dict Ids.__bool__ builds (the mapping's main cost).
+    return ids != _NO_IDS
 
 
 def _count(v: Any) -> bool:
