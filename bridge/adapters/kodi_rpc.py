@@ -107,7 +107,7 @@ class TcpConnection:
             with self._send_lock:
                 self.sock.sendall(json.dumps(message).encode())
             if not waiter.done.wait(timeout):
-                raise RpcError(f"{method}: no reply within {timeout:.0f} s")
+                raise RpcError(f"{method}: no reply within {timeout:g} s")
         except OSError as exc:
             raise RpcError(f"{method}: {exc}") from None
         finally:
