@@ -1,0 +1,364 @@
+"""Jellyfin: the server's websocket (and `/Sessions`) -> PlayEvents; webhooks; resume points.
+
+One adapter per configured server. Under the Supervisor, one listener thread holds the websocket:
+it subscribes to session updates (`SessionsStart`), seeds itself with `GET /Sessions`, keeps the
+socket alive (`KeepAlive` plus a websocket ping), and treats a socket that stays silent past the
+watchdog as dead. Plays, pauses, resumes and stops are the differences between consecutive session
+snapshots (`jellyfin_sessions.diff`); while the socket is down the Supervisor polls `/Sessions`
+with the same diff, so a stop is not missed and a session that vanished meanwhile is closed at its
+last known position. `UserDataChanged` turning an item played is the server's own watched signal.
+
+The webhook plugin's Generic destination posts to `/jellyfin` on the bridge's HTTP endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import replace
+from typing import Any, Callable
+
+import websocket
+
+from bridge.adapters.base import Backoff, Sink, Supervisor
+from bridge.adapters.jellyfin_api import JellyfinApi, JellyfinError
+from bridge.adapters.jellyfin_map import NotMatched, item_event, parse_webhook_body, session_event, webhook_event
+from bridge.adapters.jellyfin_resume import ResumePusher
+from bridge.adapters.jellyfin_sessions import Playing, diff, newly_played, norm_id
+from bridge.config import JellyfinServer
+from bridge.events import EventError, PlayEvent, Resume, State
+from bridge.http import HttpError, HttpServer, Request
+
+log = logging.getLogger("bridge.adapters.jellyfin")
+
+# "0,1500": push at once, then at most every 1.5 s (Jellyfin rate-limits session pushes to this).
+SESSIONS_START = json.dumps({"MessageType": "SessionsStart", "Data": "0,1500"})
+KEEPALIVE = json.dumps({"MessageType": "KeepAlive"})
+# A "mark played" without a session in sight is believed only when its LastPlayedDate is this fresh.
+RECENT_MARK = 300.0
+# A Played flag that arrives after the session's stop still belongs to that viewing for this long.
+ENDED_MEMORY = 300.0
+
+
+class JellyfinAdapter:
+    def __init__(
+        self,
+        server: JellyfinServer,
+        *,
+        clock: Callable[[], float] = time.time,
+        poll_interval: float = 10.0,
+        keepalive: float = 30.0,
+        watchdog: float | None = None,
+        backoff: Backoff | None = None,
+        timeout: float = 10.0,
+    ):
+        self.cfg = server
+        self.name = f"jellyfin/{server.name}"
+        self.clock = clock
+        self.keepalive = keepalive
+        self.watchdog = watchdog
+        self.timeout = timeout
+        self.api = JellyfinApi(server.url, server.api_key, f"simkl-bridge-{server.name}", timeout)
+        self.excluded = {str(name).casefold() for name in server.exclude_libraries}
+        self.snapshot: dict[str, Playing] = {}
+        self.user_id: str | None = None  # the configured `user`, resolved to its id
+        self._users: dict[str, str] = {}  # user id -> name
+        self._played: dict[tuple[str, str], bool] = {}  # (user id, item id) -> last Played flag seen
+        self._ended: dict[tuple[str, str], tuple[PlayEvent, float]] = {}  # recent stops, by (user, item)
+        self._skipped: set[str] = set()
+        self._lock = threading.Lock()
+        self._sink: Sink | None = None
+        self._webhook_sink: Sink | None = None
+        self._ws: websocket.WebSocket | None = None
+        self.supervisor = Supervisor(self.name, self._listen, poll=self._poll, poll_interval=poll_interval,
+                                     backoff=backoff or Backoff(1.0, 60.0), log=log)
+        self.resume = ResumePusher(self.api, self.name)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, sink: Sink) -> None:
+        self._sink = sink
+        if self.cfg.websocket:
+            self.supervisor.start()
+
+    def stop(self) -> None:
+        self.supervisor.stopping.set()
+        ws = self._ws
+        if ws is not None:
+            ws.close(timeout=0.5)
+        self.supervisor.stop()
+
+    def register_routes(self, server: HttpServer, sink: Sink) -> None:
+        """`POST /jellyfin/<name>` per server with webhooks on; the first also answers `/jellyfin`."""
+        if not self.cfg.webhooks:
+            return
+        self._webhook_sink = sink
+        server.add_route("POST", f"/jellyfin/{self.cfg.name}", self._webhook, secret=True)
+        if ("POST", "/jellyfin") not in server.routes:
+            server.add_route("POST", "/jellyfin", self._webhook, secret=True)
+
+    # -- the websocket --------------------------------------------------------------------------
+
+    def _listen(self, stop: threading.Event, connected: threading.Event) -> None:
+        ws = websocket.create_connection(self.api.socket_url(), header=[f"Authorization: {self.api.auth}"],
+                                         timeout=self.timeout, enable_multithread=True)
+        self._ws = ws
+        try:
+            ws.send(SESSIONS_START)
+            self._resolve_user()
+            # Jellyfin pushes nothing right after subscribing: seed from the REST list. This also
+            # closes what ended while we were away.
+            self._apply(self.api.sessions())
+            connected.set()
+            log.info("%s: connected to %s", self.name, self.cfg.url)
+            self._read(ws, stop)
+        finally:
+            self._ws = None
+            ws.close(timeout=0.5)
+
+    def _read(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
+        interval = self.keepalive
+        now = time.monotonic()
+        heard, next_ping = now, now + interval
+        while not stop.is_set():
+            now = time.monotonic()
+            silent_for = self.watchdog if self.watchdog is not None else 2 * interval + 10
+            if now - heard > silent_for:
+                raise ConnectionError(f"nothing heard for {silent_for:.1f} s")
+            if now >= next_ping:
+                ws.send(KEEPALIVE)
+                ws.ping()
+                next_ping = now + interval
+            ws.settimeout(max(0.01, min(next_ping, heard + silent_for) - now))
+            try:
+                opcode, frame = ws.recv_data_frame(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                continue
+            heard = time.monotonic()
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                keepalive = self._on_message(frame.data.decode("utf-8", "replace"))
+                if keepalive:
+                    # The server drops clients that stay quiet for its timeout: speak at half of it.
+                    interval = min(self.keepalive, keepalive / 2)
+                    next_ping = min(next_ping, heard + interval)
+
+    def _on_message(self, text: str) -> float | None:
+        """Handle one text message; returns the server's keep-alive timeout when it announces one."""
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError as exc:
+            log.warning("%s: ignored a websocket message that is not JSON (%s): %.80r", self.name, exc, text)
+            return None
+        kind = message.get("MessageType") if isinstance(message, dict) else None
+        if not isinstance(kind, str):
+            log.warning("%s: ignored a websocket message without a MessageType: %.80r", self.name, text)
+            return None
+        data = message.get("Data")
+        if kind == "ForceKeepAlive":
+            if isinstance(data, (int, float)) and not isinstance(data, bool) and data > 0:
+                return float(data)
+            log.warning("%s: ignored ForceKeepAlive with Data %r (expected seconds)", self.name, data)
+        elif kind == "Sessions":
+            if isinstance(data, list):
+                self._apply(data)
+            else:
+                log.warning("%s: ignored a Sessions message whose Data is not a list", self.name)
+        elif kind == "UserDataChanged":
+            self._user_data(data)
+        return None
+
+    def _poll(self) -> None:
+        self._apply(self.api.sessions())
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    def _apply(self, sessions: list[Any]) -> None:
+        now = self.clock()
+        with self._lock:
+            current = self._snapshot(sessions, now)
+            events = diff(self.snapshot, current, now)
+            for sid, old in self.snapshot.items():
+                if sid not in current or current[sid].item_id != old.item_id:
+                    self._ended[(old.user_id, old.item_id)] = (old.event, now)
+            self.snapshot = current
+            for key, (_, at) in list(self._ended.items()):
+                if now - at > ENDED_MEMORY:
+                    del self._ended[key]
+        for event in events:
+            self._send(event)
+
+    def _snapshot(self, sessions: list[Any], now: float) -> dict[str, Playing]:
+        current: dict[str, Playing] = {}
+        for session in sessions:
+            if not isinstance(session, dict):
+                log.warning("%s: ignored a session that is not an object", self.name)
+                continue
+            sid = str(session.get("Id") or "")
+            try:
+                playing = self._playing(session, now)
+            except JellyfinError as exc:
+                # A lookup failed, not the play: carry on with what we knew rather than invent a stop.
+                log.warning("%s: %s", self.name, exc)
+                if sid in self.snapshot:
+                    current[sid] = self.snapshot[sid]
+                continue
+            except EventError as exc:
+                self._skip(norm_id((session.get("NowPlayingItem") or {}).get("Id")) or sid, exc)
+                continue
+            if playing is not None:
+                current[sid] = playing
+        return current
+
+    def _playing(self, session: dict[str, Any], now: float) -> Playing | None:
+        item = session.get("NowPlayingItem")
+        if not isinstance(item, dict) or not self._wanted(session.get("UserName"), session.get("UserId")):
+            return None
+        item_id = norm_id(item.get("Id"))
+        if self._excluded(item_id):
+            return None
+        if item.get("Type") == "Episode" and item.get("SeriesId") and "Series" not in item:
+            item = {**item, "Series": self.api.series(str(item["SeriesId"]))}
+        event = session_event({**session, "NowPlayingItem": item}, server=self.cfg.name, at=now)
+        return Playing(item_id, norm_id(session.get("UserId")), event) if event is not None else None
+
+    def _wanted(self, name: Any, uid: Any) -> bool:
+        if self.cfg.user is None:
+            return True
+        wanted = self.cfg.user.casefold()
+        return (isinstance(name, str) and name.casefold() == wanted) or (self.user_id is not None and norm_id(uid) == self.user_id)
+
+    def _excluded(self, item_id: str) -> bool:
+        if not self.excluded or not item_id:
+            return False
+        library = self.api.library(item_id)
+        if library.casefold() in self.excluded:
+            if item_id not in self._skipped:
+                self._skipped.add(item_id)
+                log.info("%s: item %s is in the excluded library %r; not sent", self.name, item_id, library)
+            return True
+        return False
+
+    def _skip(self, key: str, exc: EventError) -> None:
+        if key not in self._skipped:
+            self._skipped.add(key)
+            level = logging.INFO if isinstance(exc, NotMatched) else logging.WARNING
+            log.log(level, "%s: not sent: %s", self.name, exc)
+
+    # -- users and the watched signal -------------------------------------------------------------
+
+    def _resolve_user(self) -> None:
+        """Learn user names (UserDataChanged names only ids) and the configured user's id."""
+        users = self.api.users()
+        self._users = {norm_id(u.get("Id")): str(u.get("Name") or "") for u in users}
+        if self.cfg.user is not None:
+            wanted = self.cfg.user.casefold()
+            match = [uid for uid, name in self._users.items() if name.casefold() == wanted or uid == norm_id(self.cfg.user)]
+            if not match:
+                log.warning("%s: user %r is not a user of this server; nothing will be sent", self.name, self.cfg.user)
+            self.user_id = match[0] if match else None
+
+    def _user_data(self, data: Any) -> None:
+        entries = data.get("UserDataList") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            log.warning("%s: ignored a UserDataChanged message without a UserDataList", self.name)
+            return
+        uid = norm_id(data.get("UserId"))
+        if not self._wanted(self._users.get(uid), uid):
+            return
+        now = self.clock()
+        for entry in entries:
+            if not isinstance(entry, dict) or not entry.get("ItemId"):
+                continue
+            item_id = norm_id(entry["ItemId"])
+            with self._lock:
+                playing = next((p for p in self.snapshot.values() if p.item_id == item_id and p.user_id == uid), None)
+                ended = self._ended.get((uid, item_id))
+                was = self._played.get((uid, item_id))
+                self._played[(uid, item_id)] = entry.get("Played") is True
+            if newly_played(was, entry, playing is not None or ended is not None, now, RECENT_MARK):
+                self._watched(uid, item_id, playing.event if playing else ended[0] if ended else None, now)
+
+    def _watched(self, uid: str, item_id: str, seen: PlayEvent | None, now: float) -> None:
+        if seen is not None:
+            # The viewing we followed (still on, or just stopped): same session, last position.
+            self._send(replace(seen, state=State.WATCHED, at=now))
+            return
+        try:
+            item = self.api.item(item_id, uid)
+            if item is None or self._excluded(item_id):
+                return
+            series = self.api.series(str(item["SeriesId"])) if item.get("Type") == "Episode" and item.get("SeriesId") else None
+            event = item_event(item, server=self.cfg.name, user=self._users.get(uid, uid), session=f"played/{uid}/{item_id}",
+                               state=State.WATCHED, position_ticks=None, at=now, series=series)
+        except JellyfinError as exc:
+            log.warning("%s: could not look up item %s marked played: %s", self.name, item_id, exc)
+            return
+        except EventError as exc:
+            self._skip(item_id, exc)
+            return
+        self._send(event)
+
+    def _send(self, event: PlayEvent) -> None:
+        if self._sink is not None:
+            self._sink(event)
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    def _webhook(self, request: Request) -> tuple[int, Any]:
+        try:
+            body = parse_webhook_body(request.body())
+            series = None
+            if body.get("ItemType") == "Episode" and body.get("SeriesId"):
+                series = self._lookup_series(str(body["SeriesId"]))
+            event = webhook_event(body, server=self.cfg.name, at=self.clock(), series=series)
+        except NotMatched as exc:
+            self._skip(norm_id(body.get("ItemId")) or str(exc), exc)
+            return 200, {"accepted": False, "reason": str(exc)}
+        except EventError as exc:
+            raise HttpError(400, str(exc)) from None
+        if event is None:
+            return 200, {"accepted": False, "reason": "not a playback notification"}
+        if not self._wanted(event.user, body.get("UserId")):
+            return 200, {"accepted": False, "reason": "another user's play"}
+        try:
+            if self._excluded(norm_id(body.get("ItemId"))):
+                return 200, {"accepted": False, "reason": "excluded library"}
+        except JellyfinError as exc:
+            log.warning("%s: webhook: could not look up the item's library: %s", self.name, exc)
+        if self._webhook_sink is not None:
+            self._webhook_sink(event)
+        return 202, {"accepted": True}
+
+    def _lookup_series(self, series_id: str) -> dict[str, Any] | None:
+        """The webhook carries only the episode's ids; the show's make it the same item the socket reports."""
+        try:
+            return self.api.series(series_id)
+        except JellyfinError as exc:
+            log.warning("%s: webhook: could not fetch series %s: %s", self.name, series_id, exc)
+            return None
+
+    # -- resume points --------------------------------------------------------------------------
+
+    def apply_resume(self, resumes: list[Resume]) -> int:
+        if not resumes:
+            return 0
+        if self.cfg.user is None:
+            log.info("%s: no `user:` configured, so Simkl's resume points are not pushed to Jellyfin", self.name)
+            return 0
+        try:
+            if self.user_id is None:
+                self._resolve_user()
+            if self.user_id is None:
+                return 0
+            return self.resume.push(self.user_id, resumes)
+        except JellyfinError as exc:
+            log.warning("%s: resume points not pushed: %s", self.name, exc)
+            return 0
+
+
+def adapters_from_config(servers: tuple[JellyfinServer, ...] | list[JellyfinServer]) -> list[JellyfinAdapter]:
+    return [JellyfinAdapter(server) for server in servers]

@@ -1,0 +1,136 @@
+"""Jellyfin's REST API, the few calls the adapter needs, for servers 10.8 to 10.10.
+
+Authentication is the API key in the `Authorization: MediaBrowser Token="…"` header (never in a
+URL, so it cannot reach a log line). Item lookups use `GET /Items?Ids=…`, which every version
+from 10.8 on serves, rather than `/Items/{id}` (10.9+) or `/Users/{id}/Items/{id}` (gone in 10.11).
+Writing a user's resume point uses `POST /UserItems/{id}/UserData?userId=…` (10.9+; 10.8 has no
+user-data write and answers 404, which the caller reports).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+import bridge
+from bridge.adapters.jellyfin_sessions import norm_id
+
+log = logging.getLogger("bridge.adapters.jellyfin")
+
+ITEM_FIELDS = "ProviderIds,ParentId,DateCreated"
+CACHE_LIMIT = 5000  # series and library lookups: a big library, not unbounded
+
+
+class JellyfinError(Exception):
+    """A failed request: network, HTTP status or a reply that is not what the API documents."""
+
+
+class JellyfinApi:
+    def __init__(self, url: str, api_key: str, device_id: str, timeout: float = 10.0):
+        self.base = url.rstrip("/")
+        self.device_id = device_id
+        self.timeout = timeout
+        self.auth = (f'MediaBrowser Client="simkl-bridge", Device="simkl-bridge", DeviceId="{device_id}", '
+                     f'Version="{bridge.__version__}", Token="{api_key}"')
+        self.http = requests.Session()
+        self.http.headers.update({"Authorization": self.auth, "Accept": "application/json"})
+        self._series: dict[str, dict[str, Any]] = {}
+        self._libraries: dict[str, str] = {}
+
+    # -- transport ------------------------------------------------------------------------------
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self._request("GET", path, params, None)
+
+    def post(self, path: str, body: dict[str, Any], **params: Any) -> Any:
+        return self._request("POST", path, params, body)
+
+    def _request(self, method: str, path: str, params: dict[str, Any], body: dict[str, Any] | None) -> Any:
+        try:
+            reply = self.http.request(method, self.base + path, params=params, json=body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise JellyfinError(f"{method} {path}: {type(exc).__name__}") from None
+        if reply.status_code in (401, 403):
+            raise JellyfinError(f"{method} {path}: {reply.status_code}: the API key was refused")
+        if reply.status_code >= 300:
+            raise JellyfinError(f"{method} {path}: HTTP {reply.status_code}")
+        if not reply.content:
+            return None
+        try:
+            return reply.json()
+        except ValueError:
+            raise JellyfinError(f"{method} {path}: the reply is not JSON") from None
+
+    def socket_url(self) -> str:
+        parts = urlsplit(self.base)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return urlunsplit((scheme, parts.netloc, parts.path + "/socket", f"deviceId={self.device_id}", ""))
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def sessions(self) -> list[dict[str, Any]]:
+        reply = self.get("/Sessions")
+        if not isinstance(reply, list):
+            raise JellyfinError("GET /Sessions: expected a list")
+        return reply
+
+    def users(self) -> list[dict[str, Any]]:
+        reply = self.get("/Users")
+        if not isinstance(reply, list):
+            raise JellyfinError("GET /Users: expected a list")
+        return [u for u in reply if isinstance(u, dict)]
+
+    def item(self, item_id: str, user_id: str | None = None) -> dict[str, Any] | None:
+        params = {"Ids": item_id, "Fields": ITEM_FIELDS, **({"userId": user_id} if user_id else {})}
+        items = self._items(self.get("/Items", **params), "GET /Items")
+        return items[0] if items else None
+
+    def series(self, series_id: str) -> dict[str, Any] | None:
+        """The series' BaseItemDto (its ProviderIds are the show's ids), cached: they rarely change."""
+        key = norm_id(series_id)
+        if key not in self._series:
+            found = self.item(series_id)
+            if found is None:
+                return None
+            if len(self._series) > CACHE_LIMIT:
+                self._series.clear()
+            self._series[key] = found
+        return self._series[key]
+
+    def library(self, item_id: str) -> str:
+        """The name of the library (CollectionFolder) an item lives in, '' when it has none."""
+        key = norm_id(item_id)
+        if key not in self._libraries:
+            ancestors = self.get(f"/Items/{item_id}/Ancestors")
+            if not isinstance(ancestors, list):
+                raise JellyfinError(f"GET /Items/{item_id}/Ancestors: expected a list")
+            names = [a.get("Name") for a in ancestors if isinstance(a, dict) and a.get("Type") == "CollectionFolder"]
+            if len(self._libraries) > CACHE_LIMIT:
+                self._libraries.clear()
+            self._libraries[key] = str(names[0]) if names and names[0] else ""
+        return self._libraries[key]
+
+    def library_items(self, user_id: str, item_type: str) -> list[dict[str, Any]]:
+        """Every movie or series of the library with its ids and the user's UserData."""
+        reply = self.get("/Items", userId=user_id, Recursive="true", IncludeItemTypes=item_type,
+                         Fields=ITEM_FIELDS, EnableUserData="true")
+        return self._items(reply, "GET /Items")
+
+    def episodes(self, series_id: str, season: int, user_id: str) -> list[dict[str, Any]]:
+        reply = self.get(f"/Shows/{series_id}/Episodes", userId=user_id, season=season, Fields=ITEM_FIELDS,
+                         EnableUserData="true")
+        return self._items(reply, f"GET /Shows/{series_id}/Episodes")
+
+    def set_resume(self, item_id: str, user_id: str, ticks: int, last_played: str) -> None:
+        self.post(f"/UserItems/{item_id}/UserData", {"PlaybackPositionTicks": ticks, "LastPlayedDate": last_played},
+                  userId=user_id)
+
+    @staticmethod
+    def _items(reply: Any, what: str) -> list[dict[str, Any]]:
+        items = reply.get("Items") if isinstance(reply, dict) else None
+        if not isinstance(items, list):
+            raise JellyfinError(f"{what}: expected an object with Items")
+        return [i for i in items if isinstance(i, dict)]

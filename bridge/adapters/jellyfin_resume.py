@@ -1,0 +1,99 @@
+"""Simkl's paused positions -> Jellyfin resume points for the configured user.
+
+Items are found by provider id in the user's library listing (Jellyfin's own provider-id filter
+has been ignored or broken across releases, so the match is done here), episodes through their
+series and season. A resume point is written only when Simkl's pause is newer than the user's
+`LastPlayedDate` in Jellyfin; the write sets that date to the pause, so running it again is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from bridge.adapters.jellyfin_api import JellyfinApi
+from bridge.adapters.jellyfin_sessions import parse_date
+from bridge.events import Ids, Kind, Resume
+from bridge.ids import clean_ids
+
+log = logging.getLogger("bridge.adapters.jellyfin")
+
+TICKS_PER_SECOND = 10_000_000
+
+
+def item_ids(item: dict[str, Any]) -> Ids:
+    raw = item.get("ProviderIds")
+    return clean_ids(raw if isinstance(raw, dict) else {}, strict=False)
+
+
+def find_by_ids(items: list[dict[str, Any]], ids: Ids) -> dict[str, Any] | None:
+    """The first item sharing a provider id with `ids` (same provider, same value)."""
+    wanted = ids.as_dict()
+    for item in items:
+        have = item_ids(item).as_dict()
+        if any(have.get(k) == v for k, v in wanted.items()):
+            return item
+    return None
+
+
+def find_episode(episodes: list[dict[str, Any]], season: int, number: int) -> dict[str, Any] | None:
+    for ep in episodes:
+        first, last = ep.get("IndexNumber"), ep.get("IndexNumberEnd")
+        if ep.get("ParentIndexNumber") != season or not isinstance(first, int):
+            continue
+        if first == number or (isinstance(last, int) and first <= number <= last):
+            return ep
+    return None
+
+
+def resume_ticks(item: dict[str, Any], resume: Resume) -> int | None:
+    """The position to set, or None when the item's length is unknown or Jellyfin's state is newer."""
+    runtime = item.get("RunTimeTicks")
+    if not isinstance(runtime, int) or isinstance(runtime, bool) or runtime <= 0:
+        return None
+    user_data = item.get("UserData") if isinstance(item.get("UserData"), dict) else {}
+    jellyfin_at = parse_date(user_data.get("LastPlayedDate"))
+    if jellyfin_at is not None and jellyfin_at >= resume.paused_at:
+        return None
+    return int(runtime * min(100.0, max(0.0, resume.progress)) / 100)
+
+
+def jellyfin_date(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class ResumePusher:
+    def __init__(self, api: JellyfinApi, name: str):
+        self.api = api
+        self.name = name
+
+    def push(self, user_id: str, resumes: list[Resume]) -> int:
+        listings: dict[str, list[dict[str, Any]]] = {}
+
+        def listing(kind: str) -> list[dict[str, Any]]:
+            if kind not in listings:
+                listings[kind] = self.api.library_items(user_id, kind)
+            return listings[kind]
+
+        done = 0
+        for resume in resumes:
+            if resume.kind is Kind.MOVIE:
+                target = find_by_ids(listing("Movie"), resume.ids)
+            else:
+                target = self._episode(listing("Series"), resume, user_id)
+            ticks = resume_ticks(target, resume) if target is not None else None
+            if target is None or ticks is None:
+                continue
+            self.api.set_resume(str(target["Id"]), user_id, ticks, jellyfin_date(resume.paused_at))
+            log.info("%s: resume point of %s set to %.0f s from Simkl", self.name, resume.title or target.get("Name"),
+                     ticks / TICKS_PER_SECOND)
+            done += 1
+        return done
+
+    def _episode(self, shows: list[dict[str, Any]], resume: Resume, user_id: str) -> dict[str, Any] | None:
+        show = find_by_ids(shows, resume.ids)
+        if show is None or resume.season is None or resume.episode is None:
+            return None
+        episodes = self.api.episodes(str(show["Id"]), resume.season, user_id)
+        return find_episode(episodes, resume.season, resume.episode)

@@ -1,0 +1,86 @@
+"""Jellyfin session snapshots -> player actions. Pure decisions, no I/O.
+
+Jellyfin's socket has no start or stop messages: it pushes the whole `/Sessions` list whenever a
+session changes. A play, pause, resume or stop is what changed between two consecutive snapshots,
+keyed by session id and the playing item's id. The same diff serves the socket, the `/Sessions`
+poll while the socket is down, and the resync after a reconnect, so a session that vanished while
+we were away is closed like any other: at its last known position.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Mapping
+
+from bridge.events import PlayEvent, State
+
+
+@dataclass(frozen=True)
+class Playing:
+    """What one Jellyfin session is playing, as mapped from its latest snapshot."""
+
+    item_id: str  # NowPlayingItem.Id, normalized by `norm_id`
+    user_id: str  # normalized by `norm_id`
+    event: PlayEvent  # state PLAYING or PAUSED, position as last reported
+
+
+Snapshot = Mapping[str, Playing]  # session id -> its play; idle sessions are absent
+
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$")
+
+
+def norm_id(value: Any) -> str:
+    """Jellyfin writes GUIDs as 32 hex digits in its own JSON; plugins and clients add dashes."""
+    return str(value or "").replace("-", "").lower()
+
+
+def diff(previous: Snapshot, current: Snapshot, at: float) -> list[PlayEvent]:
+    """The events that take the engine from `previous` to `current`.
+
+    Stops come first so an item change within one session closes the old viewing before the new one
+    opens. A stop carries the last position we saw, since the session that would tell us more is gone.
+    Position-only changes are passed on as progress: they keep the engine's last position fresh and
+    its session from timing out during a long film, and write nothing.
+    """
+    events: list[PlayEvent] = []
+    for sid, old in previous.items():
+        new = current.get(sid)
+        if new is None or new.item_id != old.item_id:
+            events.append(replace(old.event, state=State.STOPPED, at=at))
+    for sid, new in current.items():
+        old = previous.get(sid)
+        changed_item = old is None or old.item_id != new.item_id
+        if changed_item or old.event.state != new.event.state or old.event.position != new.event.position:
+            events.append(new.event)
+    return events
+
+
+def parse_date(text: Any) -> float | None:
+    """Jellyfin's ISO dates ('2024-05-01T20:15:03.1234567Z', up to 7 fractional digits, UTC when
+    no offset is written) -> epoch seconds; None for anything else."""
+    m = _DATE.match(text) if isinstance(text, str) else None
+    if m is None:
+        return None
+    base, frac, tz = m.groups()
+    micro = f".{frac[:6]}" if frac else ""
+    offset = "+00:00" if tz in (None, "Z") else tz
+    return datetime.fromisoformat(f"{base}{micro}{offset}").timestamp()
+
+
+def newly_played(was_played: bool | None, entry: Mapping[str, Any], playing: bool, now: float, recent: float) -> bool:
+    """Whether one `UserDataChanged` entry is the server's "this viewing is complete" signal.
+
+    The entry repeats `Played: true` on every later save of an already played item (ratings,
+    favourites), so only a change counts. Jellyfin clears `Played` when playback starts, so an
+    item a session is playing that turns played is a finished viewing. For an item nobody is
+    playing whose earlier state we never saw, only a fresh `LastPlayedDate` (a "mark played" sets
+    it to now) tells a new mark from old news.
+    """
+    if entry.get("Played") is not True or was_played is True:
+        return False
+    if was_played is False or playing:
+        return True
+    last = parse_date(entry.get("LastPlayedDate"))
+    return last is not None and abs(now - last) <= recent
