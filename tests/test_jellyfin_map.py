@@ -15,6 +15,7 @@ from bridge.adapters.jellyfin_map import (
     item_event,
     map_session,
     map_webhook,
+    played_session,
     session_event,
     webhook_event,
 )
@@ -361,3 +362,16 @@ def test_the_other_webhook_plugin_is_named_rather_than_misread() -> None:
     body = {"Event": "Stop", "Item": {"Type": "Movie", "ProviderIds": {"Tmdb": "603"}}, "User": {"Name": "alice"}}
     with pytest.raises(EventError, match="shemanaev/jellyfin-plugin-webhooks"):
         webhook_event(body, server="h", at=0)
+
+
+def test_a_hand_mark_reported_by_the_webhook_and_the_socket_is_marked_once() -> None:
+    engine = Engine(lambda *_: "alice")
+    toggled = stringified(all_properties(NotificationType="UserDataSaved", SaveReason="TogglePlayed", Played=True,
+                                         UserId="0E6A", DeviceId=None, PlayedToCompletion=None))
+    from_webhook = webhook_event(toggled, server="home", at=1000.0, series=BREAKING_BAD)
+    # The socket's UserDataChanged for the same click, a few seconds later, as the live adapter maps it.
+    from_socket = item_event(OZYMANDIAS, server="home", user="alice", state=State.WATCHED, position_ticks=None,
+                             at=1004.0, series=BREAKING_BAD, session=played_session("0e6a", "9c4d0000-0000-0000-0000-000000000000"))
+    assert from_webhook is not None
+    writes = engine.handle(from_webhook) + engine.handle(from_socket)
+    assert [w.kind for w in writes] == [HISTORY]

@@ -143,15 +143,22 @@ def webhook_event(body: dict[str, Any], *, server: str, at: float,
     item_id = _guid(body.get("ItemId"))
     if not item_id:
         raise EventError("jellyfin webhook.ItemId: missing")
-    # Stable for one playback on one device; a hand-mark has no device, its user stands in.
-    device = _text(body.get("DeviceId")) or _text(body.get("UserId")) or user
     # The plugin reports an unknown position as 0: treat it as unknown rather than as the start.
     ticks = _whole(body.get("PlaybackPositionTicks"), "jellyfin webhook.PlaybackPositionTicks") or None
     if state is State.WATCHED:
-        ticks = None
+        session, ticks = played_session(_text(body.get("UserId")) or user, item_id), None
+    else:
+        # Stable for one playback on one device.
+        session = f"{_text(body.get('DeviceId')) or _text(body.get('UserId')) or user}/{item_id}"
     raw = {k: v for k, v in body.items() if isinstance(k, str) and k.lower().startswith("provider_")}
-    return _event(body, _WEBHOOK, raw, series, server=server, user=user, session=f"{device}/{item_id}",
+    return _event(body, _WEBHOOK, raw, series, server=server, user=user, session=session,
                   state=state, position_ticks=ticks, at=at, completed=completed)
+
+
+def played_session(user_id: str, item_id: str) -> str:
+    """The session of a hand-made "mark played". The socket (UserDataChanged) and the webhook
+    (UserDataSaved) both report it; one session key lets the engine mark it once."""
+    return f"played/{_guid(user_id)}/{_guid(item_id)}"
 
 
 def parse_webhook_body(payload: bytes) -> dict[str, Any]:
