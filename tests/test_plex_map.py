@@ -260,6 +260,28 @@ def test_music_and_clips_are_not_videos() -> None:
     assert webhook_event(webhook("media.play", dict(MATRIX, type="clip")), server="home", at=1.0) is None
 
 
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"Guid": 5, "guid": 7}, NotMatched, "guid (none) and its show carry no usable id"),
+        ({"Guid": [{"id": 603}, "tmdb://603", {"id": "tmdb://x"}]}, NotMatched, "carry no usable id"),
+        ({"grandparent": "Breaking Bad", "Guid": []}, NotMatched, "carry no usable id"),
+        ({"parentIndex": "1"}, EventError, "parentIndex/index '1'/2 are not season/episode numbers"),
+        ({"index": True}, EventError, "parentIndex/index 1/True"),
+        ({"duration": -5}, EventError, "Metadata.duration: expected milliseconds, got -5"),
+    ],
+)
+def test_metadata_fields_of_the_wrong_type_are_refused_in_one_line(changes, error, message) -> None:
+    with pytest.raises(error) as err:
+        mapped(dict(CATS_IN_THE_BAG, **changes))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_wrongly_typed_title_is_dropped_not_sent() -> None:
+    event = mapped(dict(MATRIX, title=["The Matrix"], year="1999"))
+    assert (event.title, event.year, event.ids.tmdb) == ("", None, 603)
+
+
 def test_episode_without_numbers_is_a_clear_error() -> None:
     meta = dict(CATS_IN_THE_BAG, grandparent=BREAKING_BAD)
     del meta["index"]
@@ -352,6 +374,7 @@ def test_legacy_episode_webhook_needs_no_grandparent() -> None:
         (lambda p: p.update(Account={"thumb": "x"}), "plex webhook Account: neither a title nor an id"),
         (lambda p: p.update(Player={"title": "TV"}), "plex webhook Player.uuid: missing"),
         (lambda p: p["Metadata"].update(viewOffset="12s"), "plex Metadata.viewOffset: expected milliseconds"),
+        (lambda p: p["Metadata"].pop("type"), "plex webhook Metadata.type: expected a string, got None"),
     ],
 )
 def test_garbage_webhooks_are_one_line_naming_the_field(mutate, message) -> None:

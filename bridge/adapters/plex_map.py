@@ -61,7 +61,7 @@ _LEGACY = "com.plexapp.agents."
 _NO_ID_SCHEMES = ("local", "plex", _LEGACY + "none", _LEGACY + "localmedia")
 _GUID_LIST_PROVIDERS = ("imdb", "tmdb", "tvdb")  # what new agents put in an item's `Guid` list
 _MAL_AGENT = "net.fribbtastic.coding.plex.myanimelist"
-_HAMA = re.compile(r"(?P<source>anidb|tvdb|tmdb|tsdb|imdb)(?P<mode>\d?)-(?P<id>[^/?]+)(?:/(?P<s>\d+)/(?P<e>\d+))?$")
+_HAMA = re.compile(r"(?P<source>anidb|tvdb|tmdb|tsdb|imdb)(?P<mode>\d?)-")
 _PATH = re.compile(r"(?P<id>[^/?]+)(?:/(?P<s>\d+)/(?P<e>\d+))?$")
 # The Kodi-nfo importers invent a long title hash when the nfo has no <id>; database ids are short.
 _NFO_ID_DIGITS = 8
@@ -99,7 +99,7 @@ def parse_guid(guid: Any) -> GuidMatch | None:
         return GuidMatch(ids, form="plex guid list") if _known(ids) else None
     if scheme == _MAL_AGENT:
         # The MyAnimeList agent: one MAL entry per cour, numbered like AniDB.
-        return _located({"mal": rest}, Numbering.ANIDB, "myanimelist agent")
+        return _located("mal", rest, Numbering.ANIDB, "myanimelist agent")
     if not scheme.startswith(_LEGACY):
         return None
     agent = scheme[len(_LEGACY) :]
@@ -108,15 +108,14 @@ def parse_guid(guid: Any) -> GuidMatch | None:
     if agent in ("xbmcnfo", "xbmcnfotv"):
         return _nfo(agent, rest)
     if agent == "thetvdbdvd":
-        return _located({"tvdb": rest}, Numbering.TV, "legacy thetvdbdvd",
+        return _located("tvdb", rest, Numbering.TV, "legacy thetvdbdvd",
                         unusable="TheTVDB DVD order differs from the aired order Simkl uses")
     key = provider_key(agent)
-    return _located({key: rest}, Numbering.TV, f"legacy {agent}") if key else None
+    return _located(key, rest, Numbering.TV, f"legacy {agent}") if key else None
 
 
-def _located(raw: dict[str, str], numbering: Numbering, form: str, unusable: str = "") -> GuidMatch | None:
-    """`id[/season/episode]` -> GuidMatch for the one provider named in `raw`."""
-    ((provider, path),) = raw.items()
+def _located(provider: str, path: str, numbering: Numbering, form: str, unusable: str = "") -> GuidMatch | None:
+    """`id[/season/episode]` of one provider -> GuidMatch."""
     m = _PATH.match(path)
     if not m:
         return None
@@ -136,8 +135,7 @@ def _hama(path: str) -> GuidMatch | None:
     numbering = meaning if isinstance(meaning, Numbering) else Numbering.TV
     unusable = "" if isinstance(meaning, Numbering) else meaning
     source = "tmdb" if m["source"] == "tsdb" else m["source"]
-    located = f"{m['id']}/{m['s']}/{m['e']}" if m["s"] is not None else m["id"]
-    return _located({source: located}, numbering, f"hama {mode}", unusable)
+    return _located(source, path[m.end() :], numbering, f"hama {mode}", unusable)
 
 
 def _nfo(agent: str, path: str) -> GuidMatch | None:
@@ -152,7 +150,7 @@ def _nfo(agent: str, path: str) -> GuidMatch | None:
         provider = "tvdb" if agent == "xbmcnfotv" else "tmdb"
     else:
         return None
-    return _located({provider: path}, Numbering.TV, f"legacy {agent}")
+    return _located(provider, path, Numbering.TV, f"legacy {agent}")
 
 
 def guid_list_ids(entries: Any) -> tuple[Ids, list[str]]:
@@ -250,7 +248,9 @@ def webhook_event(payload: Any, *, server: str, at: float) -> PlayEvent | None:
     if state is None:
         return None
     meta = _object(payload, "Metadata")
-    if meta.get("type") not in ("movie", "episode"):
+    if not isinstance(meta.get("type"), str):
+        raise EventError(f"plex webhook Metadata.type: expected a string, got {meta.get('type')!r}")
+    if meta["type"] not in ("movie", "episode"):
         return None
     account = _object(payload, "Account")
     user = next((str(v) for v in (account.get("title"), account.get("id"))
@@ -382,7 +382,8 @@ def _label(meta: dict[str, Any]) -> str:
 
 
 def _guids(meta: dict[str, Any]) -> str:
-    found: Iterable[Any] = [meta.get("guid")] + [g.get("id") for g in meta.get("Guid") or () if isinstance(g, dict)]
+    entries = meta.get("Guid") if isinstance(meta.get("Guid"), list) else []
+    found: Iterable[Any] = [meta.get("guid")] + [g.get("id") for g in entries if isinstance(g, dict)]
     shown = [g for g in found if isinstance(g, str) and g]
     return ", ".join(shown) if shown else "(none)"
 
