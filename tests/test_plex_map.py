@@ -210,6 +210,13 @@ def test_hama_anidb_episode_is_sent_with_anidb_numbering() -> None:
     assert scrobble_body(event, 40)["episode"] == {"season": 1, "number": 14}
 
 
+def test_hama_anidb_specials_are_sent_but_its_coded_extras_are_not() -> None:
+    special = mapped(legacy_episode("com.plexapp.agents.hama://anidb-11370/0/3?lang=en"))
+    assert (special.season, special.episodes, special.numbering) == (0, (3,), Numbering.ANIDB)
+    with pytest.raises(NotMatched, match="special 0/401 is HAMA's code"):
+        mapped(legacy_episode("com.plexapp.agents.hama://anidb-11370/0/401?lang=en"))
+
+
 def test_hama_show_guid_without_numbers_takes_them_from_the_episode() -> None:
     # A websocket-fed item whose own guid came back empty: the show's HAMA guid plus the indices.
     meta = dict(legacy_episode("com.plexapp.agents.hama://anidb-8692/1/1?lang=en"), guid="",

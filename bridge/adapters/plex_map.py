@@ -66,6 +66,10 @@ _PATH = re.compile(r"(?P<id>[^/?]+)(?:/(?P<s>\d+)/(?P<e>\d+))?$")
 # The Kodi-nfo importers invent a long title hash when the nfo has no <id>; database ids are short.
 _NFO_ID_DIGITS = 8
 
+# HAMA numbers AniDB's own specials 1-99 in season 0 and codes its credits, trailers, parodies and
+# "other" episodes as 101+, 201+, 301+, 401+ (O1 is 0/401): only the first kind has an episode number.
+_HAMA_SPECIALS_END = 100
+
 # HAMA mode (source + digit) -> numbering of the season/episode Plex shows, or why it is unusable.
 # Facts from HAMA's / Absolute Series Scanner's documentation of the forced-id modes.
 _HAMA_MODES: dict[str, Numbering | str] = {
@@ -203,6 +207,9 @@ def event_from_metadata(meta: Any, *, server: str, user: str, session: str, stat
     if show is None and not _known(episode_ids):
         raise NotMatched(f"plex episode {label}: guid {_guids(meta)} and its show carry no usable id")
     season, number = _position_in_show(meta, show, label)
+    if show is not None and show.form == "hama anidb" and season == 0 and number > _HAMA_SPECIALS_END:
+        raise NotMatched(f"plex episode {label}: special 0/{number} is HAMA's code for an AniDB credit, trailer, "
+                         "parody or other episode, which has no Simkl episode number")
     grandparent = meta.get("grandparent") if isinstance(meta.get("grandparent"), dict) else {}
     title = _text(grandparent, "title") or _text(meta, "grandparentTitle")
     how = "; ".join(h for h in (show_how, f"episode {own_how}" if _known(episode_ids) else "") if h)
