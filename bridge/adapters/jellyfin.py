@@ -207,7 +207,8 @@ class JellyfinAdapter:
                     current[sid] = self.snapshot[sid]
                 continue
             except EventError as exc:
-                self._skip(norm_id((session.get("NowPlayingItem") or {}).get("Id")) or sid, exc)
+                item = session.get("NowPlayingItem")
+                self._skip((norm_id(item.get("Id")) if isinstance(item, dict) else "") or sid, exc)
                 continue
             if playing is not None:
                 current[sid] = playing
@@ -215,8 +216,10 @@ class JellyfinAdapter:
 
     def _playing(self, session: dict[str, Any], now: float) -> Playing | None:
         item = session.get("NowPlayingItem")
-        if not isinstance(item, dict) or not self._wanted(session.get("UserName"), session.get("UserId")):
+        if item is None or not self._wanted(session.get("UserName"), session.get("UserId")):
             return None
+        if not isinstance(item, dict):
+            raise EventError("jellyfin session.NowPlayingItem: expected an object")
         item_id = norm_id(item.get("Id"))
         if self._excluded(item_id):
             return None

@@ -20,6 +20,9 @@ from bridge.ids import clean_ids
 log = logging.getLogger("bridge.adapters.jellyfin")
 
 TICKS_PER_SECOND = 10_000_000
+# Dates round-trip through Jellyfin at millisecond (or second) precision: our own write comes back a
+# little earlier than the pause it was made from, and must still count as "the same, not older".
+SAME_INSTANT = 1.0
 
 
 def item_ids(item: dict[str, Any]) -> Ids:
@@ -54,7 +57,7 @@ def resume_ticks(item: dict[str, Any], resume: Resume) -> int | None:
         return None
     user_data = item.get("UserData") if isinstance(item.get("UserData"), dict) else {}
     jellyfin_at = parse_date(user_data.get("LastPlayedDate"))
-    if jellyfin_at is not None and jellyfin_at >= resume.paused_at:
+    if jellyfin_at is not None and jellyfin_at >= resume.paused_at - SAME_INSTANT:
         return None
     return int(runtime * min(100.0, max(0.0, resume.progress)) / 100)
 
