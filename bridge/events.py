@@ -52,7 +52,8 @@ class Ids:
     kitsu: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        # vars(), not dataclasses.asdict: the engine calls this per event and asdict deep-copies.
+        return {k: v for k, v in vars(self).items() if v is not None}
 
     def __bool__(self) -> bool:
         return bool(self.as_dict())
