@@ -135,7 +135,7 @@ class JellyfinStandIn:
         with self._lock:
             current = self.sessions.get(session, {}).get("NowPlayingItem")
             if current is not None and current["Id"] != item_id:
-                self._finish(session)
+                self._user_data_changed(*self._finish(session))
             started = current is None or current["Id"] != item_id
             self.sessions[session] = {
                 "Id": session, "UserId": user_id, "UserName": self.users[user_id], "Client": "Jellyfin Web",
@@ -165,25 +165,29 @@ class JellyfinStandIn:
             self.sessions[session]["PlayState"].update(PositionTicks=int(seconds * TICKS), IsPaused=paused)
         self.push()
 
-    def stop(self, session: str, push: bool = True) -> None:
+    def stop(self, session: str, push: bool = True, played_after: bool = False) -> None:
+        """The client stops. Jellyfin saves the user data (UserDataChanged) and pushes the sessions;
+        `played_after` sends them in the other order, which the real server may also do."""
         with self._lock:
-            self._finish(session)
+            changed = self._finish(session)
+            if not played_after:
+                self._user_data_changed(*changed)
         if push:
             self.push()
+        if played_after:
+            self._user_data_changed(*changed)
 
-    def _finish(self, session: str) -> None:
+    def _finish(self, session: str) -> tuple[str, list[dict[str, Any]]]:
         info = self.sessions[session]
-        item = info.pop("NowPlayingItem", None)
+        item = info.pop("NowPlayingItem")
         position = info["PlayState"].pop("PositionTicks", 0)
         info["PlayState"]["IsPaused"] = False
-        if item is None:
-            return
         data = self.data(info["UserId"], item["Id"])
         if position >= MAX_RESUME * item["RunTimeTicks"]:
             data.update(Played=True, PlaybackPositionTicks=0, LastPlayedDate=stamp(time.time()))
         else:
             data.update(PlaybackPositionTicks=position)
-        self._user_data_changed(info["UserId"], [data])
+        return info["UserId"], [data]
 
     def mark_played(self, user_id: str, item_id: str, when: float | None = None) -> None:
         """A user ticks "played" by hand (or, with an old `when`, another save of an already played item)."""

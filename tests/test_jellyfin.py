@@ -102,6 +102,26 @@ def test_a_movie_played_to_the_end_is_marked_once(jellyfin, running, emulator) -
     assert post["movies"][0]["ids"] == {"tmdb": 603, "imdb": "tt0133093"}
 
 
+def test_jellyfins_played_flag_after_the_stop_is_the_same_viewing(jellyfin, running, emulator) -> None:
+    bridge, _ = running()
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(100))
+    jellyfin.progress("s1", minutes(125))  # 92%: past both Jellyfin's 90% and our 80%
+    jellyfin.stop("s1", played_after=True)
+    eventually(lambda: watches(emulator), "the history entry")
+    settle(bridge)
+    assert len(sent(emulator, "/sync/history")) == 1
+
+
+def test_a_played_flag_for_a_stop_below_our_threshold_still_marks_it(jellyfin, running, emulator) -> None:
+    bridge, _ = running()
+    bridge.engine.threshold = 95.0  # stricter than Jellyfin's 90%: the server's own signal decides
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(100))
+    jellyfin.progress("s1", minutes(125))  # 92%
+    jellyfin.stop("s1", played_after=True)
+    (watch,) = eventually(lambda: watches(emulator), "the history entry from Jellyfin's Played flag")
+    assert watch["title"] == "The Matrix"
+
+
 def test_an_episode_is_sent_with_the_series_ids_and_its_numbers(jellyfin, running, emulator) -> None:
     bridge, _ = running()
     jellyfin.play("s1", ALICE, jellyfin.bb_s1e2, minutes(45))

@@ -68,7 +68,6 @@ class JellyfinAdapter:
         self._played: dict[tuple[str, str], bool] = {}  # (user id, item id) -> last Played flag seen
         self._ended: dict[tuple[str, str], tuple[PlayEvent, float]] = {}  # recent stops, by (user, item)
         self._skipped: set[str] = set()
-        self._lock = threading.Lock()
         self._sink: Sink | None = None
         self._webhook_sink: Sink | None = None
         self._ws: websocket.WebSocket | None = None
@@ -87,7 +86,7 @@ class JellyfinAdapter:
         self.supervisor.stopping.set()
         ws = self._ws
         if ws is not None:
-            ws.close(timeout=0.5)
+            ws.abort()  # wakes the listener out of its read at once
         self.supervisor.stop()
 
     def register_routes(self, server: HttpServer, sink: Sink) -> None:
@@ -177,17 +176,17 @@ class JellyfinAdapter:
     # -- sessions -------------------------------------------------------------------------------
 
     def _apply(self, sessions: list[Any]) -> None:
+        # Session state is only ever touched by the Supervisor's thread (listener and poll): no lock.
         now = self.clock()
-        with self._lock:
-            current = self._snapshot(sessions, now)
-            events = diff(self.snapshot, current, now)
-            for sid, old in self.snapshot.items():
-                if sid not in current or current[sid].item_id != old.item_id:
-                    self._ended[(old.user_id, old.item_id)] = (old.event, now)
-            self.snapshot = current
-            for key, (_, at) in list(self._ended.items()):
-                if now - at > ENDED_MEMORY:
-                    del self._ended[key]
+        current = self._snapshot(sessions, now)
+        events = diff(self.snapshot, current, now)
+        for sid, old in self.snapshot.items():
+            if sid not in current or current[sid].item_id != old.item_id:
+                self._ended[(old.user_id, old.item_id)] = (old.event, now)
+        self.snapshot = current
+        for key, (_, at) in list(self._ended.items()):
+            if now - at > ENDED_MEMORY:
+                del self._ended[key]
         for event in events:
             self._send(event)
 
@@ -264,6 +263,14 @@ class JellyfinAdapter:
                 log.warning("%s: user %r is not a user of this server; nothing will be sent", self.name, self.cfg.user)
             self.user_id = match[0] if match else None
 
+    def _ensure_user(self) -> None:
+        """Webhooks and resume pushes may come before (or without) a socket that resolved the user."""
+        if self.cfg.user is not None and self.user_id is None:
+            try:
+                self._resolve_user()
+            except JellyfinError as exc:
+                log.warning("%s: could not look up user %r: %s", self.name, self.cfg.user, exc)
+
     def _user_data(self, data: Any) -> None:
         entries = data.get("UserDataList") if isinstance(data, dict) else None
         if not isinstance(entries, list):
@@ -277,11 +284,10 @@ class JellyfinAdapter:
             if not isinstance(entry, dict) or not entry.get("ItemId"):
                 continue
             item_id = norm_id(entry["ItemId"])
-            with self._lock:
-                playing = next((p for p in self.snapshot.values() if p.item_id == item_id and p.user_id == uid), None)
-                ended = self._ended.get((uid, item_id))
-                was = self._played.get((uid, item_id))
-                self._played[(uid, item_id)] = entry.get("Played") is True
+            playing = next((p for p in self.snapshot.values() if p.item_id == item_id and p.user_id == uid), None)
+            ended = self._ended.get((uid, item_id))
+            was = self._played.get((uid, item_id))
+            self._played[(uid, item_id)] = entry.get("Played") is True
             if newly_played(was, entry, playing is not None or ended is not None, now, RECENT_MARK):
                 self._watched(uid, item_id, playing.event if playing else ended[0] if ended else None, now)
 
@@ -312,6 +318,7 @@ class JellyfinAdapter:
     # -- webhooks -------------------------------------------------------------------------------
 
     def _webhook(self, request: Request) -> tuple[int, Any]:
+        self._ensure_user()
         try:
             body = parse_webhook_body(request.body())
             series = None
@@ -352,11 +359,10 @@ class JellyfinAdapter:
         if self.cfg.user is None:
             log.info("%s: no `user:` configured, so Simkl's resume points are not pushed to Jellyfin", self.name)
             return 0
+        self._ensure_user()
+        if self.user_id is None:
+            return 0
         try:
-            if self.user_id is None:
-                self._resolve_user()
-            if self.user_id is None:
-                return 0
             return self.resume.push(self.user_id, resumes)
         except JellyfinError as exc:
             log.warning("%s: resume points not pushed: %s", self.name, exc)
