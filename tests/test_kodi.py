@@ -1,23 +1,151 @@
-"""The Kodi adapter against a real Kodi (Debian's package, headless on Xvfb) and the Simkl emulator.
+"""The Kodi adapter: first against a scripted stand-in for what real Kodi cannot be made to do
+(a video player that is not player 1, garbage replies, a second host that is down), then against a
+real Kodi (Debian's package, headless on Xvfb) and the Simkl emulator.
 
-One Kodi serves the whole module (starting one costs ~4 s); each test runs its own bridge.
+One real Kodi serves the module (starting one costs a few seconds); each test runs its own bridge.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bridge.adapters.base import Backoff
 from bridge.adapters.kodi import KodiAdapter
+from bridge.config import KodiHost
+from bridge.events import PlayEvent, State
 from tests.conftest import make_client, watches
-from tests.kodi_real import KODI_TZ, RealKodi, available
+from tests.kodi_real import KODI_TZ, RealKodi, available, free_port
+from tests.test_kodi_rpc import FakeKodi, notification, reply
 
-pytestmark = [pytest.mark.kodi, pytest.mark.slow,
-              pytest.mark.skipif(available() is not None, reason=f"real Kodi: {available()}")]
+
+def real_kodi(test):
+    for mark in (pytest.mark.kodi, pytest.mark.slow,
+                 pytest.mark.skipif(available() is not None, reason=f"real Kodi: {available()}")):
+        test = mark(test)
+    return test
+
+
+def eventually(probe, what: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# -- a scripted Kodi ------------------------------------------------------------------------------
+
+MOVIE = {"id": 1, "type": "movie", "title": "The Matrix", "year": 1999, "file": "/m/The.Matrix.1999.mp4",
+         "imdbnumber": "603", "uniqueid": {"tmdb": "603", "imdb": "tt0133093"}, "runtime": 8160, "season": -1, "episode": -1,
+         "tvshowid": -1}
+
+
+def kodi_time(s: float) -> dict[str, int]:
+    return {"hours": int(s // 3600), "minutes": int(s % 3600 // 60), "seconds": int(s % 60), "milliseconds": 0}
+
+
+class ScriptedKodi:
+    """Answers the adapter's requests from a little state; the video player has id `playerid`."""
+
+    def __init__(self, playerid: int = 1, item: Any = MOVIE):
+        self.playerid, self.item = playerid, item
+        self.position, self.speed = 600.0, 1
+        self.fake = FakeKodi(self.answer)
+
+    def answer(self, request: dict[str, Any]) -> bytes:
+        method, params = request["method"], request.get("params") or {}
+        if method == "Player.GetActivePlayers":
+            return reply(request, [])
+        if params.get("playerid", self.playerid) != self.playerid:
+            return json.dumps({"id": request["id"], "jsonrpc": "2.0", "error": {"code": -32100, "message": "Failed to execute method."}}).encode()
+        if method == "Player.GetItem":
+            return reply(request, {"item": self.item})
+        if method == "Player.GetProperties":
+            return reply(request, {"time": kodi_time(self.position), "totaltime": kodi_time(8160), "speed": self.speed})
+        return reply(request, "OK")
+
+    def notify(self, method: str, **data: Any) -> None:
+        eventually(lambda: self.fake.client is not None, "the adapter to connect")
+        assert self.fake.client is not None
+        self.fake.client.sendall(notification(method, **data))
+
+    def host(self, name: str = "lr") -> KodiHost:
+        return KodiHost(name=name, port=self.fake.port, http_port=None, user="alice")
+
+
+@pytest.fixture
+def scripted():
+    made: list[tuple[ScriptedKodi, KodiAdapter]] = []
+
+    def make(**kw) -> tuple[ScriptedKodi, KodiAdapter, list[PlayEvent]]:
+        kodi = ScriptedKodi(**kw)
+        adapter = KodiAdapter(kodi.host(), backoff=Backoff(0.05, 0.2))
+        events: list[PlayEvent] = []
+        adapter.start(events.append)
+        made.append((kodi, adapter))
+        return kodi, adapter, events
+
+    yield make
+    for kodi, adapter in made:
+        adapter.stop()
+        kodi.fake.close()
+
+
+def test_pause_and_resume_are_read_from_the_player_that_is_playing(scripted) -> None:
+    kodi, _, events = scripted(playerid=2)
+    kodi.notify("Player.OnAVStart", item={"id": 1, "type": "movie"}, player={"playerid": 2, "speed": 1})
+    (started,) = eventually(lambda: events[:], "the start")
+    assert (started.state, started.position, started.ids.tmdb) == (State.PLAYING, 600.0, 603)
+    kodi.position, kodi.speed = 1200.0, 0
+    kodi.notify("Player.OnPause", item={"id": 1, "type": "movie"}, player={"playerid": 2, "speed": 0})
+    eventually(lambda: len(events) == 2, "the pause")
+    assert (events[1].state, events[1].position) == (State.PAUSED, 1200.0)
+    kodi.notify("Player.OnStop", end=False, item={"id": 1, "type": "movie"})
+    eventually(lambda: len(events) == 3, "the stop")
+    assert (events[2].state, events[2].position) == (State.STOPPED, 1200.0)  # paused: no time passed
+
+
+def test_a_garbage_reply_is_one_log_line_and_the_next_play_still_works(scripted, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.adapters.kodi")
+    kodi, _, events = scripted(item="not an item")
+    kodi.notify("Player.OnAVStart", item={"type": "movie"}, player={"playerid": 1, "speed": 1})
+    line = eventually(lambda: [r.getMessage() for r in caplog.records if "not sent" in r.getMessage()], "the log line")
+    assert len(line) == 1 and "not a library movie or episode" in line[0]
+    kodi.notify("Player.OnPause", item={"type": "movie"}, player={"playerid": 1, "speed": 0})
+    kodi.item = MOVIE
+    kodi.notify("Player.OnAVStart", item={"id": 1, "type": "movie"}, player={"playerid": 1, "speed": 1})
+    (event,) = eventually(lambda: events[:], "the next play")
+    assert event.ids.tmdb == 603
+
+
+def test_each_configured_kodi_is_its_own_adapter_and_one_down_does_not_hold_up_another(bridge_for, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.adapters")
+    kodi = ScriptedKodi()
+    down_port = free_port()  # nothing listens there
+    bridge = bridge_for(f"kodi: [{{name: lr, port: {kodi.fake.port}, http_port: null, user: alice}},"
+                        f" {{name: den, port: {down_port}, http_port: null, user: bob}}]", adapters=None)
+    assert [a.name for a in bridge.adapters] == ["kodi/lr", "kodi/den"]
+    events: list[PlayEvent] = []
+    for adapter in bridge.adapters:
+        adapter.start(events.append)
+    kodi.notify("Player.OnAVStart", item={"id": 1, "type": "movie"}, player={"playerid": 1, "speed": 1})
+    (event,) = eventually(lambda: events[:], "the living-room play")
+    assert (event.server, event.user) == ("lr", "alice")
+    eventually(lambda: any("kodi/den: disconnected" in r.getMessage() for r in caplog.records), "the down host's log line")
+    kodi.fake.close()
+
+
+# -- a real Kodi ----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +172,11 @@ def kodi_bridge(kodi, bridge_for):
         kodi.stop()
 
 
-def eventually(probe, what: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def playbacks(emulator):
     return emulator.state()["users"].get("alice", {}).get("playbacks", [])
 
 
+@real_kodi
 def test_a_movie_played_to_the_end_is_marked_once_with_its_tmdb_id(kodi, kodi_bridge, emulator) -> None:
     bridge, _ = kodi_bridge()
     kodi.play(kodi.movie)
@@ -71,6 +190,7 @@ def test_a_movie_played_to_the_end_is_marked_once_with_its_tmdb_id(kodi, kodi_br
     assert len(watches(emulator)) == 1 and bridge.outbox.pending() == 0
 
 
+@real_kodi
 def test_a_paused_episode_is_saved_with_the_show_ids_and_kodis_progress(kodi, kodi_bridge, emulator) -> None:
     kodi_bridge()
     kodi.play(kodi.episode)
@@ -89,6 +209,7 @@ def test_a_paused_episode_is_saved_with_the_show_ids_and_kodis_progress(kodi, ko
     assert watches(emulator) == []  # stopped at 40%: not watched
 
 
+@real_kodi
 def test_a_stop_below_the_threshold_is_not_history(kodi, kodi_bridge, emulator) -> None:
     bridge, _ = kodi_bridge()
     kodi.play(kodi.movie)
@@ -101,6 +222,7 @@ def test_a_stop_below_the_threshold_is_not_history(kodi, kodi_bridge, emulator) 
     assert watches(emulator) == []
 
 
+@real_kodi
 def test_a_loose_file_is_not_sent_and_logged_once(kodi, kodi_bridge, emulator, caplog) -> None:
     caplog.set_level(logging.INFO, logger="bridge.adapters.kodi")
     bridge, _ = kodi_bridge()
@@ -117,6 +239,7 @@ def test_a_loose_file_is_not_sent_and_logged_once(kodi, kodi_bridge, emulator, c
     assert watches(emulator) == [] and playbacks(emulator) == []
 
 
+@real_kodi
 def test_startup_puts_simkls_paused_position_into_kodi_unless_kodis_is_newer(kodi, kodi_bridge, emulator) -> None:
     (movie,) = kodi.rpc("VideoLibrary.GetMovies")["movies"]
     set_movie = lambda **details: kodi.rpc("VideoLibrary.SetMovieDetails", {"movieid": movie["movieid"], **details})
@@ -139,6 +262,7 @@ def movie_resume(kodi) -> dict:
     return movie["resume"]
 
 
+@real_kodi
 def test_kodi_killed_mid_play_is_reconnected(kodi, kodi_bridge, emulator, caplog) -> None:
     """Runs last in the module: it restarts the shared Kodi."""
     caplog.set_level(logging.INFO, logger="bridge.adapters.kodi")

@@ -114,6 +114,7 @@ def test_malformed_ids_are_dropped_not_sent() -> None:
 def test_kodi_time_objects_become_seconds() -> None:
     assert seconds({"hours": 1, "minutes": 2, "seconds": 3, "milliseconds": 500}) == 3723.5
     assert seconds(None) == 0 and seconds({"hours": "1"}) == 0 and seconds({"seconds": True}) == 0
+    assert seconds({"hours": 0, "minutes": 0, "seconds": 0, "milliseconds": -120}) == 0  # just after a start
 
 
 def test_library_objects_are_found_by_any_shared_id() -> None:

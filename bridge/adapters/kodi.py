@@ -130,8 +130,8 @@ class KodiAdapter:
         self._begin(_playerid(player), now)
 
     def _begin(self, playerid: int, now: float) -> None:
-        item = self._call("Player.GetItem", {"playerid": playerid, "properties": ITEM_PROPERTIES}).get("item") or {}
-        props = self._call("Player.GetProperties", {"playerid": playerid, "properties": POSITION_PROPERTIES})
+        item = self._get("Player.GetItem", {"playerid": playerid, "properties": ITEM_PROPERTIES}, "item")
+        props = self._get("Player.GetProperties", {"playerid": playerid, "properties": POSITION_PROPERTIES})
         tvshow, same_file = None, ()
         if item.get("type") == "episode" and isinstance(item.get("tvshowid"), int) and item["tvshowid"] >= 0:
             tvshow = self._show(item["tvshowid"])
@@ -158,7 +158,7 @@ class KodiAdapter:
     def _reread(self, now: float) -> None:
         assert self.play is not None
         try:
-            props = self._call("Player.GetProperties", {"playerid": self.play.playerid, "properties": POSITION_PROPERTIES})
+            props = self._get("Player.GetProperties", {"playerid": self.play.playerid, "properties": POSITION_PROPERTIES})
         except RpcError:
             props = {}
         playing = props.get("speed", 1 if self.play.playing else 0) != 0
@@ -179,11 +179,11 @@ class KodiAdapter:
 
     def _resync(self, now: float) -> None:
         """After (re)connecting: carry on with what Kodi is playing, or close what it no longer is."""
-        players = self._call("Player.GetActivePlayers") or []
-        video = next((p for p in players if isinstance(p, dict) and p.get("type") == "video"), None)
+        players = self._call("Player.GetActivePlayers")
+        video = next((p for p in players if isinstance(p, dict) and p.get("type") == "video"), None) if isinstance(players, list) else None
         if self.play is not None:
             if video is not None:
-                item = self._call("Player.GetItem", {"playerid": _playerid(video), "properties": ["file"]}).get("item") or {}
+                item = self._get("Player.GetItem", {"playerid": _playerid(video), "properties": ["file"]}, "item")
                 if (str(item.get("type")), int(item.get("id") or -1)) == self.play.item:
                     self.play.playerid = _playerid(video)
                     self._reread(now)
@@ -199,23 +199,34 @@ class KodiAdapter:
     def _call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         conn = self.conn
         if conn is not None and not conn.closed.is_set():
-            return conn.call(method, params) or {}
+            return conn.call(method, params)
         if self.http is not None:
-            return self.http.call(method, params) or {}
+            return self.http.call(method, params)
         raise RpcError(f"{method}: Kodi is not connected")
+
+    def _get(self, method: str, params: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+        """A reply that should be an object (or hold one under `key`); anything else reads as empty,
+        which the mapping then reports as what is missing."""
+        reply = self._call(method, params)
+        if key is not None:
+            reply = reply.get(key) if isinstance(reply, dict) else None
+        return reply if isinstance(reply, dict) else {}
+
+    def _items(self, method: str, params: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        found = self._get(method, params).get(key)
+        return [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
 
     def _show(self, tvshowid: int) -> dict[str, Any]:
         if tvshowid not in self._shows:
-            reply = self._call("VideoLibrary.GetTVShowDetails", {"tvshowid": tvshowid, "properties": SHOW_PROPERTIES})
-            self._shows[tvshowid] = reply.get("tvshowdetails") or {}
+            self._shows[tvshowid] = self._get("VideoLibrary.GetTVShowDetails", {"tvshowid": tvshowid, "properties": SHOW_PROPERTIES},
+                                              "tvshowdetails")
         return self._shows[tvshowid]
 
     def _same_file(self, item: dict[str, Any]) -> tuple[int, ...]:
         """Episode numbers stored in this item's file: a multi-episode file is several episodes."""
-        reply = self._call("VideoLibrary.GetEpisodes", {"tvshowid": item["tvshowid"], "season": item.get("season"),
-                                                        "properties": ["episode", "file"]})
-        return tuple(e["episode"] for e in reply.get("episodes") or []
-                     if isinstance(e, dict) and e.get("file") == item.get("file") and isinstance(e.get("episode"), int))
+        episodes = self._items("VideoLibrary.GetEpisodes", {"tvshowid": item["tvshowid"], "season": item.get("season"),
+                                                            "properties": ["episode", "file"]}, "episodes")
+        return tuple(e["episode"] for e in episodes if e.get("file") == item.get("file") and isinstance(e.get("episode"), int))
 
     def _send(self, event: PlayEvent) -> None:
         if self._sink is not None:
@@ -237,11 +248,11 @@ class KodiAdapter:
         for resume in resumes:
             if resume.kind is Kind.MOVIE:
                 if movies is None:
-                    movies = self._call("VideoLibrary.GetMovies", {"properties": RESUME_PROPERTIES}).get("movies") or []
+                    movies = self._items("VideoLibrary.GetMovies", {"properties": RESUME_PROPERTIES}, "movies")
                 target, setter, key = find_by_ids(movies, resume.ids), "VideoLibrary.SetMovieDetails", "movieid"
             else:
                 if shows is None:
-                    shows = self._call("VideoLibrary.GetTVShows", {"properties": SHOW_PROPERTIES}).get("tvshows") or []
+                    shows = self._items("VideoLibrary.GetTVShows", {"properties": SHOW_PROPERTIES}, "tvshows")
                 target, setter, key = self._episode(shows, resume), "VideoLibrary.SetEpisodeDetails", "episodeid"
             point = resume_point(target, resume, offset) if target else None
             if point is None:
@@ -253,7 +264,7 @@ class KodiAdapter:
 
     def _utc_offset(self) -> float | None:
         try:
-            offset = kodi_utc_offset(self._call("XBMC.GetInfoLabels", {"labels": list(CLOCK_LABELS)}), self.clock())
+            offset = kodi_utc_offset(self._get("XBMC.GetInfoLabels", {"labels": list(CLOCK_LABELS)}), self.clock())
         except RpcError:
             offset = None
         if offset is None:
@@ -264,9 +275,9 @@ class KodiAdapter:
         show = find_by_ids(shows, resume.ids)
         if show is None or resume.season is None or resume.episode is None:
             return None
-        reply = self._call("VideoLibrary.GetEpisodes", {"tvshowid": show["tvshowid"], "season": resume.season,
-                                                        "properties": ["episode", *RESUME_PROPERTIES]})
-        return next((e for e in reply.get("episodes") or [] if e.get("episode") == resume.episode), None)
+        episodes = self._items("VideoLibrary.GetEpisodes", {"tvshowid": show["tvshowid"], "season": resume.season,
+                                                            "properties": ["episode", *RESUME_PROPERTIES]}, "episodes")
+        return next((e for e in episodes if e.get("episode") == resume.episode), None)
 
 
 def _playerid(player: dict[str, Any]) -> int:

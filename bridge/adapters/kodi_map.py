@@ -32,7 +32,8 @@ def seconds(t: Any) -> float:
     if not all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in parts):
         return 0.0
     h, m, s, ms = parts
-    return h * 3600 + m * 60 + s + ms / 1000
+    # Just after a start Kodi can report a few milliseconds below zero.
+    return max(0.0, h * 3600 + m * 60 + s + ms / 1000)
 
 
 def kodi_ids(obj: dict[str, Any]) -> tuple[Ids, str]:
