@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# A real Kodi (headless on Xvfb) and ffmpeg for its test clips: see tests/kodi_env.py.
+# A real Kodi (headless on Xvfb) and ffmpeg for its test clips: see tests/kodi_real.py.
 need_apt=()
 command -v kodi >/dev/null 2>&1 || need_apt+=(kodi)
 command -v xvfb-run >/dev/null 2>&1 || need_apt+=(xvfb)

@@ -201,9 +201,11 @@ def test_a_paused_episode_is_saved_with_the_show_ids_and_kodis_progress(kodi, ko
     kodi_percent = kodi.position()["percentage"]
     (playback,) = eventually(lambda: playbacks(emulator), "the saved playback")
     assert playback["type"] == "episode"
-    assert playback["show"]["ids"]["tvdb"] == 81189
     assert (playback["episode"]["season"], playback["episode"]["number"]) == (1, 2)
     assert abs(playback["progress"] - kodi_percent) <= 2
+    # Sent by the show's ids (from the show's .nfo), not the episode's own.
+    (pause,) = [r["body"] for r in emulator.requests if r["path"] == "/scrobble/pause"]
+    assert pause["show"]["ids"] == {"tvdb": 81189, "tmdb": 1396, "imdb": "tt0903747"}
     kodi.stop()
     time.sleep(1)
     assert watches(emulator) == []  # stopped at 40%: not watched
@@ -232,6 +234,8 @@ def test_a_loose_file_is_not_sent_and_logged_once(kodi, kodi_bridge, emulator, c
     kodi.set_playing(True)
     kodi.seek(95)
     kodi.wait_stopped()
+    kodi.play(kodi.loose)  # the same file again: still one line
+    kodi.stop()
     time.sleep(0.5)
     lines = [r.getMessage() for r in caplog.records if "not sent" in r.getMessage()]
     assert len(lines) == 1 and "direct.mp4" in lines[0]

@@ -62,7 +62,6 @@ class KodiAdapter:
         self._sink: Sink | None = None
         self._inbox: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self._plays = itertools.count(1)
-        self._shows: dict[int, dict[str, Any]] = {}
         self._skipped: set[str] = set()
         self._worker: threading.Thread | None = None
         self.supervisor = Supervisor(self.name, self._listen, backoff=backoff or Backoff(1.0, 30.0), log=log)
@@ -217,10 +216,9 @@ class KodiAdapter:
         return [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
 
     def _show(self, tvshowid: int) -> dict[str, Any]:
-        if tvshowid not in self._shows:
-            self._shows[tvshowid] = self._get("VideoLibrary.GetTVShowDetails", {"tvshowid": tvshowid, "properties": SHOW_PROPERTIES},
-                                              "tvshowdetails")
-        return self._shows[tvshowid]
+        # Not cached: a library rebuild can give a tvshowid to another show, and this is one cheap
+        # local request per play.
+        return self._get("VideoLibrary.GetTVShowDetails", {"tvshowid": tvshowid, "properties": SHOW_PROPERTIES}, "tvshowdetails")
 
     def _same_file(self, item: dict[str, Any]) -> tuple[int, ...]:
         """Episode numbers stored in this item's file: a multi-episode file is several episodes."""

@@ -89,6 +89,12 @@ class TcpConnection:
     def __init__(self, host: str, port: int, connect_timeout: float = 5.0):
         self.sock = socket.create_connection((host, port), timeout=connect_timeout)
         self.sock.settimeout(None)
+        # A Kodi box switched off mid-play never closes its end: keepalive probes find out within
+        # about a minute, and the read fails so that the supervisor reconnects.
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3)):
+            if hasattr(socket, option):  # Linux names; other systems keep their defaults
+                self.sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
         self._lock = threading.Lock()
