@@ -120,6 +120,9 @@ class RealKodi:
         for addon in self.addons:
             shutil.copytree(addon, self.home / ".kodi" / "addons" / addon_id(addon))
         self.start()
+        zone = self.rpc("Settings.GetSettingValue", {"setting": "locale.timezone"})["value"]
+        if zone != KODI_TZ:
+            raise RuntimeError(f"Kodi runs in time zone {zone!r}, not {KODI_TZ!r} (is tzdata installed?)")
         self._dismiss_first_run_dialog()
         self._enable_addons()
         self._add_sources()
