@@ -151,19 +151,20 @@ class JellyfinStandIn:
         if push:
             self.push()
 
-    def pause(self, session: str, seconds: float) -> None:
-        self._report(session, seconds, True)
+    def pause(self, session: str, seconds: float) -> float:
+        return self._report(session, seconds, True)
 
-    def resume(self, session: str, seconds: float) -> None:
-        self._report(session, seconds, False)
+    def resume(self, session: str, seconds: float) -> float:
+        return self._report(session, seconds, False)
 
-    def progress(self, session: str, seconds: float) -> None:
-        self._report(session, seconds, self.sessions[session]["PlayState"]["IsPaused"])
+    def progress(self, session: str, seconds: float) -> float:
+        return self._report(session, seconds, self.sessions[session]["PlayState"]["IsPaused"])
 
-    def _report(self, session: str, seconds: float, paused: bool) -> None:
+    def _report(self, session: str, seconds: float, paused: bool) -> float:
+        """Returns when the update was pushed (time.perf_counter)."""
         with self._lock:
             self.sessions[session]["PlayState"].update(PositionTicks=int(seconds * TICKS), IsPaused=paused)
-        self.push()
+        return self.push()
 
     def stop(self, session: str, push: bool = True, played_after: bool = False) -> None:
         """The client stops. Jellyfin saves the user data (UserDataChanged) and pushes the sessions;
