@@ -115,6 +115,18 @@ def test_pause_and_resume_are_read_from_the_player_that_is_playing(scripted) -> 
     assert (events[2].state, events[2].position) == (State.STOPPED, 1200.0)  # paused: no time passed
 
 
+def test_a_seek_back_to_the_start_is_where_the_viewing_stops(scripted) -> None:
+    kodi, _, events = scripted()
+    kodi.position = 7500.0  # 92%
+    kodi.notify("Player.OnAVStart", item={"id": 1, "type": "movie"}, player={"playerid": 1, "speed": 1})
+    kodi.notify("Player.OnSeek", item={"id": 1, "type": "movie"},
+                player={"playerid": 1, "speed": 1, "time": kodi_time(0), "seekoffset": kodi_time(7500)})
+    kodi.notify("Player.OnStop", end=False, item={"id": 1, "type": "movie"})
+    eventually(lambda: len(events) == 3, "start, seek and stop")
+    assert events[1].position == 0
+    assert events[2].state is State.STOPPED and events[2].progress < 1
+
+
 def test_a_garbage_reply_is_one_log_line_and_the_next_play_still_works(scripted, caplog) -> None:
     caplog.set_level(logging.INFO, logger="bridge.adapters.kodi")
     kodi, _, events = scripted(item="not an item")

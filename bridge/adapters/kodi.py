@@ -60,7 +60,7 @@ class KodiAdapter:
         self.play: Play | None = None
         self.lost_at: float | None = None
         self._sink: Sink | None = None
-        self._inbox: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._inbox: queue.Queue[tuple[str, dict[str, Any], float] | None] = queue.Queue()
         self._plays = itertools.count(1)
         self._skipped: set[str] = set()
         self._worker: threading.Thread | None = None
@@ -89,8 +89,9 @@ class KodiAdapter:
         try:
             connected.set()
             log.info("%s: connected to %s:%s", self.name, self.cfg.host, self.cfg.port)
-            self._inbox.put((CONNECTED, {}))
-            conn.serve(lambda method, data: self._inbox.put((method, data)), stop)
+            self._inbox.put((CONNECTED, {}, self.clock()))
+            # Stamped on arrival: the worker may still be busy with the previous message's requests.
+            conn.serve(lambda method, data: self._inbox.put((method, data, self.clock())), stop)
         finally:
             conn.close()
             self.lost_at = self.clock()
@@ -99,16 +100,15 @@ class KodiAdapter:
 
     def _work(self) -> None:
         while (message := self._inbox.get()) is not None:
-            method, data = message
+            method, data, at = message
             try:
-                self._handle(method, data)
+                self._handle(method, data, at)
             except RpcError as exc:
                 log.warning("%s: %s", self.name, exc)
             except Exception as exc:  # a surprise in one message must not stop the next
                 log.error("%s: %s failed: %s: %s", self.name, method, type(exc).__name__, exc)
 
-    def _handle(self, method: str, data: dict[str, Any]) -> None:
-        now = self.clock()
+    def _handle(self, method: str, data: dict[str, Any], now: float) -> None:
         if method == CONNECTED:
             self._resync(now)
         elif method == "Player.OnAVStart":
@@ -117,7 +117,7 @@ class KodiAdapter:
             self._reread(now)
         elif method == "Player.OnSeek" and self.play:
             player = data.get("player") if isinstance(data.get("player"), dict) else {}
-            self._emit(now, seconds(player.get("time")) or self.play.position(now), self.play.playing)
+            self._emit(now, _position(player, self.play.position(now)), self.play.playing)
         elif method == "Player.OnStop":
             self._stopped(now, end=data.get("end") is True)
 
@@ -161,7 +161,7 @@ class KodiAdapter:
         except RpcError:
             props = {}
         playing = props.get("speed", 1 if self.play.playing else 0) != 0
-        self._emit(now, seconds(props.get("time")) or self.play.position(now), playing)
+        self._emit(now, _position(props, self.play.position(now)), playing)
 
     def _emit(self, now: float, position: float, playing: bool) -> None:
         assert self.play is not None
@@ -276,6 +276,11 @@ class KodiAdapter:
         episodes = self._items("VideoLibrary.GetEpisodes", {"tvshowid": show["tvshowid"], "season": resume.season,
                                                             "properties": ["episode", *RESUME_PROPERTIES]}, "episodes")
         return next((e for e in episodes if e.get("episode") == resume.episode), None)
+
+
+def _position(player: dict[str, Any], known: float) -> float:
+    """Kodi's reported time when it gave one (0 after a seek to the start is a real answer)."""
+    return seconds(player["time"]) if isinstance(player.get("time"), dict) else known
 
 
 def _playerid(player: dict[str, Any]) -> int:
