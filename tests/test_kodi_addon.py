@@ -66,7 +66,8 @@ class Tag:
         return self.year
 
     def getFile(self) -> str:
-        return self.file
+        # Seen in Kodi 20: the tag of a file outside the library has no file name.
+        return self.file if self.dbid > 0 else ""
 
 
 MATRIX = Tag("movie", 1, {"tmdb": "603", "imdb": "tt0133093"}, "603", "The Matrix", 1999, "/movies/The.Matrix.mkv")
@@ -119,6 +120,10 @@ class Kodi:
         class Player:
             def isPlayingVideo(self) -> bool:
                 return kodi.tag is not None
+
+            def getPlayingFile(self) -> str:
+                assert kodi.tag is not None
+                return kodi.tag.file
 
             def getVideoInfoTag(self) -> Tag:
                 assert kodi.tag is not None

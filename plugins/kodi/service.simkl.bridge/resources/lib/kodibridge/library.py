@@ -17,10 +17,11 @@ class RpcError(Exception):
     """Kodi's JSON-RPC answered with an error or with something that is not a result."""
 
 
-def resolve(tag: Any, rpc: Rpc) -> events.Item:
-    """Raises `events.NoIds` (with a one-line reason) when the item cannot be matched."""
+def resolve(tag: Any, rpc: Rpc, playing: str = "") -> events.Item:
+    """Raises `events.NoIds` (with a one-line reason) when the item cannot be matched.
+    `playing` (the player's file) only names the item in log lines."""
     media = tag.getMediaType()
-    label = tag.getFile() or tag.getTitle() or "item"
+    label = playing or tag.getFile() or tag.getTitle() or "item"
     own = events.clean_ids({name: tag.getUniqueID(name) for name in events.PROVIDERS}, tag.getIMDBNumber())
     if media == "episode":
         return _episode(tag, own, label, rpc)

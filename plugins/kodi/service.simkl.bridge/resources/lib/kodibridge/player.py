@@ -33,13 +33,14 @@ class Player(xbmc.Player):
     def onAVStarted(self) -> None:
         if not self.isPlayingVideo():
             return
-        tag = self.getVideoInfoTag()
+        # The info tag of a file outside the library has no file name: ask the player for it.
+        playing = self.getPlayingFile()
         try:
-            item = library.resolve(tag, rpc)
+            item = library.resolve(self.getVideoInfoTag(), rpc, playing)
         except events.NoIds as exc:
             self.playback.stopped(time.time())  # whatever played before has ended
-            if self._skipped != tag.getFile():
-                self._skipped = tag.getFile()
+            if self._skipped != playing:
+                self._skipped = playing
                 log.info("%s", exc)
             return
         self.playback.started(item, self._time() or 0.0, self._total() or 0.0, time.time())

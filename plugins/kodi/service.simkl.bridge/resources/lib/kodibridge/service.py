@@ -81,6 +81,8 @@ class Service:
             self._wake.wait(wait or None)
 
     def run(self) -> None:
+        logging.getLogger("kodibridge").info("started: reporting to %s as %s; %d events waiting",
+                                             self.target().url or "(no bridge URL set)", self.who().user, len(self.queue))
         sender = threading.Thread(target=self.send_loop, name="simkl-bridge-sender", daemon=True)
         sender.start()
         while not self.monitor.abortRequested():
