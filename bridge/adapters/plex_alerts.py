@@ -1,0 +1,108 @@
+"""Plex's websocket notifications (`/:/websockets/notifications`) with a watchdog.
+
+plexapi's AlertListener runs websocket-client without pings, so a connection that dies without a
+close (a NAT entry dropped, a server frozen, a laptop resumed) leaves it waiting forever: the
+most common failure of Plex scrobblers. This reader speaks the same protocol (one JSON
+`{"NotificationContainer": {...}}` per text frame) but pings the server every `ping_interval`
+seconds and gives up when nothing at all, neither a message nor a pong, arrived for `watchdog`
+seconds. Giving up means returning control to the Supervisor, which reconnects with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+import websocket
+
+log = logging.getLogger("bridge.adapters.plex")
+
+NOTIFICATIONS = "/:/websockets/notifications"
+
+
+class SilentConnection(ConnectionError):
+    """The watchdog fired: the socket is open but the server stopped answering."""
+
+
+class AlertSocket:
+    def __init__(self, url: str, *, ping_interval: float = 20.0, watchdog: float = 45.0, connect_timeout: float = 10.0):
+        self.url = url  # carries the token: never logged
+        self.ping_interval = ping_interval
+        self.watchdog = watchdog
+        self.connect_timeout = connect_timeout
+        self._ws: websocket.WebSocket | None = None
+
+    def open(self) -> None:
+        self._ws = websocket.create_connection(self.url, timeout=self.connect_timeout)
+        # Short reads so pings go out and the watchdog is checked on time even when all is quiet.
+        self._ws.settimeout(min(1.0, self.ping_interval / 2))
+
+    def close(self) -> None:
+        """From the serving thread: a polite close frame, then the socket is gone."""
+        ws = self._ws
+        if ws is not None:
+            try:
+                ws.close(timeout=0.2)
+            except Exception:  # closing a broken socket may fail in many ways; it is closed either way
+                ws.shutdown()
+
+    def abort(self) -> None:
+        """From any thread: drop the socket so a blocked read returns at once."""
+        if self._ws is not None:
+            self._ws.shutdown()
+
+    def serve(self, on_container: Callable[[dict[str, Any]], None], stop: threading.Event,
+              on_alive: Callable[[], None] = lambda: None) -> None:
+        """Deliver each NotificationContainer until the server closes, the watchdog fires or `stop`.
+
+        `on_alive` runs once, when the server first answers (a pong or a message): a socket that
+        opens and closes at once is not a connection worth resetting the backoff for."""
+        ws = self._ws
+        if ws is None:
+            raise ConnectionError("not open")
+        last_heard = time.monotonic()
+        last_ping = float("-inf")
+        alive = False
+        while not stop.is_set():
+            try:
+                opcode, frame = ws.recv_data_frame(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                opcode, frame = None, None
+            except (websocket.WebSocketConnectionClosedException, OSError):
+                if stop.is_set():
+                    return
+                raise
+            now = time.monotonic()
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return
+            if opcode is not None:
+                last_heard = now
+                if not alive:
+                    alive = True
+                    on_alive()
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                container = parse_container(frame.data)
+                if container is not None:
+                    on_container(container)
+            if now - last_heard > self.watchdog:
+                raise SilentConnection(f"no message or pong for {self.watchdog:g} s")
+            if now - last_ping >= self.ping_interval:
+                ws.ping(b"simkl-bridge")
+                last_ping = now
+
+
+def parse_container(data: bytes | str) -> dict[str, Any] | None:
+    """One text frame -> its NotificationContainer; None (and one log line) for anything else."""
+    try:
+        message = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        log.warning("plex alert ignored: not JSON (%s)", exc)
+        return None
+    container = message.get("NotificationContainer") if isinstance(message, dict) else None
+    if not isinstance(container, dict):
+        log.warning("plex alert ignored: no NotificationContainer object")
+        return None
+    return container

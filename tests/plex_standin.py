@@ -1,0 +1,160 @@
+"""A Plex Media Server stand-in on 127.0.0.1, written from Plex's documented shapes.
+
+It answers what plexapi and the adapter ask, in XML as Plex does: `GET /` (the server's
+identity), `/library/metadata/{key}` and `/allLeaves`, `/library/sections` and their `all`,
+`/status/sessions`, `/:/progress`; and the notifications websocket
+`/:/websockets/notifications`, which pushes `{"NotificationContainer": {"type": "playing", ...}}`.
+Every request must carry the token (header or `X-Plex-Token` query), as on a real server.
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any
+
+from tests.standin import Req, StandIn, WsConn
+
+TOKEN = "plex-token-abcdef"
+MACHINE_ID = "0123456789abcdef0123456789abcdef01234567"
+
+
+@dataclass
+class Session:
+    rating_key: str
+    user: str
+    user_id: int
+    state: str
+    offset: int  # ms
+
+
+class PlexStandIn(StandIn):
+    def __init__(self, owner: str = "alice") -> None:
+        super().__init__()
+        self.owner = owner
+        self.items: dict[str, dict[str, Any]] = {}  # ratingKey -> attributes (+ "Guid": [ids])
+        self.sections = {"1": ("movie", "Movies"), "2": ("show", "TV Shows"), "3": ("movie", "Home Videos"),
+                         "4": ("show", "Anime")}
+        self.sessions: dict[str, Session] = {}
+        self.progress: list[dict[str, str]] = []
+        self.route("GET", r"/", self._identity)
+        self.route("GET", r"/library/metadata/(\d+)", self._metadata)
+        self.route("GET", r"/library/metadata/(\d+)/allLeaves", self._leaves)
+        self.route("GET", r"/library/sections", self._sections)
+        self.route("GET", r"/library/sections/(\d+)/all", self._section_all)
+        self.route("GET", r"/status/sessions", self._sessions)
+        self.route("GET", r"/:/progress", self._set_progress)
+        self.websocket("/:/websockets/notifications", self._ws_open)
+
+    # -- the library ----------------------------------------------------------------------------
+
+    def add(self, rating_key: str, type: str, title: str, section: str, guid: str, guids: tuple[str, ...] = (),
+            **attrs: Any) -> None:
+        self.items[rating_key] = {"ratingKey": rating_key, "key": f"/library/metadata/{rating_key}", "type": type,
+                                  "title": title, "guid": guid, "librarySectionID": section,
+                                  "librarySectionTitle": self.sections[section][1], "Guid": list(guids), **attrs}
+
+    # -- playback -------------------------------------------------------------------------------
+
+    def play(self, session: str, rating_key: str, state: str = "playing", offset: int = 0,
+             user: str = "alice", user_id: int = 1, alert: bool = True) -> None:
+        """A client plays: the session is listed in /status/sessions and (alert=True) announced."""
+        self.sessions[session] = Session(rating_key, user, user_id, state, offset)
+        if alert:
+            self.alert(session, state, offset)
+
+    def alert(self, session: str, state: str, offset: int) -> None:
+        s = self.sessions[session]
+        s.state, s.offset = state, offset
+        if state == "stopped":
+            del self.sessions[session]
+        self.broadcast({"NotificationContainer": {"type": "playing", "size": 1, "PlaySessionStateNotification": [
+            {"sessionKey": session, "clientIdentifier": "client-1", "guid": "", "ratingKey": s.rating_key, "url": "",
+             "key": f"/library/metadata/{s.rating_key}", "viewOffset": offset, "playQueueItemID": 1, "state": state}]}})
+
+    def wait_connected(self, n: int = 1, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.connected() < n:
+            if time.monotonic() > deadline:
+                raise AssertionError("the adapter did not connect to the Plex stand-in")
+            time.sleep(0.02)
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    def _authorized(self, req: Req) -> bool:
+        return (req.headers.get("x-plex-token") or req.query.get("X-Plex-Token")) == TOKEN
+
+    def _xml(self, container: ET.Element) -> tuple[int, str]:
+        return 200, ET.tostring(container, encoding="unicode")
+
+    def _guarded(self, req: Req, build: Any) -> tuple:
+        if not self._authorized(req):
+            return 401, "<html><head><title>Unauthorized</title></head></html>"
+        return build()
+
+    def _identity(self, req: Req) -> tuple:
+        return self._guarded(req, lambda: self._xml(ET.Element("MediaContainer", {
+            "size": "0", "friendlyName": "standin", "machineIdentifier": MACHINE_ID, "version": "1.40.0.7998",
+            "platform": "Linux", "myPlexUsername": self.owner, "multiuser": "1"})))
+
+    def _element(self, attrs: dict[str, Any]) -> ET.Element:
+        tag = "Directory" if attrs["type"] in ("show", "season") else "Video"
+        element = ET.Element(tag, {k: str(v) for k, v in attrs.items() if k != "Guid" and v is not None})
+        for gid in attrs.get("Guid") or ():
+            ET.SubElement(element, "Guid", {"id": gid})
+        return element
+
+    def _container(self, items: list[dict[str, Any]], **attrs: str) -> tuple[int, str]:
+        root = ET.Element("MediaContainer", {"size": str(len(items)), **attrs})
+        for item in items:
+            root.append(self._element(item))
+        return self._xml(root)
+
+    def _metadata(self, req: Req) -> tuple:
+        item = self.items.get(req.match.group(1))
+        if item is None:
+            return self._guarded(req, lambda: (404, "<html><title>Not Found</title></html>"))
+        return self._guarded(req, lambda: self._container([item], librarySectionID=item["librarySectionID"],
+                                                          librarySectionTitle=item["librarySectionTitle"]))
+
+    def _leaves(self, req: Req) -> tuple:
+        show = req.match.group(1)
+        return self._guarded(req, lambda: self._container(
+            [i for i in self.items.values() if i.get("grandparentRatingKey") == show]))
+
+    def _sections(self, req: Req) -> tuple:
+        root = ET.Element("MediaContainer", {"size": str(len(self.sections))})
+        for key, (kind, title) in self.sections.items():
+            ET.SubElement(root, "Directory", {"key": key, "type": kind, "title": title, "agent": "tv.plex.agents.movie"})
+        return self._guarded(req, lambda: self._xml(root))
+
+    def _section_all(self, req: Req) -> tuple:
+        key = req.match.group(1)
+        kind = self.sections.get(key, ("", ""))[0]
+        items = [i for i in self.items.values() if i["librarySectionID"] == key and i["type"] == kind]
+        if req.query.get("includeGuids") != "1":
+            items = [{k: v for k, v in i.items() if k != "Guid"} for i in items]
+        return self._guarded(req, lambda: self._container(items, librarySectionID=key))
+
+    def _sessions(self, req: Req) -> tuple:
+        root = ET.Element("MediaContainer", {"size": str(len(self.sessions))})
+        for key, s in self.sessions.items():
+            video = self._element({**self.items[s.rating_key], "sessionKey": key, "viewOffset": s.offset})
+            ET.SubElement(video, "User", {"id": str(s.user_id), "title": s.user, "thumb": ""})
+            ET.SubElement(video, "Player", {"machineIdentifier": "client-1", "state": s.state, "title": "Stand-in TV"})
+            root.append(video)
+        return self._guarded(req, lambda: self._xml(root))
+
+    def _set_progress(self, req: Req) -> tuple:
+        def apply() -> tuple:
+            self.progress.append(dict(req.query))
+            item = self.items[req.query["key"]]
+            item["viewOffset"] = int(req.query["time"])
+            item["lastViewedAt"] = int(time.time())
+            return 200, b""
+        return self._guarded(req, apply)
+
+    def _ws_open(self, conn: WsConn) -> None:
+        if not self._authorized(conn.req):
+            conn.close()
