@@ -365,6 +365,16 @@ def test_a_webhook_episode_is_the_same_item_as_on_the_socket(jellyfin, running, 
     assert body["shows"][0]["ids"]["tvdb"] == 81189 and watch["number"] == 2
 
 
+def test_a_hand_mark_seen_on_the_socket_and_by_webhook_counts_once(jellyfin, running, emulator) -> None:
+    bridge, _ = running(webhooks=True)
+    jellyfin.mark_played(ALICE, jellyfin.matrix)
+    eventually(lambda: watches(emulator), "the socket's mark")
+    toggled = webhook_body(jellyfin, "UserDataSaved", jellyfin.matrix, 0, SaveReason="TogglePlayed", Played=True)
+    assert post(bridge, toggled).status_code == 202
+    settle(bridge)
+    assert len(sent(emulator, "/sync/history")) == 1
+
+
 def test_webhooks_need_the_secret_and_garbage_is_refused(jellyfin, running, emulator, caplog) -> None:
     caplog.set_level(logging.INFO)
     bridge, _ = running(webhooks=True)

@@ -8,7 +8,8 @@ snapshots (`jellyfin_sessions.diff`); while the socket is down the Supervisor po
 with the same diff, so a stop is not missed and a session that vanished meanwhile is closed at its
 last known position. `UserDataChanged` turning an item played is the server's own watched signal.
 
-The webhook plugin's Generic destination posts to `/jellyfin` on the bridge's HTTP endpoint.
+The webhook plugin's Generic destination posts to `/jellyfin/<name>` (or `/jellyfin`, served by the
+first server with webhooks on) on the bridge's HTTP endpoint, with the bridge's secret.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import websocket
 
 from bridge.adapters.base import Backoff, Sink, Supervisor
 from bridge.adapters.jellyfin_api import JellyfinApi, JellyfinError
-from bridge.adapters.jellyfin_map import NotMatched, item_event, parse_webhook_body, session_event, webhook_event
+from bridge.adapters.jellyfin_map import (NotMatched, item_event, parse_webhook_body, played_session, session_event,
+                                          webhook_event)
 from bridge.adapters.jellyfin_resume import ResumePusher
 from bridge.adapters.jellyfin_sessions import Playing, diff, newly_played, norm_id
 from bridge.config import JellyfinServer
@@ -301,8 +303,10 @@ class JellyfinAdapter:
             if item is None or self._excluded(item_id):
                 return
             series = self.api.series(str(item["SeriesId"])) if item.get("Type") == "Episode" and item.get("SeriesId") else None
-            event = item_event(item, server=self.cfg.name, user=self._users.get(uid, uid), session=f"played/{uid}/{item_id}",
-                               state=State.WATCHED, position_ticks=None, at=now, series=series)
+            # The webhook reports the same hand-mark under this session: the engine marks it once.
+            event = item_event(item, server=self.cfg.name, user=self._users.get(uid, uid),
+                               session=played_session(uid, item_id), state=State.WATCHED, position_ticks=None, at=now,
+                               series=series)
         except JellyfinError as exc:
             log.warning("%s: could not look up item %s marked played: %s", self.name, item_id, exc)
             return
