@@ -71,7 +71,8 @@ class Tag:
 
 
 MATRIX = Tag("movie", 1, {"tmdb": "603", "imdb": "tt0133093"}, "603", "The Matrix", 1999, "/movies/The.Matrix.mkv")
-INCEPTION = Tag("movie", 2, {"tmdb": "27205"}, "tt1375666", "Inception", 2010, "/movies/Inception.mkv")
+# A junk id as scrapers sometimes leave them: the bridge answers 400 to it, so the addon drops it.
+INCEPTION = Tag("movie", 2, {"tmdb": "27205", "tvdb": "n/a"}, "tt1375666", "Inception", 2010, "/movies/Inception.mkv")
 LOOSE = Tag("", -1, {}, "", "", 0, "/downloads/some.video.mkv")
 # Breaking Bad S01E02 and S01E03 stored in one file; the tags carry the episode's own ids.
 DOUBLE = "/tv/Breaking Bad/S01E02-E03.mkv"
@@ -330,7 +331,8 @@ def test_a_multi_episode_file_marks_every_episode_in_it(kodi, emulator, bridge_f
 # -- the queue and the sender ----------------------------------------------------------------------
 
 
-def test_events_wait_on_disk_while_the_bridge_is_down_and_arrive_once_in_order(kodi, emulator, bridge_for) -> None:
+def test_events_wait_on_disk_while_the_bridge_is_down_and_arrive_once_in_order(kodi, emulator, bridge_for, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="kodibridge")
     port = free_port()  # nothing listens there yet: the bridge is down
     clock = Clock()
     svc = service(kodi, f"http://127.0.0.1:{port}", clock)
@@ -342,10 +344,14 @@ def test_events_wait_on_disk_while_the_bridge_is_down_and_arrive_once_in_order(k
     waiting = len(svc.queue)
     assert waiting == 4
     assert svc.sender.drain() > 0 and len(svc.queue) == waiting  # refused connection: kept, backing off
+    clock.now += 3600
+    assert svc.sender.drain() > 0 and len(svc.queue) == waiting
+    assert sum("unreachable" in r.getMessage() for r in caplog.records) == 1  # once per outage
     svc.queue.close()  # Kodi restarts while the bridge is still down
 
     svc = service(kodi, clock=clock)
     assert len(svc.queue) == waiting
+    assert svc.sender.drain() > 0  # still down after the restart
     bridge = bridge_for(extra=f'http: {{listen: "127.0.0.1:{port}", secret: {SECRET}}}')
     bridge.http.start()  # the bridge is back
     seen = received(bridge)
@@ -354,6 +360,7 @@ def test_events_wait_on_disk_while_the_bridge_is_down_and_arrive_once_in_order(k
     assert [(e["title"], e["state"]) for e in seen] == [
         ("The Matrix", "playing"), ("The Matrix", "stopped"), ("Inception", "playing"), ("Inception", "paused")]
     assert len(svc.queue) == 0
+    assert any("reachable again" in r.getMessage() for r in caplog.records)
     svc.sender.drain()
     assert len(seen) == 4  # nothing is sent twice
     bridge.flush()
@@ -466,3 +473,11 @@ def test_the_built_zip_installs_as_one_addon_folder_and_passes_kodi_addon_checke
     errors = [line for line in report.splitlines() if line.startswith("ERROR")]
     assert checked.returncode == 0 and not errors, "\n".join(errors) or report
     assert "icon dimensions are fine 256x256" in report
+
+
+def test_a_bridge_url_without_http_is_named_in_the_log_and_events_wait(kodi, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="kodibridge")
+    svc = service(kodi, "192.168.1.10:8765")
+    play_to_end(svc, kodi, MATRIX)
+    assert svc.sender.drain() > 0 and len(svc.queue) == 2
+    assert any("set the bridge URL" in r.getMessage() and "'192.168.1.10:8765'" in r.getMessage() for r in caplog.records)

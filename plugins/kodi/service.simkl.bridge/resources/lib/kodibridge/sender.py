@@ -75,6 +75,7 @@ class Sender:
         self.clock = clock
         self.delay = 0.0
         self.next_at = 0.0
+        self.unreachable = False  # said once per outage, not on every retry
 
     def reset(self) -> None:
         """Try again now (new settings: the last failure says nothing about them)."""
@@ -87,9 +88,10 @@ class Sender:
         if now < self.next_at:
             return self.next_at - now
         target = self.target()
-        if not target.url or not target.secret:
+        if not target.url.startswith(("http://", "https://")) or not target.secret:
             if len(self.queue):
-                log.warning("bridge URL or secret not set in the addon settings: %d events wait", len(self.queue))
+                log.warning("set the bridge URL (http://HOST:PORT, now %r) and the secret in the addon settings: "
+                            "%d events wait", target.url, len(self.queue))
             return self._backoff(now)
         while True:
             batch = self.queue.head()
@@ -105,9 +107,15 @@ class Sender:
         what = f"{event.get('state')} {event.get('kind')} {event.get('title')!r}"
         try:
             status, reason = post(target, event)
-        except OSError as exc:  # URLError, timeouts and refused connections are all OSErrors
-            log.warning("bridge at %s unreachable (%s); %d events wait", target.url, getattr(exc, "reason", exc), len(self.queue))
+        except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections; ValueError: a bad URL
+            if not self.unreachable:
+                self.unreachable = True
+                log.warning("bridge at %s unreachable (%s); events wait on disk and are retried",
+                            target.url, getattr(exc, "reason", exc))
             return False
+        if self.unreachable:
+            self.unreachable = False
+            log.info("bridge at %s reachable again; sending %d waiting events", target.url, len(self.queue))
         result = outcome(status)
         if result == DELIVERED:
             self.queue.remove(row_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 from typing import Any
 
@@ -67,7 +68,11 @@ class Service:
         self._wake.set()
 
     def enqueue(self, event: dict[str, Any]) -> None:
-        self.queue.put(event)
+        try:
+            self.queue.put(event)
+        except sqlite3.Error as exc:  # a full or broken profile disk must not break playback
+            logging.getLogger("kodibridge").error("could not queue a %s event: %s", event.get("state"), exc)
+            return
         self._wake.set()
 
     def send_loop(self) -> None:
