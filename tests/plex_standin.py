@@ -30,9 +30,10 @@ class Session:
 
 
 class PlexStandIn(StandIn):
-    def __init__(self, owner: str = "alice") -> None:
+    def __init__(self, owner: str = "alice", machine_id: str = MACHINE_ID) -> None:
         super().__init__()
         self.owner = owner
+        self.machine_id = machine_id
         self.items: dict[str, dict[str, Any]] = {}  # ratingKey -> attributes (+ "Guid": [ids])
         self.sections = {"1": ("movie", "Movies"), "2": ("show", "TV Shows"), "3": ("movie", "Home Videos"),
                          "4": ("show", "Anime")}
@@ -95,7 +96,7 @@ class PlexStandIn(StandIn):
 
     def _identity(self, req: Req) -> tuple:
         return self._guarded(req, lambda: self._xml(ET.Element("MediaContainer", {
-            "size": "0", "friendlyName": "standin", "machineIdentifier": MACHINE_ID, "version": "1.40.0.7998",
+            "size": "0", "friendlyName": "standin", "machineIdentifier": self.machine_id, "version": "1.40.0.7998",
             "platform": "Linux", "myPlexUsername": self.owner, "multiuser": "1"})))
 
     def _element(self, attrs: dict[str, Any]) -> ET.Element:

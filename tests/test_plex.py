@@ -17,7 +17,7 @@ from bridge.adapters.base import Backoff
 from bridge.adapters.plex import PlexAdapter
 from bridge.adapters.plex_webhook import multipart_field
 from bridge.config import PlexServer
-from bridge.http import HttpError
+from bridge.http import HttpError, HttpServer
 from tests.conftest import PACE, SECRET, make_client, watches
 from tests.plex_standin import MACHINE_ID, TOKEN, PlexStandIn
 
@@ -282,7 +282,11 @@ def multipart(payload: dict | bytes, thumb: bytes = b"", boundary: str | None = 
 
 
 def post(bridge, body: bytes, ctype: str, secret: str | None = SECRET) -> requests.Response:
-    url = f"{bridge.http.url}/{secret}/plex" if secret else f"{bridge.http.url}/plex"
+    return post_to(bridge.http.url, body, ctype, secret)
+
+
+def post_to(base: str, body: bytes, ctype: str, secret: str | None = SECRET) -> requests.Response:
+    url = f"{base}/{secret}/plex" if secret else f"{base}/plex"
     return requests.post(url, data=body, headers={"Content-Type": ctype}, timeout=5)
 
 
@@ -328,6 +332,28 @@ def test_webhooks_that_are_not_plays_or_excluded_are_accepted_and_ignored(plex, 
         reply = post(bridge, *multipart(webhook_payload(plex, event, key)))
         assert reply.status_code == 200, reply.text
     assert bridge.outbox.counts() == {}
+
+
+def test_several_servers_share_one_webhook_route_by_server_identity(plex) -> None:
+    cabin = PlexStandIn(machine_id="f" * 40)
+    cabin.items = plex.items
+    cabin.start()
+    http = HttpServer(secret=SECRET)
+    got: dict[str, list] = {"home": [], "cabin": []}
+    try:
+        for name, standin in (("home", plex), ("cabin", cabin)):
+            adapter = adapter_for(standin, name=name, alerts=False)
+            adapter.register_routes(http, got[name].append)
+        http.start()
+        payload = webhook_payload(plex, "media.play", "100")
+        payload["Server"] = {"title": "Cabin PMS", "uuid": "f" * 40}
+        assert post_to(http.url, *multipart(payload)).status_code == 202
+        payload["Server"] = {"title": "somewhere", "uuid": "0" * 40}
+        assert post_to(http.url, *multipart(payload)).status_code == 400  # no such server: nothing sent
+    finally:
+        http.stop()
+        cabin.stop()
+    assert [e.server for e in got["cabin"]] == ["cabin"] and got["home"] == []
 
 
 GARBAGE = [

@@ -111,6 +111,14 @@ class PlexAdapter:
             self.machine_id = self._client.machineIdentifier
         return self._client
 
+    def identify(self) -> str | None:
+        if self.machine_id is None:
+            try:
+                self.client()
+            except (PlexApiException, RequestException) as exc:
+                log.debug("%s: server not reachable to learn its identity: %s", self.name, exc)
+        return self.machine_id
+
     def _listen(self, stop: threading.Event, connected: threading.Event) -> None:
         self._client = None  # a restarted server may have changed; ask it again
         url = self.client().url(NOTIFICATIONS, includeToken=True).replace("http", "ws", 1)
@@ -221,6 +229,8 @@ class PlexAdapter:
             if key not in live or live[key].rating_key != play.rating_key:
                 log.info("%s: session %s ended while not listening; closing it at its last known position", self.name, key)
                 self._close(key, now)
+        for key in [k for k in self._skipped if k not in live]:
+            del self._skipped[key]  # ended unseen: its next use is a new session
         for key, entry in live.items():
             self._update(key, entry.rating_key, entry.state, entry.position, entry)
 

@@ -30,7 +30,9 @@ _NAME = re.compile(rb'(?:^|;)\s*name="([^"]*)"', re.IGNORECASE)
 class WebhookTarget(Protocol):
     name: str
     server_name: str
-    machine_id: str | None
+
+    def identify(self) -> str | None:
+        """The server's machineIdentifier (asked once; None while it cannot be reached)."""
 
     def webhook(self, payload: dict[str, Any]) -> tuple[int, Any]: ...
 
@@ -46,14 +48,14 @@ class WebhookRoute:
     def _target(self, payload: dict[str, Any]) -> WebhookTarget:
         server = payload.get("Server") if isinstance(payload.get("Server"), dict) else {}
         uuid, title = server.get("uuid"), server.get("title")
+        if len(self.targets) == 1:
+            return self.targets[0]
         for target in self.targets:
-            if uuid and target.machine_id == uuid:
+            if uuid and target.identify() == uuid:
                 return target
         for target in self.targets:
             if isinstance(title, str) and title.casefold() == target.server_name.casefold():
                 return target
-        if len(self.targets) == 1:
-            return self.targets[0]
         raise HttpError(400, f"webhook from Plex server {title!r} ({uuid}) matches no configured plex server")
 
 
