@@ -8,21 +8,14 @@ queue in the profile folder, the urllib sender and the service loop, posting to 
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
-import os
-import re
 import socket
-import subprocess
 import sys
 import threading
 import time
 import types
-import xml.etree.ElementTree as ET
-import zipfile
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +24,6 @@ import pytest
 from tests.conftest import SECRET, watches
 
 ADDON = Path(__file__).resolve().parent.parent / "plugins" / "kodi" / "service.simkl.bridge"
-BUILD = Path(__file__).resolve().parent.parent / "scripts" / "build_kodi_addon.py"
 PROFILE = "special://profile/addon_data/service.simkl.bridge/"
 
 
@@ -425,54 +417,6 @@ def test_backoff_grows_and_new_settings_retry_at_once(kodi) -> None:
     assert len(svc.queue) == 2
     svc.monitor.onSettingsChanged()  # new settings: the last failure says nothing about them
     assert svc.sender.next_at == 0.0
-
-
-# -- the installable zip ---------------------------------------------------------------------------
-
-
-class EmptyAddonRepository(BaseHTTPRequestHandler):
-    """Stands in for mirrors.kodi.tv (reached as an HTTP proxy): every branch's addons.xml.gz is
-    empty, so the checker sees a new addon and nothing leaves 127.0.0.1."""
-
-    def do_GET(self) -> None:
-        body = gzip.compress(b'<?xml version="1.0" encoding="UTF-8"?><addons></addons>')
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-
-def test_the_built_zip_installs_as_one_addon_folder_and_passes_kodi_addon_checker(tmp_path) -> None:
-    built = subprocess.run([sys.executable, str(BUILD), "--out", str(tmp_path / "dist")], capture_output=True, text=True,
-                           timeout=60, check=True)
-    zip_path = Path(built.stdout.strip())
-    assert zip_path.name == f"service.simkl.bridge-{ET.parse(ADDON / 'addon.xml').getroot().get('version')}.zip"
-    with zipfile.ZipFile(zip_path) as zf:
-        names = zf.namelist()
-        assert all(n.startswith("service.simkl.bridge/") for n in names)
-        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-        assert {"service.simkl.bridge/addon.xml", "service.simkl.bridge/service.py",
-                "service.simkl.bridge/resources/icon.png"} <= set(names)
-        zf.extractall(tmp_path / "unpacked")
-
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), EmptyAddonRepository)
-    threading.Thread(target=proxy.serve_forever, args=(0.05,), daemon=True).start()
-    url = f"http://127.0.0.1:{proxy.server_address[1]}"
-    env = dict(os.environ, HTTP_PROXY=url, http_proxy=url, HTTPS_PROXY=url, https_proxy=url, NO_PROXY="", no_proxy="")
-    try:
-        checked = subprocess.run(["kodi-addon-checker", "--branch", "nexus", "service.simkl.bridge"], cwd=tmp_path / "unpacked",
-                                 env=env, capture_output=True, text=True, timeout=120)
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-    report = re.sub(r"\x1b\[[0-9;]*m", "", checked.stdout + checked.stderr)
-    print(report)  # warnings are worth reading, but only errors fail the build
-    errors = [line for line in report.splitlines() if line.startswith("ERROR")]
-    assert checked.returncode == 0 and not errors, "\n".join(errors) or report
-    assert "icon dimensions are fine 256x256" in report
 
 
 def test_a_bridge_url_without_http_is_named_in_the_log_and_events_wait(kodi, caplog) -> None:

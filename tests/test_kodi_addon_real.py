@@ -1,21 +1,35 @@
-"""The built addon zip installed in a real Kodi (Debian's package, headless), posting to a real bridge."""
+"""The real artefact: the built addon zip, linted by kodi-addon-checker and installed in a real Kodi
+(Debian's package, headless) that posts to a real bridge."""
 
 from __future__ import annotations
 
+import gzip
+import os
+import re
 import subprocess
 import sys
+import threading
 import time
+import xml.etree.ElementTree as ET
 import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import SECRET, watches
 from tests.kodi_real import RealKodi, available, free_port
 
-pytestmark = [pytest.mark.kodi, pytest.mark.slow,
-              pytest.mark.skipif(available() is not None, reason=f"real Kodi: {available()}")]
 
+def real_kodi(test):
+    for mark in (pytest.mark.kodi, pytest.mark.slow,
+                 pytest.mark.skipif(available() is not None, reason=f"real Kodi: {available()}")):
+        test = mark(test)
+    return test
+
+
+ADDON = Path(__file__).resolve().parent.parent / "plugins" / "kodi" / "service.simkl.bridge"
 BUILD = Path(__file__).resolve().parent.parent / "scripts" / "build_kodi_addon.py"
 ADDON_ID = "service.simkl.bridge"
 SETTINGS = """<settings version="2">
@@ -38,6 +52,62 @@ def eventually(kodi: RealKodi, probe, what: str, timeout: float = 30.0):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; the addon logged:\n" + "\n".join(addon_lines[-20:]))
 
 
+# -- the installable zip ---------------------------------------------------------------------------
+
+
+def build_zip(out: Path) -> Path:
+    """What a user runs: the build script, which prints the zip's path."""
+    built = subprocess.run([sys.executable, str(BUILD), "--out", str(out)], capture_output=True, text=True, timeout=60,
+                           check=True)
+    return Path(built.stdout.strip())
+
+
+class EmptyAddonRepository(BaseHTTPRequestHandler):
+    """Stands in for mirrors.kodi.tv (reached as an HTTP proxy): every branch's addons.xml.gz is
+    empty, so the checker sees a new addon and nothing leaves 127.0.0.1."""
+
+    def do_GET(self) -> None:
+        body = gzip.compress(b'<?xml version="1.0" encoding="UTF-8"?><addons></addons>')
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+
+def test_the_built_zip_installs_as_one_addon_folder_and_passes_kodi_addon_checker(tmp_path) -> None:
+    zip_path = build_zip(tmp_path / "dist")
+    assert zip_path.name == f"service.simkl.bridge-{ET.parse(ADDON / 'addon.xml').getroot().get('version')}.zip"
+    with zipfile.ZipFile(zip_path) as zf:
+        names = zf.namelist()
+        assert all(n.startswith("service.simkl.bridge/") for n in names)
+        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+        assert {"service.simkl.bridge/addon.xml", "service.simkl.bridge/service.py",
+                "service.simkl.bridge/resources/icon.png"} <= set(names)
+        zf.extractall(tmp_path / "unpacked")
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), EmptyAddonRepository)
+    threading.Thread(target=proxy.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{proxy.server_address[1]}"
+    env = dict(os.environ, HTTP_PROXY=url, http_proxy=url, HTTPS_PROXY=url, https_proxy=url, NO_PROXY="", no_proxy="")
+    try:
+        checked = subprocess.run(["kodi-addon-checker", "--branch", "nexus", "service.simkl.bridge"], cwd=tmp_path / "unpacked",
+                                 env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    report = re.sub(r"\x1b\[[0-9;]*m", "", checked.stdout + checked.stderr)
+    print(report)  # warnings are worth reading, but only errors fail the build
+    errors = [line for line in report.splitlines() if line.startswith("ERROR")]
+    assert checked.returncode == 0 and not errors, "\n".join(errors) or report
+    assert "icon dimensions are fine 256x256" in report
+
+
+# -- in a real Kodi ------------------------------------------------------------------------------
+
+
 @pytest.fixture(scope="module")
 def bridge_port() -> int:
     return free_port()
@@ -47,9 +117,7 @@ def bridge_port() -> int:
 def kodi(tmp_path_factory, bridge_port):
     """Kodi with the zip's addon installed and enabled, its settings pointing at `bridge_port`."""
     root = tmp_path_factory.mktemp("kodi-addon")
-    built = subprocess.run([sys.executable, str(BUILD), "--out", str(root / "dist")], capture_output=True, text=True,
-                           timeout=60, check=True)
-    with zipfile.ZipFile(built.stdout.strip()) as zf:
+    with zipfile.ZipFile(build_zip(root / "dist")) as zf:
         zf.extractall(root / "unpacked")
     k = RealKodi(root, addons=[root / "unpacked" / ADDON_ID])
     settings = k.home / ".kodi" / "userdata" / "addon_data" / ADDON_ID / "settings.xml"
@@ -71,6 +139,7 @@ def kodi_log(kodi: RealKodi) -> str:
     return (kodi.root / "kodi-console.log").read_text(errors="replace")
 
 
+@real_kodi
 def test_a_library_movie_played_to_the_end_reaches_simkl_through_the_addon(kodi, bridge, emulator) -> None:
     kodi.play(kodi.movie)
     kodi.seek(90)
@@ -81,6 +150,7 @@ def test_a_library_movie_played_to_the_end_reaches_simkl_through_the_addon(kodi,
     assert post["movies"][0]["ids"] == {"tmdb": 603, "imdb": "tt0133093"}
 
 
+@real_kodi
 def test_a_paused_library_episode_is_saved_under_its_shows_ids(kodi, bridge, emulator) -> None:
     kodi.play(kodi.episode)
     kodi.seek(40)
@@ -94,6 +164,7 @@ def test_a_paused_library_episode_is_saved_under_its_shows_ids(kodi, bridge, emu
     eventually(kodi, lambda: bridge.status()["sessions"] == 0, "the stop to reach the bridge")
 
 
+@real_kodi
 def test_a_loose_file_is_not_sent_and_kodi_log_says_why(kodi, bridge, emulator) -> None:
     kodi.play(kodi.loose)
     kodi.seek(90)
