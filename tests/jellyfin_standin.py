@@ -166,16 +166,17 @@ class JellyfinStandIn:
             self.sessions[session]["PlayState"].update(PositionTicks=int(seconds * TICKS), IsPaused=paused)
         return self.push()
 
-    def stop(self, session: str, push: bool = True, played_after: bool = False) -> None:
+    def stop(self, session: str, push: bool = True, played_after: float | None = None) -> None:
         """The client stops. Jellyfin saves the user data (UserDataChanged) and pushes the sessions;
-        `played_after` sends them in the other order, which the real server may also do."""
+        `played_after=seconds` sends them in the other order, that long apart."""
         with self._lock:
             changed = self._finish(session)
-            if not played_after:
+            if played_after is None:
                 self._user_data_changed(*changed)
         if push:
             self.push()
-        if played_after:
+        if played_after is not None:
+            time.sleep(played_after)
             self._user_data_changed(*changed)
 
     def _finish(self, session: str) -> tuple[str, list[dict[str, Any]]]:

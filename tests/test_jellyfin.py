@@ -106,7 +106,8 @@ def test_jellyfins_played_flag_after_the_stop_is_the_same_viewing(jellyfin, runn
     bridge, _ = running()
     jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(100))
     jellyfin.progress("s1", minutes(125))  # 92%: past both Jellyfin's 90% and our 80%
-    jellyfin.stop("s1", played_after=True)
+    # A second apart: a different watched_at, so the outbox's own dedupe cannot hide a repeat.
+    jellyfin.stop("s1", played_after=1.1)
     eventually(lambda: watches(emulator), "the history entry")
     settle(bridge)
     assert len(sent(emulator, "/sync/history")) == 1
@@ -117,7 +118,7 @@ def test_a_played_flag_for_a_stop_below_our_threshold_still_marks_it(jellyfin, r
     bridge.engine.threshold = 95.0  # stricter than Jellyfin's 90%: the server's own signal decides
     jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(100))
     jellyfin.progress("s1", minutes(125))  # 92%
-    jellyfin.stop("s1", played_after=True)
+    jellyfin.stop("s1", played_after=0.0)
     (watch,) = eventually(lambda: watches(emulator), "the history entry from Jellyfin's Played flag")
     assert watch["title"] == "The Matrix"
 
@@ -346,6 +347,8 @@ def test_webhook_and_websocket_for_one_play_count_once(jellyfin, running, emulat
     jellyfin.play("s1", ALICE, jellyfin.matrix, 60)
     jellyfin.progress("s1", minutes(130))
     jellyfin.stop("s1")
+    eventually(lambda: watches(emulator), "the socket's mark")
+    time.sleep(1.1)  # a later second: a different watched_at, so the outbox's own dedupe cannot hide a repeat
     stop = webhook_body(jellyfin, "PlaybackStop", jellyfin.matrix, minutes(130), PlayedToCompletion=True)
     assert post(bridge, stop).status_code == 202
     eventually(lambda: watches(emulator), "the history entry")
@@ -369,6 +372,7 @@ def test_a_hand_mark_seen_on_the_socket_and_by_webhook_counts_once(jellyfin, run
     bridge, _ = running(webhooks=True)
     jellyfin.mark_played(ALICE, jellyfin.matrix)
     eventually(lambda: watches(emulator), "the socket's mark")
+    time.sleep(1.1)  # a later second: a different watched_at, so the outbox's own dedupe cannot hide a repeat
     toggled = webhook_body(jellyfin, "UserDataSaved", jellyfin.matrix, 0, SaveReason="TogglePlayed", Played=True)
     assert post(bridge, toggled).status_code == 202
     settle(bridge)
