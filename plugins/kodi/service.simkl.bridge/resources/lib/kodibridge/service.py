@@ -17,6 +17,8 @@ from kodibridge.playback import Playback, Who
 from kodibridge.player import Player
 from kodibridge.sender import Sender, Target
 
+log = logging.getLogger("kodibridge")
+
 ADDON_ID = "service.simkl.bridge"
 DEFAULT_NAME = "kodi"
 _LEVELS = {logging.DEBUG: "LOGDEBUG", logging.INFO: "LOGINFO", logging.WARNING: "LOGWARNING", logging.ERROR: "LOGERROR"}
@@ -71,7 +73,7 @@ class Service:
         try:
             self.queue.put(event)
         except sqlite3.Error as exc:  # a full or broken profile disk must not break playback
-            logging.getLogger("kodibridge").error("could not queue a %s event: %s", event.get("state"), exc)
+            log.error("could not queue a %s event: %s", event.get("state"), exc)
             return
         self._wake.set()
 
@@ -81,13 +83,13 @@ class Service:
             try:
                 wait = self.sender.drain()
             except Exception as exc:  # a sender bug must not end delivery for the rest of the session
-                logging.getLogger("kodibridge").error("sending failed: %s: %s", type(exc).__name__, exc)
+                log.error("sending failed: %s: %s", type(exc).__name__, exc)
                 wait = 60.0
             self._wake.wait(wait or None)
 
     def run(self) -> None:
-        logging.getLogger("kodibridge").info("started: reporting to %s as %s; %d events waiting",
-                                             self.target().url or "(no bridge URL set)", self.who().user, len(self.queue))
+        log.info("started: reporting to %s as %s; %d events waiting",
+                 self.target().url or "(no bridge URL set)", self.who().user, len(self.queue))
         sender = threading.Thread(target=self.send_loop, name="simkl-bridge-sender", daemon=True)
         sender.start()
         while not self.monitor.abortRequested():
@@ -101,7 +103,6 @@ class Service:
 
 
 def run() -> None:
-    root = logging.getLogger("kodibridge")
-    root.setLevel(logging.INFO)
-    root.addHandler(KodiLog())
+    log.setLevel(logging.INFO)
+    log.addHandler(KodiLog())
     Service().run()
