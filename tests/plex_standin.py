@@ -48,6 +48,13 @@ class PlexStandIn(StandIn):
         self.route("GET", r"/:/progress", self._set_progress)
         self.websocket("/:/websockets/notifications", self._ws_open)
 
+    def _handler_class(self) -> Any:
+        handler = super()._handler_class()
+        # Replies go out as separate header and body writes; on a kept-alive connection (plexapi
+        # reuses one) Nagle's algorithm then waits for a delayed ACK: ~40 ms per request.
+        handler.disable_nagle_algorithm = True
+        return handler
+
     # -- the library ----------------------------------------------------------------------------
 
     def add(self, rating_key: str, type: str, title: str, section: str, guid: str, guids: tuple[str, ...] = (),
