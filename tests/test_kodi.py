@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,7 +20,8 @@ import pytest
 from bridge.adapters.base import Backoff
 from bridge.adapters.kodi import KodiAdapter
 from bridge.config import KodiHost
-from bridge.events import PlayEvent, State
+from bridge.adapters.kodi_map import CLOCK_LABELS
+from bridge.events import Ids, Kind, PlayEvent, Resume, State
 from tests.conftest import make_client, watches
 from tests.kodi_real import KODI_TZ, RealKodi, available, free_port
 from tests.test_kodi_rpc import FakeKodi, notification, reply
@@ -54,20 +55,29 @@ def kodi_time(s: float) -> dict[str, int]:
     return {"hours": int(s // 3600), "minutes": int(s % 3600 // 60), "seconds": int(s % 60), "milliseconds": 0}
 
 
+def failure(request: dict[str, Any]) -> bytes:
+    return json.dumps({"id": request["id"], "jsonrpc": "2.0", "error": {"code": -32100, "message": "Failed to execute method."}}).encode()
+
+
 class ScriptedKodi:
     """Answers the adapter's requests from a little state; the video player has id `playerid`."""
 
     def __init__(self, playerid: int = 1, item: Any = MOVIE):
         self.playerid, self.item = playerid, item
         self.position, self.speed = 600.0, 1
+        # Library requests: method -> params -> result, or None for a Kodi error.
+        self.library: dict[str, Callable[[dict[str, Any]], Any]] = {}
         self.fake = FakeKodi(self.answer)
 
     def answer(self, request: dict[str, Any]) -> bytes:
         method, params = request["method"], request.get("params") or {}
+        if method in self.library:
+            result = self.library[method](params)
+            return failure(request) if result is None else reply(request, result)
         if method == "Player.GetActivePlayers":
             return reply(request, [])
         if params.get("playerid", self.playerid) != self.playerid:
-            return json.dumps({"id": request["id"], "jsonrpc": "2.0", "error": {"code": -32100, "message": "Failed to execute method."}}).encode()
+            return failure(request)
         if method == "Player.GetItem":
             return reply(request, {"item": self.item})
         if method == "Player.GetProperties":
@@ -138,6 +148,29 @@ def test_a_garbage_reply_is_one_log_line_and_the_next_play_still_works(scripted,
     kodi.notify("Player.OnAVStart", item={"id": 1, "type": "movie"}, player={"playerid": 1, "speed": 1})
     (event,) = eventually(lambda: events[:], "the next play")
     assert event.ids.tmdb == 603
+
+
+def test_resume_points_are_set_one_by_one_and_a_refused_one_does_not_stop_the_rest(scripted, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.adapters.kodi")
+    kodi, adapter, _ = scripted()
+    never_played = {"lastplayed": "", "resume": {"position": 0.0, "total": 0.0}, "runtime": 8000}
+    kodi.library = {
+        "XBMC.GetInfoLabels": lambda p: {CLOCK_LABELS[0]: time.strftime("%Y-%m-%d", time.gmtime()),
+                                         CLOCK_LABELS[1]: time.strftime("%H:%M:%S", time.gmtime())},
+        "VideoLibrary.GetMovies": lambda p: {"movies": [dict(never_played, movieid=1, title="Locked", uniqueid={"tmdb": "603"}),
+                                                        dict(never_played, movieid=2, title="Open", uniqueid={"tmdb": "604"})]},
+        "VideoLibrary.SetMovieDetails": lambda p: None if p["movieid"] == 1 else "OK",
+    }
+    eventually(adapter.supervisor.connected.is_set, "the adapter to connect")
+    paused = time.time() - 60
+    done = adapter.apply_resume([Resume("alice", Kind.MOVIE, Ids(tmdb=603), 50.0, paused),
+                                 Resume("alice", Kind.MOVIE, Ids(tmdb=604), 25.0, paused),
+                                 Resume("alice", Kind.MOVIE, Ids(tmdb=999), 25.0, paused)])  # not in this library
+    assert done == 1
+    sets = [r["params"] for r in kodi.fake.requests if r["method"] == "VideoLibrary.SetMovieDetails"]
+    assert sets[-1] == {"movieid": 2, "resume": {"position": 2000.0, "total": 8000.0}}
+    (refused,) = [r.getMessage() for r in caplog.records if "not set" in r.getMessage()]
+    assert "tmdb:603" in refused and "Failed to execute method" in refused
 
 
 def test_each_configured_kodi_is_its_own_adapter_and_one_down_does_not_hold_up_another(bridge_for, caplog) -> None:
@@ -261,21 +294,25 @@ def test_startup_puts_simkls_paused_position_into_kodi_unless_kodis_is_newer(kod
     set_movie = lambda **details: kodi.rpc("VideoLibrary.SetMovieDetails", {"movieid": movie["movieid"], **details})
     set_movie(lastplayed="2001-01-01 00:00:00", resume={"position": 0.0, "total": 0.0})
     make_client(emulator).scrobble("pause", {"progress": 35, "movie": {"ids": {"tmdb": 603}}})
+    make_client(emulator).scrobble("pause", {"progress": 50, "show": {"ids": {"tvdb": 81189}}, "episode": {"season": 1, "number": 2}})
     bridge, _ = kodi_bridge()
-    assert bridge.reconcile().pushed == 1
-    assert movie_resume(kodi) == {"position": pytest.approx(7.0, abs=0.2), "total": 20}
-    # Kodi played it after Simkl's pause: Kodi's own resume point stays. Kodi's lastplayed is in
+    assert bridge.reconcile().pushed == 2
+    assert library_resume(kodi, "movie") == {"position": pytest.approx(7.0, abs=0.2), "total": 20}
+    assert library_resume(kodi, "episode") == {"position": pytest.approx(10.0, abs=0.2), "total": 20}
+    # Kodi played the movie after Simkl's pause: Kodi's own resume point stays. Its lastplayed is in
     # Kodi's time zone (3.5 h west of UTC here), which the adapter must not take for its own.
     kodi_now = datetime.now(ZoneInfo(KODI_TZ)).strftime("%Y-%m-%d %H:%M:%S")
     set_movie(lastplayed=kodi_now, resume={"position": 12.0, "total": 20.0})
     assert bridge.reconcile().pushed == 0
-    assert movie_resume(kodi)["position"] == 12.0
+    assert library_resume(kodi, "movie")["position"] == 12.0
     set_movie(resume={"position": 0.0, "total": 0.0})
+    (episode,) = kodi.rpc("VideoLibrary.GetEpisodes")["episodes"]
+    kodi.rpc("VideoLibrary.SetEpisodeDetails", {"episodeid": episode["episodeid"], "resume": {"position": 0.0, "total": 0.0}})
 
 
-def movie_resume(kodi) -> dict:
-    (movie,) = kodi.rpc("VideoLibrary.GetMovies", {"properties": ["resume"]})["movies"]
-    return movie["resume"]
+def library_resume(kodi, kind: str) -> dict:
+    (item,) = kodi.rpc(f"VideoLibrary.Get{kind.title()}s", {"properties": ["resume"]})[f"{kind}s"]
+    return item["resume"]
 
 
 @real_kodi

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.adapters.kodi_map import (CLOCK_LABELS, NotInLibrary, event_from_item, find_by_ids, kodi_utc_offset, map_file,
-                                      resume_point, seconds)
+from bridge.adapters.kodi_map import (CLOCK_LABELS, NotInLibrary, event_from_item, find_by_ids, kodi_utc_offset,
+                                      numbers_agree, resume_point, seconds)
 from bridge.cli import main as cli
 from bridge.events import EventError, Ids, Kind, Numbering, Resume, State
 from bridge.simkl.bodies import history_body
@@ -167,6 +167,16 @@ def test_lastplayed_is_read_in_kodis_time_zone() -> None:
     # A Kodi 2 h east played it at 13:30 local = 11:30 UTC, before the pause.
     kodi_east = library_movie("2026-11-20 13:30:00", position=600)
     assert resume_point(kodi_east, resume(), utc_offset=2 * 3600) is not None
+
+
+@pytest.mark.parametrize("simkl_ids, kodi_show_ids, agree", [
+    (Ids(tvdb=81189, imdb="tt0903747"), {"tvdb": "81189"}, True),
+    (Ids(mal=1575, tvdb=79481), {"tvdb": "79481"}, False),  # Simkl's anime numbers vs Kodi's TVDB seasons
+    (Ids(anidb=4563), {"anidb": "4563"}, True),              # both count the AniDB way
+])
+def test_an_anime_resume_point_goes_only_to_a_show_numbered_the_same_way(simkl_ids, kodi_show_ids, agree) -> None:
+    resume = Resume("alice", Kind.EPISODE, simkl_ids, 40.0, NOON_UTC, season=1, episode=14)
+    assert numbers_agree(dict(SHOW, uniqueid=kodi_show_ids, imdbnumber=""), resume) is agree
 
 
 @pytest.mark.parametrize("clock, offset", [

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from bridge.adapters.base import Backoff, Sink, Supervisor
 from bridge.adapters.kodi_map import (CLOCK_LABELS, NotInLibrary, event_from_item, find_by_ids, kodi_utc_offset,
-                                      resume_point, seconds)
+                                      numbers_agree, resume_point, seconds)
 from bridge.adapters.kodi_rpc import HttpRpc, RpcError, TcpConnection
 from bridge.config import KodiHost
 from bridge.events import EventError, Kind, PlayEvent, Resume, State
@@ -31,7 +31,9 @@ ITEM_PROPERTIES = ["title", "showtitle", "season", "episode", "tvshowid", "uniqu
 SHOW_PROPERTIES = ["title", "uniqueid", "imdbnumber", "year"]
 POSITION_PROPERTIES = ["time", "totaltime", "speed"]
 # `runtime` stays 0 unless streamdetails are asked for too (Kodi 20 fills it from them).
-RESUME_PROPERTIES = ["uniqueid", "imdbnumber", "resume", "lastplayed", "runtime", "streamdetails", "title"]
+# Episodes have no `imdbnumber` field: asking for it fails the whole request.
+MOVIE_RESUME_PROPERTIES = ["uniqueid", "imdbnumber", "resume", "lastplayed", "runtime", "streamdetails", "title"]
+EPISODE_RESUME_PROPERTIES = ["episode", "uniqueid", "resume", "lastplayed", "runtime", "streamdetails", "title"]
 CONNECTED = "bridge.connected"  # a worker-queue marker, not a Kodi method
 
 
@@ -239,26 +241,31 @@ class KodiAdapter:
             return 0
         if self.http is None:
             self.supervisor.connected.wait(10)
-        done = 0
         offset = self._utc_offset()
-        movies: list[dict[str, Any]] | None = None
-        shows: list[dict[str, Any]] | None = None
+        library: dict[str, list[dict[str, Any]]] = {}
+        done = 0
         for resume in resumes:
-            if resume.kind is Kind.MOVIE:
-                if movies is None:
-                    movies = self._items("VideoLibrary.GetMovies", {"properties": RESUME_PROPERTIES}, "movies")
-                target, setter, key = find_by_ids(movies, resume.ids), "VideoLibrary.SetMovieDetails", "movieid"
-            else:
-                if shows is None:
-                    shows = self._items("VideoLibrary.GetTVShows", {"properties": SHOW_PROPERTIES}, "tvshows")
-                target, setter, key = self._episode(shows, resume), "VideoLibrary.SetEpisodeDetails", "episodeid"
-            point = resume_point(target, resume, offset) if target else None
-            if point is None:
-                continue
-            self._call(setter, {key: target[key], "resume": point})
-            log.info("%s: resume point of %s set to %.0f s from Simkl", self.name, resume.title or target.get("title"), point["position"])
-            done += 1
+            try:
+                done += self._resume(resume, offset, library)
+            except RpcError as exc:
+                log.warning("%s: resume point of %s not set: %s", self.name, resume.title or resume.ids.key(), exc)
         return done
+
+    def _resume(self, resume: Resume, offset: float | None, library: dict[str, list[dict[str, Any]]]) -> int:
+        if resume.kind is Kind.MOVIE:
+            if "movies" not in library:
+                library["movies"] = self._items("VideoLibrary.GetMovies", {"properties": MOVIE_RESUME_PROPERTIES}, "movies")
+            target, setter, key = find_by_ids(library["movies"], resume.ids), "VideoLibrary.SetMovieDetails", "movieid"
+        else:
+            if "tvshows" not in library:
+                library["tvshows"] = self._items("VideoLibrary.GetTVShows", {"properties": SHOW_PROPERTIES}, "tvshows")
+            target, setter, key = self._episode(library["tvshows"], resume), "VideoLibrary.SetEpisodeDetails", "episodeid"
+        point = resume_point(target, resume, offset) if target else None
+        if point is None or target is None or not isinstance(target.get(key), int):
+            return 0
+        self._call(setter, {key: target[key], "resume": point})
+        log.info("%s: resume point of %s set to %.0f s from Simkl", self.name, resume.title or target.get("title"), point["position"])
+        return 1
 
     def _utc_offset(self) -> float | None:
         try:
@@ -271,10 +278,14 @@ class KodiAdapter:
 
     def _episode(self, shows: list[dict[str, Any]], resume: Resume) -> dict[str, Any] | None:
         show = find_by_ids(shows, resume.ids)
-        if show is None or resume.season is None or resume.episode is None:
+        if show is None or not isinstance(show.get("tvshowid"), int) or resume.season is None or resume.episode is None:
+            return None
+        if not numbers_agree(show, resume):
+            log.info("%s: resume point of %s S%sE%s not set: Simkl numbers this anime's episodes differently from Kodi",
+                     self.name, resume.title or show.get("title"), resume.season, resume.episode)
             return None
         episodes = self._items("VideoLibrary.GetEpisodes", {"tvshowid": show["tvshowid"], "season": resume.season,
-                                                            "properties": ["episode", *RESUME_PROPERTIES]}, "episodes")
+                                                            "properties": EPISODE_RESUME_PROPERTIES}, "episodes")
         return next((e for e in episodes if e.get("episode") == resume.episode), None)
 
 

@@ -158,6 +158,15 @@ def kodi_utc_offset(labels: Any, now: float) -> float | None:
     return round((local - now) / 900) * 900
 
 
+def numbers_agree(show: dict[str, Any], resume: Resume) -> bool:
+    """Whether a Simkl playback's season/episode name the same episode in this Kodi show. Simkl
+    counts an anime's episodes its own way (per cour, like AniDB); a Kodi show scraped with TVDB or
+    TMDB ids counts by their seasons, and the same numbers may be another episode there."""
+    if not resume.ids.is_anime:
+        return True
+    return numbering_for(kodi_ids(show)[0])[1] is Numbering.ANIDB
+
+
 def resume_point(obj: dict[str, Any], resume: Resume, utc_offset: float | None = None) -> dict[str, float] | None:
     """The `resume` value to set on a Kodi library item for a Simkl playback, or None to leave it:
     Kodi played the item after Simkl's pause (its own state is newer), the length is unknown, or
