@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from plexapi.exceptions import PlexApiException
+from plexapi.exceptions import NotFound, PlexApiException
 from plexapi.server import PlexServer as PlexClient
 from requests import RequestException
 
@@ -125,6 +125,7 @@ class PlexAdapter:
         sock = AlertSocket(url, ping_interval=self.ping_interval, watchdog=self.watchdog, connect_timeout=self.timeout)
         sock.open()
         self._socket = sock
+
         def alive() -> None:
             connected.set()
             log.info("%s: listening to %s notifications", self.name, self.cfg.url)
@@ -204,8 +205,8 @@ class PlexAdapter:
         if live is None or live.rating_key != rating_key:
             self._once(f"user:{key}", logging.INFO, "session %s is not in /status/sessions (yet): its user is unknown; waiting", key)
             return None
-        meta = self._metadata(rating_key)
         try:
+            meta = self._metadata(rating_key)
             if in_excluded_library(meta, self.cfg.exclude_libraries):
                 raise NotMatched(f"plex item {rating_key} {meta.get('title')!r} is in excluded library "
                                  f"{meta.get('librarySectionTitle')!r}")
@@ -213,7 +214,7 @@ class PlexAdapter:
                 meta["grandparent"] = self._show(str(meta["grandparentRatingKey"]))
             event = event_from_metadata(meta, server=self.cfg.name, user=live.user, session=key,
                                         state=live.state, position=live.position, at=self.clock())
-        except EventError as exc:
+        except (EventError, NotFound) as exc:
             self._skipped[key] = rating_key
             level = logging.INFO if isinstance(exc, NotMatched) else logging.WARNING
             self._once(f"item:{rating_key}", level, "not sent: %s", exc)
