@@ -1,91 +1,21 @@
-"""The Jellyfin adapter against the Jellyfin stand-in and the Simkl emulator, through a real Bridge.
-
-Intervals are shortened through the adapter's constructor (keep-alive 0.2 s, poll 0.2 s, and a
-0.8 s watchdog for the silent-socket test) so that reconnects and dead sockets are seen within a second.
-"""
+"""The Jellyfin adapter's live side against the Jellyfin stand-in and the Simkl emulator, through a
+real Bridge: what each play sends, users and libraries, several servers, and connection trouble."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
 import pytest
-import requests
 
-from bridge.adapters.base import Backoff
 from bridge.adapters.jellyfin import JellyfinAdapter
-from bridge.config import JellyfinServer
-from bridge.events import Ids, Kind, Resume
-from tests.conftest import SECRET, watches
-from tests.jellyfin_standin import ALICE, API_KEY, BOB, TICKS, JellyfinStandIn
+from tests.conftest import watches
+from tests.jellyfin_helpers import (  # noqa: F401 - fixtures
+    adapter_for, eventually, jellyfin, minutes, no_post_pacing_check, playbacks, running, sent, settle,
+)
+from tests.jellyfin_standin import ALICE, API_KEY, BOB, JellyfinStandIn
 
 LOG = "bridge.adapters.jellyfin"
-
-
-@pytest.fixture
-def jellyfin():
-    with JellyfinStandIn() as jf:
-        jf.matrix = jf.add_movie("The Matrix", {"Tmdb": "603", "Imdb": "tt0133093"}, minutes=136, year=1999)
-        jf.bb = jf.add_series("Breaking Bad", {"Tvdb": "81189", "Tmdb": "1396", "Imdb": "tt0903747"})
-        jf.bb_s1e2 = jf.add_episode(jf.bb, 1, 2, {"Tvdb": "349239"}, minutes=47)
-        yield jf
-
-
-@pytest.fixture(autouse=True)
-def no_post_pacing_check(emulator):
-    """The client paces POSTs from when it sends, the emulator checks from when it receives: on a busy
-    machine the two disagree by a few ms and a 429 costs a 4 s retry. Pacing is tested elsewhere."""
-    emulator.post_interval = 0.0
-
-
-def sent(emulator, path: str) -> list[dict]:
-    """The bodies of the successful POSTs to `path`."""
-    return [r["body"] for r in emulator.requests if r["method"] == "POST" and r["path"] == path and r["status"] < 300]
-
-
-def adapter_for(jf: JellyfinStandIn, name: str = "home", watchdog: float = 2.0, **settings) -> JellyfinAdapter:
-    """Short intervals; the watchdog is generous unless a test is about it, so that a busy CI machine
-    stalling a thread for a moment does not count as a dead socket."""
-    server = JellyfinServer(name=name, url=jf.url, api_key=API_KEY, **settings)
-    return JellyfinAdapter(server, poll_interval=0.2, keepalive=0.2, watchdog=watchdog, backoff=Backoff(0.05, 0.2),
-                           timeout=2.0)
-
-
-@pytest.fixture
-def running(jellyfin, bridge_for):
-    """A started bridge whose one adapter is connected to the stand-in (and subscribed)."""
-    def make(jf: JellyfinStandIn = jellyfin, watchdog: float = 2.0, **settings):
-        adapter = adapter_for(jf, watchdog=watchdog, **settings)
-        bridge = bridge_for(adapters=[adapter])
-        bridge.start(reconcile=False)
-        eventually(lambda: adapter.supervisor.connected.is_set() and jf.subscribers, "the adapter to subscribe")
-        return bridge, adapter
-    return make
-
-
-def eventually(probe, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def playbacks(emulator, user: str = "alice") -> list:
-    return emulator.state()["users"].get(user, {}).get("playbacks", [])
-
-
-def settle(bridge, seconds: float = 0.4) -> None:
-    """Let pushes arrive, then wait for the sender to drain what they queued."""
-    time.sleep(seconds)
-    eventually(lambda: bridge.outbox.pending() == 0, "the outbox to drain")
-
-
-def minutes(m: float) -> float:
-    return m * 60
 
 
 # -- what gets sent --------------------------------------------------------------------------------
@@ -322,107 +252,3 @@ def test_garbage_on_the_socket_is_logged_and_the_listener_carries_on(jellyfin, r
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 9, warnings  # one line for each bad message or session; LibraryChanged is not ours
     assert len(jellyfin.server.sockets) == 1  # the same connection throughout
-
-
-# -- webhooks ------------------------------------------------------------------------------------------
-
-
-def webhook_body(jf: JellyfinStandIn, kind: str, item_id: str, seconds: float, **extra) -> dict:
-    item = jf.items[item_id]
-    body = {"NotificationType": kind, "ServerName": "standin", "ItemId": item_id, "ItemType": item["Type"],
-            "Name": item["Name"], "Year": item.get("ProductionYear"), "RunTimeTicks": item["RunTimeTicks"],
-            "PlaybackPositionTicks": int(seconds * TICKS), "IsPaused": False, "NotificationUsername": "alice",
-            "UserId": ALICE, "DeviceId": "device-s1", "DeviceName": "Firefox", "ClientName": "Jellyfin Web"}
-    body.update({f"Provider_{k.lower()}": v for k, v in item["ProviderIds"].items()})
-    body.update(extra)
-    return body
-
-
-def post(bridge, body, path: str = "/jellyfin", secret: str | None = SECRET, raw: bytes | None = None):
-    headers = {"Content-Type": "text/plain"} | ({"X-Bridge-Secret": secret} if secret else {})
-    return requests.post(bridge.http.url + path, data=raw if raw is not None else json.dumps(body),
-                         headers=headers, timeout=5)
-
-
-def test_webhook_and_websocket_for_one_play_count_once(jellyfin, running, emulator) -> None:
-    bridge, _ = running(webhooks=True)
-    assert post(bridge, webhook_body(jellyfin, "PlaybackStart", jellyfin.matrix, 60)).status_code == 202
-    jellyfin.play("s1", ALICE, jellyfin.matrix, 60)
-    jellyfin.progress("s1", minutes(130))
-    jellyfin.stop("s1")
-    eventually(lambda: watches(emulator), "the socket's mark")
-    time.sleep(1.1)  # a later second: a different watched_at, so the outbox's own dedupe cannot hide a repeat
-    stop = webhook_body(jellyfin, "PlaybackStop", jellyfin.matrix, minutes(130), PlayedToCompletion=True)
-    assert post(bridge, stop).status_code == 202
-    eventually(lambda: watches(emulator), "the history entry")
-    settle(bridge)
-    assert len(watches(emulator)) == 1
-    assert len(sent(emulator, "/scrobble/start")) == 1
-    assert len(sent(emulator, "/sync/history")) == 1
-
-
-def test_a_webhook_episode_is_the_same_item_as_on_the_socket(jellyfin, running, emulator) -> None:
-    bridge, _ = running(webhooks=True)
-    body = webhook_body(jellyfin, "PlaybackStop", jellyfin.bb_s1e2, minutes(46), PlayedToCompletion=True,
-                        SeriesId=jellyfin.bb, SeriesName="Breaking Bad", SeasonNumber=1, EpisodeNumber=2)
-    assert post(bridge, body, path="/jellyfin/home").status_code == 202
-    (watch,) = eventually(lambda: watches(emulator), "the webhook's episode")
-    (body,) = sent(emulator, "/sync/history")
-    assert body["shows"][0]["ids"]["tvdb"] == 81189 and watch["number"] == 2
-
-
-def test_a_hand_mark_seen_on_the_socket_and_by_webhook_counts_once(jellyfin, running, emulator) -> None:
-    bridge, _ = running(webhooks=True)
-    jellyfin.mark_played(ALICE, jellyfin.matrix)
-    eventually(lambda: watches(emulator), "the socket's mark")
-    time.sleep(1.1)  # a later second: a different watched_at, so the outbox's own dedupe cannot hide a repeat
-    toggled = webhook_body(jellyfin, "UserDataSaved", jellyfin.matrix, 0, SaveReason="TogglePlayed", Played=True)
-    assert post(bridge, toggled).status_code == 202
-    settle(bridge)
-    assert len(sent(emulator, "/sync/history")) == 1
-
-
-def test_webhooks_need_the_secret_and_garbage_is_refused(jellyfin, running, emulator, caplog) -> None:
-    caplog.set_level(logging.INFO)
-    bridge, _ = running(webhooks=True)
-    good = webhook_body(jellyfin, "PlaybackStop", jellyfin.matrix, minutes(130), PlayedToCompletion=True)
-    assert post(bridge, good, secret=None).status_code == 403
-    assert post(bridge, good, secret="wrong-secret-wrong-secret").status_code == 403
-    reply = post(bridge, None, raw=b'{"NotificationType": "PlaybackStop", "ItemId": ')
-    assert reply.status_code == 400 and "not JSON" in reply.json()["error"]
-    reply = post(bridge, dict(good, NotificationUsername="", Username=""))
-    assert reply.status_code == 400 and "NotificationUsername" in reply.json()["error"]
-    assert post(bridge, {"NotificationType": "ItemAdded", "ItemId": jellyfin.matrix}).status_code == 200
-    settle(bridge)
-    assert bridge.outbox.counts() == {} and watches(emulator) == []
-    assert any("not JSON" in r.getMessage() for r in caplog.records if r.name == "bridge.http")
-    assert post(bridge, good, path=f"/{SECRET}/jellyfin", secret=None).status_code == 202
-
-
-# -- resume points -------------------------------------------------------------------------------------
-
-
-def test_simkls_newer_pause_becomes_the_jellyfin_resume_point(jellyfin, bridge_for) -> None:
-    adapter = adapter_for(jellyfin, user="alice")
-    now = time.time()
-    older = Resume(account="alice", kind=Kind.MOVIE, ids=Ids(tmdb=603), progress=40.0, paused_at=now - 60, title="The Matrix")
-    episode = Resume(account="alice", kind=Kind.EPISODE, ids=Ids(tvdb=81189), progress=50.0, paused_at=now - 60,
-                     season=1, episode=2)
-    assert adapter.apply_resume([older, episode]) == 2
-    data = jellyfin.data(ALICE, jellyfin.matrix)
-    assert data["PlaybackPositionTicks"] == int(0.4 * jellyfin.items[jellyfin.matrix]["RunTimeTicks"])
-    assert jellyfin.data(ALICE, jellyfin.bb_s1e2)["PlaybackPositionTicks"] == int(0.5 * 47 * 60 * TICKS)
-    # Played in Jellyfin since: Jellyfin's own state is newer and stays.
-    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(100))
-    jellyfin.stop("s1")
-    assert adapter.apply_resume([older]) == 0
-    assert jellyfin.data(ALICE, jellyfin.matrix)["PlaybackPositionTicks"] == int(minutes(100) * TICKS)
-    # Pushing the same pause again changes nothing either (its date is now Jellyfin's).
-    assert adapter.apply_resume([episode]) == 0
-
-
-def test_without_a_configured_user_nothing_is_pushed(jellyfin) -> None:
-    adapter = adapter_for(jellyfin)
-    r = Resume(account="alice", kind=Kind.MOVIE, ids=Ids(tmdb=603), progress=40.0, paused_at=time.time())
-    assert adapter.apply_resume([r]) == 0
-    assert not any(req.method == "POST" for req in jellyfin.server.requests)

@@ -1,0 +1,110 @@
+"""The Jellyfin adapter's webhook route and resume-point push, against the stand-in and the emulator."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from bridge.events import Ids, Kind, Resume
+from tests.conftest import SECRET, watches
+from tests.jellyfin_helpers import (  # noqa: F401 - fixtures
+    adapter_for, eventually, jellyfin, minutes, no_post_pacing_check, post, running, sent, settle, webhook_body,
+)
+from tests.jellyfin_standin import ALICE, TICKS
+
+
+def test_webhook_and_websocket_for_one_play_count_once(jellyfin, running, emulator) -> None:
+    bridge, _ = running(webhooks=True)
+    assert post(bridge, webhook_body(jellyfin, "PlaybackStart", jellyfin.matrix, 60)).status_code == 202
+    jellyfin.play("s1", ALICE, jellyfin.matrix, 60)
+    jellyfin.progress("s1", minutes(130))
+    jellyfin.stop("s1")
+    eventually(lambda: watches(emulator), "the socket's mark")
+    time.sleep(1.1)  # a later second: a different watched_at, so the outbox's own dedupe cannot hide a repeat
+    stop = webhook_body(jellyfin, "PlaybackStop", jellyfin.matrix, minutes(130), PlayedToCompletion=True)
+    assert post(bridge, stop).status_code == 202
+    eventually(lambda: watches(emulator), "the history entry")
+    settle(bridge)
+    assert len(watches(emulator)) == 1
+    assert len(sent(emulator, "/scrobble/start")) == 1
+    assert len(sent(emulator, "/sync/history")) == 1
+
+
+def test_a_webhook_episode_is_the_same_item_as_on_the_socket(jellyfin, running, emulator) -> None:
+    bridge, _ = running(webhooks=True)
+    body = webhook_body(jellyfin, "PlaybackStop", jellyfin.bb_s1e2, minutes(46), PlayedToCompletion=True,
+                        SeriesId=jellyfin.bb, SeriesName="Breaking Bad", SeasonNumber=1, EpisodeNumber=2)
+    assert post(bridge, body, path="/jellyfin/home").status_code == 202
+    (watch,) = eventually(lambda: watches(emulator), "the webhook's episode")
+    (body,) = sent(emulator, "/sync/history")
+    assert body["shows"][0]["ids"]["tvdb"] == 81189 and watch["number"] == 2
+
+
+def test_a_hand_mark_seen_on_the_socket_and_by_webhook_counts_once(jellyfin, running, emulator) -> None:
+    bridge, _ = running(webhooks=True)
+    jellyfin.mark_played(ALICE, jellyfin.matrix)
+    eventually(lambda: watches(emulator), "the socket's mark")
+    time.sleep(1.1)  # a later second: a different watched_at, so the outbox's own dedupe cannot hide a repeat
+    toggled = webhook_body(jellyfin, "UserDataSaved", jellyfin.matrix, 0, SaveReason="TogglePlayed", Played=True)
+    assert post(bridge, toggled).status_code == 202
+    settle(bridge)
+    assert len(sent(emulator, "/sync/history")) == 1
+
+
+def test_with_the_socket_off_only_webhooks_are_heard(jellyfin, bridge_for, emulator) -> None:
+    bridge = bridge_for(adapters=[adapter_for(jellyfin, websocket=False, webhooks=True)])
+    bridge.start(reconcile=False)
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(131))
+    jellyfin.stop("s1")
+    time.sleep(0.5)
+    assert jellyfin.server.sockets == [] and not any(r.path == "/Sessions" for r in jellyfin.server.requests)
+    stop = webhook_body(jellyfin, "PlaybackStop", jellyfin.matrix, minutes(131), PlayedToCompletion=True)
+    assert post(bridge, stop).status_code == 202
+    (watch,) = eventually(lambda: watches(emulator), "the webhook's mark")
+    assert watch["title"] == "The Matrix"
+
+
+def test_webhooks_need_the_secret_and_garbage_is_refused(jellyfin, running, emulator, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    bridge, _ = running(webhooks=True)
+    good = webhook_body(jellyfin, "PlaybackStop", jellyfin.matrix, minutes(130), PlayedToCompletion=True)
+    assert post(bridge, good, secret=None).status_code == 403
+    assert post(bridge, good, secret="wrong-secret-wrong-secret").status_code == 403
+    reply = post(bridge, None, raw=b'{"NotificationType": "PlaybackStop", "ItemId": ')
+    assert reply.status_code == 400 and "not JSON" in reply.json()["error"]
+    reply = post(bridge, dict(good, NotificationUsername="", Username=""))
+    assert reply.status_code == 400 and "NotificationUsername" in reply.json()["error"]
+    assert post(bridge, {"NotificationType": "ItemAdded", "ItemId": jellyfin.matrix}).status_code == 200
+    settle(bridge)
+    assert bridge.outbox.counts() == {} and watches(emulator) == []
+    assert any("not JSON" in r.getMessage() for r in caplog.records if r.name == "bridge.http")
+    assert post(bridge, good, path=f"/{SECRET}/jellyfin", secret=None).status_code == 202
+
+
+# -- resume points -------------------------------------------------------------------------------------
+
+
+def test_simkls_newer_pause_becomes_the_jellyfin_resume_point(jellyfin, bridge_for) -> None:
+    adapter = adapter_for(jellyfin, user="alice")
+    now = time.time()
+    older = Resume(account="alice", kind=Kind.MOVIE, ids=Ids(tmdb=603), progress=40.0, paused_at=now - 60, title="The Matrix")
+    episode = Resume(account="alice", kind=Kind.EPISODE, ids=Ids(tvdb=81189), progress=50.0, paused_at=now - 60,
+                     season=1, episode=2)
+    assert adapter.apply_resume([older, episode]) == 2
+    data = jellyfin.data(ALICE, jellyfin.matrix)
+    assert data["PlaybackPositionTicks"] == int(0.4 * jellyfin.items[jellyfin.matrix]["RunTimeTicks"])
+    assert jellyfin.data(ALICE, jellyfin.bb_s1e2)["PlaybackPositionTicks"] == int(0.5 * 47 * 60 * TICKS)
+    # Played in Jellyfin since: Jellyfin's own state is newer and stays.
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(100))
+    jellyfin.stop("s1")
+    assert adapter.apply_resume([older]) == 0
+    assert jellyfin.data(ALICE, jellyfin.matrix)["PlaybackPositionTicks"] == int(minutes(100) * TICKS)
+    # Pushing the same pause again changes nothing either (its date is now Jellyfin's).
+    assert adapter.apply_resume([episode]) == 0
+
+
+def test_without_a_configured_user_nothing_is_pushed(jellyfin) -> None:
+    adapter = adapter_for(jellyfin)
+    r = Resume(account="alice", kind=Kind.MOVIE, ids=Ids(tmdb=603), progress=40.0, paused_at=time.time())
+    assert adapter.apply_resume([r]) == 0
+    assert not any(req.method == "POST" for req in jellyfin.server.requests)
