@@ -157,9 +157,10 @@ def test_a_user_not_in_users_sends_nothing_and_is_logged_once(plex, running, emu
     assert bridge.outbox.counts() == {} and watches(emulator) == []
 
 
-def test_an_excluded_library_sends_nothing(plex, running, emulator, caplog) -> None:
+@pytest.mark.parametrize("excluded", [("Home Videos",), ("home videos",), (3,)])
+def test_an_excluded_library_sends_nothing(plex, running, emulator, caplog, excluded) -> None:
     caplog.set_level(logging.INFO, logger="bridge.adapters.plex")
-    bridge, adapter = running()
+    bridge, adapter = running(exclude_libraries=excluded)
     begin(plex, adapter, "11", "400")
     plex.alert("11", "paused", 600_000)
     plex.alert("11", "stopped", 3_500_000)
