@@ -1,8 +1,8 @@
 """Simkl's paused positions -> Plex view offsets (`apply_resume`).
 
-Items are found by ids the way plexapi's `LibrarySection.getGuid` does: each movie or show
-section listed once with `includeGuids=1`, matched on any shared external id (new agents' `Guid`
-lists and legacy/HAMA `guid`s both count). Episodes are then found in the show's `allLeaves`
+Items are found by ids with the lookup plexapi documents for `LibrarySection.getGuid`: each movie
+or show section listed once with `includeGuids=1`, matched on any shared external id (new agents'
+`Guid` lists and legacy/HAMA `guid`s both count, so legacy libraries work too). Episodes are then found in the show's `allLeaves`
 by season and episode number. The offset is set with `/:/progress` (plexapi's `updateProgress`),
 which sets it for the user the token belongs to: setting another user's needs that user's token.
 """
