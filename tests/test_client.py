@@ -167,3 +167,15 @@ def test_not_found_items_flattens_buckets() -> None:
     reply = {"not_found": {"movies": [{"ids": {"tmdb": 1}}], "shows": [{"ids": {"tvdb": 2}}], "episodes": []}}
     assert not_found_items(reply) == [{"ids": {"tmdb": 1}}, {"ids": {"tvdb": 2}}]
     assert not_found_items({"not_found": None}) == []
+
+
+def test_a_slow_reply_does_not_make_the_next_post_land_too_soon(emulator) -> None:
+    # Simkl spaces POSTs by when it receives them; a reply that took long (the server counted the
+    # POST late) must not let the next one arrive inside the limit and draw a 429.
+    emulator.post_interval = 0.3
+    client = SimklClient(ClientConfig(base_url=emulator.url, client_id="emulator-client", post_interval=0.3,
+                                      max_retries=0), TOKEN)
+    emulator.fault("slow", seconds=0.5)
+    for _ in range(3):
+        client.add_history({"movies": [MATRIX]})
+    assert "POST /sync/history 429" not in emulator.state()["requests"]

@@ -178,23 +178,31 @@ class SimklClient:
             headers["Content-Type"] = "application/json"
         if auth and self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        if method == "POST":
-            self._pace()
+        url = cfg.base_url.rstrip("/") + path
+        if method != "POST":
+            return self._request(method, url, path, query, headers, None)
+        # Simkl counts the spacing between POSTs as it receives them. Spacing from when the previous
+        # reply arrived (it was received before it was answered) keeps network jitter from ever
+        # making two POSTs land closer than the limit.
+        with self._post_lock:
+            wait = self._last_post + cfg.post_interval - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+            try:
+                return self._request(method, url, path, query, headers, body)
+            finally:
+                self._last_post = self._clock()
+
+    def _request(self, method: str, url: str, path: str, query: dict[str, str], headers: dict[str, str],
+                 body: Any) -> _Reply:
+        cfg = self.config
         try:
-            resp = self._session.request(method, cfg.base_url.rstrip("/") + path, params=query, headers=headers,
-                                         json=body if method == "POST" else None,
+            resp = self._session.request(method, url, params=query, headers=headers, json=body,
                                          timeout=(cfg.connect_timeout, cfg.read_timeout))
         except requests.RequestException as exc:
             # requests' messages can include the URL (no token there) but never headers.
             raise TransientError(f"{method} {path}: {type(exc).__name__}") from None
         return _Reply(resp.status_code, _json(resp), dict(resp.headers))
-
-    def _pace(self) -> None:
-        with self._post_lock:
-            wait = self._last_post + self.config.post_interval - self._clock()
-            if wait > 0:
-                self._sleep(wait)
-            self._last_post = self._clock()
 
     @staticmethod
     def _expect_dict(reply: _Reply, what: str) -> dict[str, Any]:
