@@ -6,7 +6,8 @@ Run by hand: `python3 bench/plex_events.py [alerts]` (default 20,000).
 - new session: the first alert of a session -> /status/sessions + /library/metadata (+ the show)
   over HTTP through plexapi -> PlayEvent (paid once per play)
 - wire latency: stand-in sends the frame -> websocket -> worker -> sink (median, p95)
-- webhook: a multipart body with a 100 KB thumbnail -> streaming parse -> PlayEvent
+- webhook: a multipart body with a 100 KB thumbnail -> streaming parse -> PlayEvent, then the
+  same posted to the bridge's HTTP endpoint (the time Plex waits for the answer)
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import statistics
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
+
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -26,7 +30,7 @@ from bridge.adapters.plex import PlexAdapter  # noqa: E402
 from bridge.adapters.plex_alerts import parse_container  # noqa: E402
 from bridge.adapters.plex_webhook import read_payload  # noqa: E402
 from bridge.config import PlexServer  # noqa: E402
-from bridge.http import Request  # noqa: E402
+from bridge.http import HttpServer, Request  # noqa: E402
 from tests.plex_standin import MACHINE_ID, TOKEN, PlexStandIn  # noqa: E402
 
 
@@ -106,7 +110,23 @@ def main(n: int) -> None:
                           io.BytesIO(body), len(body))
         adapter.webhook(read_payload(request))
     webhook = (time.perf_counter() - t0) / hooks
+
+    # the same webhook posted to the bridge's HTTP endpoint: how long Plex waits for the answer
+    http = HttpServer(secret="s" * 16)
+    adapter.cfg = replace(adapter.cfg, webhooks=True)
+    adapter.register_routes(http, got.append)
+    http.start()
+    session = requests.Session()
+    replies = []
+    for _ in range(300):
+        t0 = time.perf_counter()
+        reply = session.post(f"{http.url}/{'s' * 16}/plex", data=body,
+                             headers={"Content-Type": "multipart/form-data; boundary=B"})
+        replies.append(time.perf_counter() - t0)
+        assert reply.status_code == 202
+    http.stop()
     plex.stop()
+    replies.sort()
 
     latencies.sort()
     print(f"steady alert -> PlayEvent : {steady * 1e6:8.1f} µs/event ({n} alerts)")
@@ -114,6 +134,8 @@ def main(n: int) -> None:
     print(f"wire latency frame -> sink: median {statistics.median(latencies) * 1e3:.2f} ms, "
           f"p95 {latencies[int(len(latencies) * 0.95)] * 1e3:.2f} ms ({len(latencies)} alerts)")
     print(f"webhook (100 KB thumb)    : {webhook * 1e6:8.1f} µs/webhook ({hooks} posts, parse + map, no HTTP)")
+    print(f"webhook answered over HTTP: median {statistics.median(replies) * 1e3:.2f} ms, "
+          f"p95 {replies[int(len(replies) * 0.95)] * 1e3:.2f} ms ({len(replies)} posts)")
 
 
 if __name__ == "__main__":
