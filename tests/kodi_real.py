@@ -169,7 +169,7 @@ class RealKodi:
 
     def ping(self) -> bool:
         try:
-            return self.rpc("JSONRPC.Ping", timeout=2, retries=0) == "pong"
+            return self.rpc("JSONRPC.Ping", timeout=2, retry_for=0) == "pong"
         except (requests.RequestException, RuntimeError):
             return False
 
@@ -196,16 +196,17 @@ class RealKodi:
 
     # -- driving --------------------------------------------------------------------------------
 
-    def rpc(self, method: str, params: dict[str, Any] | None = None, timeout: float = 10, retries: int = 2) -> Any:
-        # Kodi's web server now and then resets a connection under load; the calls used here are
-        # all safe to repeat.
-        for attempt in range(retries + 1):
+    def rpc(self, method: str, params: dict[str, Any] | None = None, timeout: float = 10, retry_for: float = 10) -> Any:
+        # Kodi's web server now and then resets connections, under load and just after a start; the
+        # calls used here are all safe to repeat.
+        deadline = time.monotonic() + retry_for
+        while True:
             try:
                 reply = requests.post(f"http://127.0.0.1:{self.http_port}/jsonrpc", timeout=timeout,
                                       json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}).json()
                 break
             except requests.ConnectionError:
-                if attempt == retries:
+                if time.monotonic() >= deadline:
                     raise
                 time.sleep(0.2)
         if "error" in reply:

@@ -82,15 +82,21 @@ class FakeKodi:
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
-        self.client, _ = self.listener.accept()
-        decoder, buf = json.JSONDecoder(), ""
-        while data := self.client.recv(65536):
-            buf += data.decode()
-            while buf:
-                request, end = decoder.raw_decode(buf)
-                buf = buf[end:]
-                self.requests.append(request)
-                self.client.sendall(self.answer(request))
+        try:
+            self.client, _ = self.listener.accept()
+            decoder, buf = json.JSONDecoder(), ""
+            while data := self.client.recv(65536):
+                buf += data.decode()
+                while buf:
+                    try:
+                        request, end = decoder.raw_decode(buf)
+                    except json.JSONDecodeError:
+                        break  # the rest of this request is still on its way
+                    buf = buf[end:]
+                    self.requests.append(request)
+                    self.client.sendall(self.answer(request))
+        except OSError:
+            pass  # closed by the test or by the client
 
     def close(self) -> None:
         if self.client is not None:
