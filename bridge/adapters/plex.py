@@ -29,7 +29,8 @@ from requests import RequestException
 from bridge.adapters import plex_webhook
 from bridge.adapters.base import Backoff, Sink, Supervisor
 from bridge.adapters.plex_alerts import NOTIFICATIONS, AlertSocket
-from bridge.adapters.plex_map import NotMatched, event_from_metadata, in_excluded_library, metadata_from_xml, webhook_event
+from bridge.adapters.plex_map import (NotMatched, event_from_metadata, in_excluded_library, metadata_from_xml, parse_guid,
+                                      webhook_event)
 from bridge.adapters.plex_resume import ResumeWriter
 from bridge.config import PlexServer
 from bridge.events import EventError, PlayEvent, Resume, State
@@ -210,7 +211,7 @@ class PlexAdapter:
             if in_excluded_library(meta, self.cfg.exclude_libraries):
                 raise NotMatched(f"plex item {rating_key} {meta.get('title')!r} is in excluded library "
                                  f"{meta.get('librarySectionTitle')!r}")
-            if meta.get("type") == "episode" and meta.get("grandparentRatingKey"):
+            if _needs_show(meta):
                 meta["grandparent"] = self._show(str(meta["grandparentRatingKey"]))
             event = event_from_metadata(meta, server=self.cfg.name, user=live.user, session=key,
                                         state=live.state, position=live.position, at=self.clock())
@@ -271,7 +272,7 @@ class PlexAdapter:
         if isinstance(meta, dict):
             if in_excluded_library(meta, self.cfg.exclude_libraries):
                 return 200, {"ignored": "excluded library"}
-            if meta.get("type") == "episode" and meta.get("grandparentRatingKey") and "grandparent" not in meta:
+            if _needs_show(meta) and "grandparent" not in meta:
                 show = self._webhook_show(str(meta["grandparentRatingKey"]))
                 if show is not None:
                     meta["grandparent"] = show
@@ -288,8 +289,7 @@ class PlexAdapter:
         return 202, {"accepted": True}
 
     def _webhook_show(self, rating_key: str) -> dict[str, Any] | None:
-        # Only new-agent episodes need it; a legacy GUID already names the show. Without the
-        # server the episode may still map by its own ids, so a failure is not fatal.
+        # Without the server the episode may still map by its own ids: a failure is not fatal.
         try:
             return self._show(rating_key)
         except (PlexApiException, RequestException, EventError) as exc:
@@ -326,6 +326,15 @@ class PlexAdapter:
         if what not in self._told:
             self._told.add(what)
             log.log(level, "%s: " + message, self.name, *args)
+
+
+def _needs_show(meta: dict[str, Any]) -> bool:
+    """Whether an episode's show must be read for its ids: a legacy or HAMA episode GUID already
+    names the show (plus season/episode); a new agent's names only the episode."""
+    if meta.get("type") != "episode" or not meta.get("grandparentRatingKey"):
+        return False
+    own = parse_guid(meta.get("guid"))
+    return own is None or own.episode is None
 
 
 def _bad_notification(entry: Any) -> str:
