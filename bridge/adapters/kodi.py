@@ -42,7 +42,7 @@ class Play:
     """What Kodi is playing now, as far as we know."""
 
     event: PlayEvent  # ids and numbers of the item; position as last read
-    item: tuple[str, int]  # Kodi's (type, library id): tells a new item from the same one
+    item: tuple[str, int]  # _identity of the item
     playerid: int
     read_at: float  # when `event.position` was read
     playing: bool
@@ -153,7 +153,7 @@ class KodiAdapter:
             self.play = None
             log.warning("%s: cannot map the playing item: %s", self.name, exc)
             return
-        self.play = Play(event, (str(item.get("type")), int(item.get("id") or -1)), playerid, now, playing)
+        self.play = Play(event, _identity(item), playerid, now, playing)
         self._send(event)
 
     def _reread(self, now: float) -> None:
@@ -171,12 +171,12 @@ class KodiAdapter:
         self.play = replace(self.play, event=event, read_at=now, playing=playing)
         self._send(event)
 
-    def _stopped(self, now: float, end: bool, at: float | None = None) -> None:
+    def _stopped(self, at: float, end: bool) -> None:
         if self.play is None:
             return
         play, self.play = self.play, None
-        position = play.event.duration if end and play.event.duration else play.position(at if at is not None else now)
-        self._send(replace(play.event, position=position, state=State.STOPPED, at=now))
+        position = play.event.duration if end and play.event.duration else play.position(at)
+        self._send(replace(play.event, position=position, state=State.STOPPED, at=at))
 
     def _resync(self, now: float) -> None:
         """After (re)connecting: carry on with what Kodi is playing, or close what it no longer is."""
@@ -185,13 +185,13 @@ class KodiAdapter:
         if self.play is not None:
             if video is not None:
                 item = self._get("Player.GetItem", {"playerid": _playerid(video), "properties": ["file"]}, "item")
-                if (str(item.get("type")), int(item.get("id") or -1)) == self.play.item:
+                if _identity(item) == self.play.item:
                     self.play.playerid = _playerid(video)
                     self._reread(now)
                     return
             # Kodi restarted or moved on while we were away: that viewing ended when we lost it.
             log.info("%s: the play in progress ended while disconnected; closing it at its last known position", self.name)
-            self._stopped(now, end=False, at=self.lost_at)
+            self._stopped(self.lost_at or now, end=False)
         if video is not None:
             self._begin(_playerid(video), now)
 
@@ -287,6 +287,12 @@ class KodiAdapter:
         episodes = self._items("VideoLibrary.GetEpisodes", {"tvshowid": show["tvshowid"], "season": resume.season,
                                                             "properties": EPISODE_RESUME_PROPERTIES}, "episodes")
         return next((e for e in episodes if e.get("episode") == resume.episode), None)
+
+
+def _identity(item: dict[str, Any]) -> tuple[str, int]:
+    """Kodi's (type, library id): tells a new item from the same one."""
+    lid = item.get("id")
+    return str(item.get("type")), lid if isinstance(lid, int) and not isinstance(lid, bool) else -1
 
 
 def _position(player: dict[str, Any], known: float) -> float:
