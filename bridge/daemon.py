@@ -152,12 +152,22 @@ class Bridge:
             if client is None:
                 log.warning("account %r is not logged in: run `simkl-bridge login --account %s`", account, account)
                 continue
+            holders = [a for a in self.adapters if self._resume_account(a) == account]
             try:
-                reconcile_account(account, client, marks_for(account, outbox_marks), self.adapters, summary)
+                reconcile_account(account, client, marks_for(account, outbox_marks), holders, summary)
             except SimklError as exc:
                 log.warning("account %r: could not reconcile playbacks now: %s", account, exc)
         log.info(summary.line())
         return summary
+
+    def _resume_account(self, adapter: Adapter) -> str | None:
+        """The Simkl account whose playbacks become this adapter's resume points (fail-closed)."""
+        try:
+            owner = adapter.resume_owner()
+        except Exception as exc:  # a server that cannot say whose it is gets nobody's
+            log.warning("%s: resume points not pushed: %s: %s", getattr(adapter, "name", adapter), type(exc).__name__, exc)
+            return None
+        return self.engine.resolve_account(*owner) if owner else None
 
     # -- lifecycle ------------------------------------------------------------------------------
 

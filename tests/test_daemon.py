@@ -95,8 +95,12 @@ def test_offline_plays_are_delivered_once_simkl_is_back(emulator, bridge_for) ->
 class RecordingAdapter:
     name = "rec"
 
-    def __init__(self):
+    def __init__(self, user: str = "alice"):
+        self.user = user
         self.resumes = []
+
+    def resume_owner(self):
+        return ("plex", "home", self.user)
 
     def start(self, sink):
         pass
@@ -137,3 +141,17 @@ def test_silent_sessions_are_closed_by_the_ticker(emulator, bridge_for) -> None:
     bridge.tick(now=t + 92 + 1800)
     bridge.flush()
     assert [w["watched_at"] for w in watches(emulator)] == ["2023-11-14T22:14:52Z"]
+
+
+def test_each_persons_simkl_pauses_become_only_their_own_resume_points(emulator, bridge_for) -> None:
+    emulator.add_token("bob-token-0123456789abcdef", "bob")
+    make_client(emulator).scrobble("pause", {"progress": 40, "movie": {"ids": {"tmdb": 603}}})
+    make_client(emulator, token="bob-token-0123456789abcdef").scrobble(
+        "pause", {"progress": 70, "movie": {"ids": {"tmdb": 27205}}})
+    alices, bobs, nobodys = RecordingAdapter("alice"), RecordingAdapter("bob"), RecordingAdapter("carol")
+    bridge = bridge_for(adapters=[alices, bobs, nobodys])
+    bridge.tokens.put("bob", "bob-token-0123456789abcdef")
+    assert bridge.reconcile().pushed == 2
+    assert [r.ids.tmdb for r in alices.resumes] == [603]
+    assert [r.ids.tmdb for r in bobs.resumes] == [27205]
+    assert nobodys.resumes == []  # carol maps to no account: fail-closed

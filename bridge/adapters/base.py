@@ -27,6 +27,11 @@ class Adapter(Protocol):
 
     def stop(self) -> None: ...
 
+    def resume_owner(self) -> tuple[str, str, str] | None:
+        """(source, server, user) whose resume points `apply_resume` sets, or None when it sets
+        none. The daemon hands an adapter only the playbacks of the account that user maps to,
+        so one person's pause never becomes another's resume point."""
+
     def apply_resume(self, resumes: list[Resume]) -> int:
         """Set the server's resume points from Simkl's where Simkl's are newer; return how many."""
 

@@ -357,6 +357,13 @@ class JellyfinAdapter:
 
     # -- resume points --------------------------------------------------------------------------
 
+    def resume_owner(self) -> tuple[str, str, str] | None:
+        if self.cfg.user is None:
+            return None
+        self._ensure_user()
+        # `users:` rules name people; the configured user may be an id, so report its name.
+        return ("jellyfin", self.cfg.name, self._users.get(self.user_id or "") or self.cfg.user)
+
     def apply_resume(self, resumes: list[Resume]) -> int:
         if not resumes:
             return 0

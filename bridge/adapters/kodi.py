@@ -234,6 +234,9 @@ class KodiAdapter:
 
     # -- resume points --------------------------------------------------------------------------
 
+    def resume_owner(self) -> tuple[str, str, str] | None:
+        return ("kodi", self.cfg.name, self.cfg.user)
+
     def apply_resume(self, resumes: list[Resume]) -> int:
         """Set Kodi's resume point for each Simkl playback of a library item, unless Kodi's own is
         newer. Returns how many were set."""

@@ -39,7 +39,6 @@ from bridge.http import HttpError, HttpServer
 log = logging.getLogger("bridge.adapters.plex")
 
 STATES = {"playing": State.PLAYING, "paused": State.PAUSED, "stopped": State.STOPPED}
-ResolveAccount = Callable[[str, str, str], "str | None"]  # (source, server, user) -> account
 
 
 @dataclass(frozen=True)
@@ -61,13 +60,12 @@ class Play:
 class PlexAdapter:
     def __init__(self, cfg: PlexServer, *, clock: Callable[[], float] = time.time, backoff: Backoff | None = None,
                  poll_interval: float = 10.0, ping_interval: float = 20.0, watchdog: float = 45.0,
-                 timeout: float = 10.0, resolve_account: ResolveAccount | None = None):
+                 timeout: float = 10.0):
         self.cfg = cfg
         self.name = f"plex/{cfg.name}"
         self.server_name = cfg.name
         self.clock = clock
         self.ping_interval, self.watchdog, self.timeout = ping_interval, watchdog, timeout
-        self.resolve_account = resolve_account
         self.machine_id: str | None = None
         self.plays: dict[str, Play] = {}  # by sessionKey
         self._skipped: dict[str, str] = {}  # sessionKey -> ratingKey not sent (excluded, no id)
@@ -308,13 +306,10 @@ class PlexAdapter:
             self._once("resume-user", logging.WARNING, "resume_user %r is not the token's owner %r: setting "
                        "%r's resume points needs that user's own token; skipped", user, owner, user)
             return 0
-        mine = [r for r in resumes if self._account_of(user) == r.account]
-        return ResumeWriter(self.name, self.client().query, self.cfg.exclude_libraries).apply(mine) if mine else 0
+        return ResumeWriter(self.name, self.client().query, self.cfg.exclude_libraries).apply(resumes)
 
-    def _account_of(self, user: str) -> str | None:
-        if self.resolve_account is not None:
-            return self.resolve_account("plex", self.cfg.name, user)
-        return user  # fail-closed without the account map: only an account named like the user
+    def resume_owner(self) -> tuple[str, str, str] | None:
+        return ("plex", self.cfg.name, self.cfg.resume_user) if self.cfg.resume_user else None
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -352,6 +347,5 @@ def _bad_notification(entry: Any) -> str:
     return ""
 
 
-def adapters_from_config(servers: tuple[PlexServer, ...] | list[PlexServer],
-                         resolve_account: ResolveAccount | None = None) -> list[PlexAdapter]:
-    return [PlexAdapter(server, resolve_account=resolve_account) for server in servers]
+def adapters_from_config(servers: tuple[PlexServer, ...] | list[PlexServer]) -> list[PlexAdapter]:
+    return [PlexAdapter(server) for server in servers]
