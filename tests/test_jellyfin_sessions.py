@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from bridge.adapters.jellyfin_resume import find_by_ids, find_episode, resume_ticks
-from bridge.adapters.jellyfin_sessions import Playing, diff, newly_played, norm_id, parse_date
+from bridge.adapters.jellyfin_map import norm_id
+from bridge.adapters.jellyfin_sessions import Playing, diff, newly_played, parse_date
 from bridge.events import Ids, Kind, PlayEvent, Resume, State
 
 MATRIX = PlayEvent(source="jellyfin", server="home", user="alice", session="s1", kind=Kind.MOVIE, ids=Ids(tmdb=603),

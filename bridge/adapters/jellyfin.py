@@ -26,9 +26,9 @@ import websocket
 from bridge.adapters.base import Backoff, Sink, Supervisor
 from bridge.adapters.jellyfin_api import JellyfinApi, JellyfinError
 from bridge.adapters.jellyfin_map import (NotMatched, item_event, parse_webhook_body, played_session, session_event,
-                                          webhook_event)
+                                          norm_id, webhook_event)
 from bridge.adapters.jellyfin_resume import ResumePusher
-from bridge.adapters.jellyfin_sessions import Playing, diff, newly_played, norm_id
+from bridge.adapters.jellyfin_sessions import Playing, diff, newly_played
 from bridge.config import JellyfinServer
 from bridge.events import EventError, PlayEvent, Resume, State
 from bridge.http import HttpError, HttpServer, Request

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 import bridge
-from bridge.adapters.jellyfin_sessions import norm_id
+from bridge.adapters.jellyfin_map import norm_id
 
 log = logging.getLogger("bridge.adapters.jellyfin")
 

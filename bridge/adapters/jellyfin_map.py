@@ -140,7 +140,7 @@ def webhook_event(body: dict[str, Any], *, server: str, at: float,
     user = _text(body.get("NotificationUsername")) or _text(body.get("Username"))
     if not user:
         raise EventError("jellyfin webhook.NotificationUsername: missing (whose play is it?)")
-    item_id = _guid(body.get("ItemId"))
+    item_id = norm_id(body.get("ItemId"))
     if not item_id:
         raise EventError("jellyfin webhook.ItemId: missing")
     # The plugin reports an unknown position as 0: treat it as unknown rather than as the start.
@@ -158,7 +158,7 @@ def webhook_event(body: dict[str, Any], *, server: str, at: float,
 def played_session(user_id: str, item_id: str) -> str:
     """The session of a hand-made "mark played". The socket (UserDataChanged) and the webhook
     (UserDataSaved) both report it; one session key lets the engine mark it once."""
-    return f"played/{_guid(user_id)}/{_guid(item_id)}"
+    return f"played/{norm_id(user_id)}/{norm_id(item_id)}"
 
 
 def parse_webhook_body(payload: bytes) -> dict[str, Any]:
@@ -310,8 +310,9 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _guid(value: Any) -> str:
-    # Jellyfin serialises ids as 32 hex digits; templates render them dashed: one form for both.
+def norm_id(value: Any) -> str:
+    """Jellyfin serialises ids as 32 hex digits; templates, plugins and clients render them dashed:
+    one form for both."""
     return _text(value).replace("-", "").lower()
 
 

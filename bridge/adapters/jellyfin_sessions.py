@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Mapping
 
+from bridge.adapters.jellyfin_map import norm_id
 from bridge.events import PlayEvent, State
 
 
@@ -29,11 +30,6 @@ class Playing:
 Snapshot = Mapping[str, Playing]  # session id -> its play; idle sessions are absent
 
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$")
-
-
-def norm_id(value: Any) -> str:
-    """Jellyfin writes GUIDs as 32 hex digits in its own JSON; plugins and clients add dashes."""
-    return str(value or "").replace("-", "").lower()
 
 
 def diff(previous: Snapshot, current: Snapshot, at: float) -> list[PlayEvent]:
