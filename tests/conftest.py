@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bridge.config import Config, parse
@@ -72,3 +74,14 @@ def bridge_for(emulator, tmp_path):
 
 def watches(emulator: Emulator, user: str = "alice") -> list:
     return emulator.state()["users"].get(user, {}).get("watches", [])
+
+
+def eventually(probe, what: str, timeout: float = 10.0, interval: float = 0.02):
+    """Poll `probe` until it returns something truthy (returned), or fail naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")

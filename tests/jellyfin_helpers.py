@@ -15,7 +15,7 @@ import requests
 from bridge.adapters.base import Backoff
 from bridge.adapters.jellyfin import JellyfinAdapter
 from bridge.config import JellyfinServer
-from tests.conftest import SECRET
+from tests.conftest import SECRET, eventually
 from tests.jellyfin_standin import ALICE, API_KEY, TICKS, JellyfinStandIn
 
 
@@ -26,13 +26,6 @@ def jellyfin():
         jf.bb = jf.add_series("Breaking Bad", {"Tvdb": "81189", "Tmdb": "1396", "Imdb": "tt0903747"})
         jf.bb_s1e2 = jf.add_episode(jf.bb, 1, 2, {"Tvdb": "349239"}, minutes=47)
         yield jf
-
-
-@pytest.fixture(autouse=True)
-def no_post_pacing_check(emulator):
-    """The client paces POSTs from when it sends, the emulator checks from when it receives: on a busy
-    machine the two disagree by a few ms and a 429 costs a 4 s retry. Pacing is tested elsewhere."""
-    emulator.post_interval = 0.0
 
 
 def sent(emulator, path: str) -> list[dict]:
@@ -58,16 +51,6 @@ def running(jellyfin, bridge_for):
         eventually(lambda: adapter.supervisor.connected.is_set() and jf.subscribers, "the adapter to subscribe")
         return bridge, adapter
     return make
-
-
-def eventually(probe, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def playbacks(emulator, user: str = "alice") -> list:

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bridge.simkl.client import AuthError, ClientConfig, PermanentError, SimklClient, TransientError, not_found_items
-from tests.conftest import TOKEN, make_client
+from tests.conftest import TOKEN
 
 MATRIX = {"title": "The Matrix", "year": 1999, "ids": {"tmdb": 603}}
 

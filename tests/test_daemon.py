@@ -6,13 +6,12 @@ import logging
 import time
 from dataclasses import replace
 
-import pytest
 import requests
 
 from bridge.events import Ids, Kind, PlayEvent, State
 from bridge.simkl.auth import TokenStore
 from bridge.simkl.bodies import parse_iso
-from tests.conftest import PACE, SECRET, TOKEN, config_for, make_client, watches
+from tests.conftest import PACE, SECRET, TOKEN, make_client, watches
 
 MATRIX = PlayEvent("plex", "home", "alice", "1", Kind.MOVIE, Ids(tmdb=603), State.PLAYING, duration=100, title="The Matrix")
 

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from bridge.adapters.jellyfin import JellyfinAdapter
-from tests.conftest import watches
+from tests.conftest import eventually, watches
 from tests.jellyfin_helpers import (  # noqa: F401 - fixtures
-    adapter_for, eventually, jellyfin, minutes, no_post_pacing_check, playbacks, running, sent, settle,
+    adapter_for, jellyfin, minutes, playbacks, running, sent, settle,
 )
 from tests.jellyfin_standin import ALICE, API_KEY, BOB, JellyfinStandIn
 

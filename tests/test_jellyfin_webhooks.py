@@ -6,9 +6,9 @@ import logging
 import time
 
 from bridge.events import Ids, Kind, Resume
-from tests.conftest import SECRET, watches
+from tests.conftest import SECRET, eventually, watches
 from tests.jellyfin_helpers import (  # noqa: F401 - fixtures
-    adapter_for, eventually, jellyfin, minutes, no_post_pacing_check, post, running, sent, settle, webhook_body,
+    adapter_for, jellyfin, minutes, post, running, sent, settle, webhook_body,
 )
 from tests.jellyfin_standin import ALICE, TICKS
 

@@ -18,7 +18,7 @@ from bridge.adapters.plex import PlexAdapter
 from bridge.adapters.plex_webhook import multipart_field
 from bridge.config import PlexServer
 from bridge.http import HttpError, HttpServer
-from tests.conftest import PACE, SECRET, make_client, watches
+from tests.conftest import PACE, SECRET, eventually, make_client, watches
 from tests.plex_standin import MACHINE_ID, TOKEN, PlexStandIn
 
 MATRIX_MS = 8_160_000
@@ -82,16 +82,6 @@ def progress(plex: PlexStandIn, adapter: PlexAdapter, session: str, offset: int)
     plex.alert(session, "playing", offset)
     eventually(lambda: session in adapter.plays and adapter.plays[session].event.position == offset / 1000,
                f"the adapter to see session {session} at {offset} ms")
-
-
-def eventually(probe, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def playbacks(emulator) -> list:

@@ -19,7 +19,6 @@ from bridge.adapters.plex_map import (
     event_from_metadata,
     in_excluded_library,
     map_metadata,
-    map_webhook,
     metadata_from_xml,
     parse_guid,
     parse_metadata_response,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 
 from bridge.events import Ids, Kind, PlayEvent, State
 from bridge.outbox import Outbox

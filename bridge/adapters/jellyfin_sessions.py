@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Mapping
 
-from bridge.adapters.jellyfin_map import norm_id
 from bridge.events import PlayEvent, State
 
 
