@@ -64,7 +64,8 @@ class ScriptedKodi:
 
     def __init__(self, playerid: int = 1, item: Any = MOVIE):
         self.playerid, self.item = playerid, item
-        self.position, self.speed = 600.0, 1
+        self.position, self.speed, self.active = 600.0, 1, False
+        self.answered: list[str] = []
         # Library requests: method -> params -> result, or None for a Kodi error.
         self.library: dict[str, Callable[[dict[str, Any]], Any]] = {}
         self.fake = FakeKodi(self.answer)
@@ -74,8 +75,10 @@ class ScriptedKodi:
         if method in self.library:
             result = self.library[method](params)
             return failure(request) if result is None else reply(request, result)
+        self.answered.append(method)
         if method == "Player.GetActivePlayers":
-            return reply(request, [])
+            players = [{"playerid": self.playerid, "playertype": "internal", "type": "video"}] if self.active else []
+            return reply(request, players) + (self.on_avstart() if self.active and self.answered.count(method) == 1 else b"")
         if params.get("playerid", self.playerid) != self.playerid:
             return failure(request)
         if method == "Player.GetItem":
@@ -83,6 +86,13 @@ class ScriptedKodi:
         if method == "Player.GetProperties":
             return reply(request, {"time": kodi_time(self.position), "totaltime": kodi_time(8160), "speed": self.speed})
         return reply(request, "OK")
+
+    def on_avstart(self) -> bytes:
+        return notification("Player.OnAVStart", item={"id": 1, "type": "movie"}, player={"playerid": self.playerid, "speed": 1})
+
+    def start(self) -> None:
+        self.active = True
+        self.notify("Player.OnAVStart", item={"id": 1, "type": "movie"}, player={"playerid": self.playerid, "speed": 1})
 
     def notify(self, method: str, **data: Any) -> None:
         eventually(lambda: self.fake.client is not None, "the adapter to connect")
@@ -97,12 +107,14 @@ class ScriptedKodi:
 def scripted():
     made: list[tuple[ScriptedKodi, KodiAdapter]] = []
 
-    def make(**kw) -> tuple[ScriptedKodi, KodiAdapter, list[PlayEvent]]:
+    def make(playing: bool = False, **kw) -> tuple[ScriptedKodi, KodiAdapter, list[PlayEvent]]:
         kodi = ScriptedKodi(**kw)
+        kodi.active = playing
         adapter = KodiAdapter(kodi.host(), backoff=Backoff(0.05, 0.2))
         events: list[PlayEvent] = []
         adapter.start(events.append)
         made.append((kodi, adapter))
+        eventually(lambda: "Player.GetActivePlayers" in kodi.answered, "the adapter to look at what Kodi plays")
         return kodi, adapter, events
 
     yield make
@@ -135,6 +147,34 @@ def test_a_seek_back_to_the_start_is_where_the_viewing_stops(scripted) -> None:
     eventually(lambda: len(events) == 3, "start, seek and stop")
     assert events[1].position == 0
     assert events[2].state is State.STOPPED and events[2].progress < 1
+
+
+def test_a_play_found_on_connecting_is_not_started_twice_by_its_late_onavstart(scripted) -> None:
+    # Kodi was starting a movie as the adapter connected: GetActivePlayers already shows it, and
+    # its OnAVStart arrives right after.
+    kodi, _, events = scripted(playing=True)
+    eventually(lambda: events[:], "the play")
+    kodi.notify("Player.OnStop", end=True, item={"id": 1, "type": "movie"})
+    eventually(lambda: len(events) >= 2, "the stop")
+    time.sleep(0.1)
+    assert [e.state for e in events] == [State.PLAYING, State.STOPPED]
+    assert events[1].progress == 100.0
+
+
+def test_a_dropped_link_is_reconnected_and_the_play_carries_on(scripted) -> None:
+    kodi, adapter, events = scripted()
+    kodi.start()
+    eventually(lambda: events[:], "the start")
+    kodi.fake.drop()
+    eventually(lambda: kodi.fake.connections == 2 and adapter.supervisor.connected.is_set(), "the adapter to reconnect")
+    kodi.position = 660.0
+    eventually(lambda: len(events) == 2, "the position read after reconnecting")
+    # The same play, still going: no stop in between, and the same session.
+    assert [e.state for e in events] == [State.PLAYING, State.PLAYING]
+    assert events[1].session == events[0].session and events[1].position in (600.0, 660.0)
+    kodi.notify("Player.OnStop", end=True, item={"id": 1, "type": "movie"})
+    eventually(lambda: len(events) == 3, "the stop")
+    assert (events[2].state, events[2].progress, events[2].session) == (State.STOPPED, 100.0, events[0].session)
 
 
 def test_a_garbage_reply_is_one_log_line_and_the_next_play_still_works(scripted, caplog) -> None:

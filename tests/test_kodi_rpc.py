@@ -70,22 +70,31 @@ def test_a_message_that_never_ends_is_refused() -> None:
 
 
 class FakeKodi:
-    """Accepts one TCP client on 127.0.0.1 and hands each request it reads to `answer`, which
-    returns the raw bytes to write back (replies, notifications, in whatever order it likes)."""
+    """Accepts TCP clients on 127.0.0.1, one at a time, and hands each request it reads to `answer`,
+    which returns the raw bytes to write back (replies, notifications, in whatever order it likes)."""
 
     def __init__(self, answer: Callable[[dict[str, Any]], bytes]):
         self.answer = answer
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.client: socket.socket | None = None
+        self.connections = 0
         self.requests: list[dict[str, Any]] = []
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
         try:
-            self.client, _ = self.listener.accept()
-            decoder, buf = json.JSONDecoder(), ""
-            while data := self.client.recv(65536):
+            while True:
+                self.client, _ = self.listener.accept()
+                self.connections += 1
+                self._talk(self.client)
+        except OSError:
+            pass  # closed by the test
+
+    def _talk(self, client: socket.socket) -> None:
+        decoder, buf = json.JSONDecoder(), ""
+        try:
+            while data := client.recv(65536):
                 buf += data.decode()
                 while buf:
                     try:
@@ -94,14 +103,23 @@ class FakeKodi:
                         break  # the rest of this request is still on its way
                     buf = buf[end:]
                     self.requests.append(request)
-                    self.client.sendall(self.answer(request))
+                    client.sendall(self.answer(request))
         except OSError:
-            pass  # closed by the test or by the client
+            pass  # dropped by the test or by the client
+
+    def drop(self) -> None:
+        """The link goes away (Kodi itself carries on)."""
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                client.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the client left first
+            client.close()
 
     def close(self) -> None:
-        if self.client is not None:
-            self.client.shutdown(socket.SHUT_RDWR)
-            self.client.close()
+        self.drop()
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
         self.listener.close()
 
 

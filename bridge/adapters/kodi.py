@@ -46,6 +46,8 @@ class Play:
     playerid: int
     read_at: float  # when `event.position` was read
     playing: bool
+    # Picked up by a (re)connection rather than by its OnAVStart, which may still be on its way.
+    resynced: bool = False
 
     def position(self, now: float) -> float:
         pos = self.event.position + (now - self.read_at if self.playing else 0.0)
@@ -124,6 +126,12 @@ class KodiAdapter:
             self._stopped(now, end=data.get("end") is True)
 
     def _started(self, data: dict[str, Any], now: float) -> None:
+        item = data.get("item") if isinstance(data.get("item"), dict) else {}
+        if self.play is not None and self.play.resynced and _identity(item) == self.play.item:
+            # The start of the play the connection already picked up: a new start of the same item
+            # would have come after an OnStop, which ends the play.
+            self.play.resynced = False
+            return
         if self.play is not None:
             # Kodi moved to the next item without a stop (playlists): that viewing ended here.
             self._stopped(now, end=False)
@@ -194,6 +202,8 @@ class KodiAdapter:
             self._stopped(self.lost_at or now, end=False)
         if video is not None:
             self._begin(_playerid(video), now)
+            if self.play is not None:
+                self.play.resynced = True
 
     # -- requests -------------------------------------------------------------------------------
 

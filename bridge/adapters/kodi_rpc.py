@@ -125,7 +125,12 @@ class TcpConnection:
         stream = JsonStream()
         try:
             while not stop.is_set():
-                data = self.sock.recv(65536)
+                try:
+                    data = self.sock.recv(65536)
+                except OSError:
+                    if self.closed.is_set():
+                        return  # closed on purpose (stop): not a failure
+                    raise
                 if not data:
                     return
                 for message in stream.feed(data):
