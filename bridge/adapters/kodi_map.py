@@ -149,12 +149,13 @@ def kodi_utc_offset(labels: Any, now: float) -> float | None:
     if not isinstance(labels, dict):
         return None
     clock, _, meridiem = str(labels.get(CLOCK_LABELS[1], "")).strip().partition(" ")
+    meridiem = meridiem.strip().lower()
     local = _naive_epoch(f"{labels.get(CLOCK_LABELS[0])} {clock}")
-    if local is None or meridiem.strip().lower() not in _MERIDIEM:
+    if local is None or meridiem not in _MERIDIEM:
         return None
-    if meridiem:
+    if meridiem:  # "12:05:00 AM" is five past midnight
         hour = time.gmtime(local).tm_hour
-        local += (hour % 12 + _MERIDIEM[meridiem.strip().lower()] - hour) * 3600
+        local += (hour % 12 + _MERIDIEM[meridiem] - hour) * 3600
     return round((local - now) / 900) * 900
 
 
