@@ -107,10 +107,10 @@ class ScriptedKodi:
 def scripted():
     made: list[tuple[ScriptedKodi, KodiAdapter]] = []
 
-    def make(playing: bool = False, **kw) -> tuple[ScriptedKodi, KodiAdapter, list[PlayEvent]]:
+    def make(playing: bool = False, heartbeat: float = 30.0, **kw) -> tuple[ScriptedKodi, KodiAdapter, list[PlayEvent]]:
         kodi = ScriptedKodi(**kw)
         kodi.active = playing
-        adapter = KodiAdapter(kodi.host(), backoff=Backoff(0.05, 0.2))
+        adapter = KodiAdapter(kodi.host(), backoff=Backoff(0.05, 0.2), heartbeat=heartbeat)
         events: list[PlayEvent] = []
         adapter.start(events.append)
         made.append((kodi, adapter))
@@ -135,6 +135,23 @@ def test_pause_and_resume_are_read_from_the_player_that_is_playing(scripted) -> 
     kodi.notify("Player.OnStop", end=False, item={"id": 1, "type": "movie"})
     eventually(lambda: len(events) == 3, "the stop")
     assert (events[2].state, events[2].position) == (State.STOPPED, 1200.0)  # paused: no time passed
+
+
+def test_while_a_film_simply_plays_its_position_is_read_every_heartbeat(scripted) -> None:
+    kodi, _, events = scripted(heartbeat=0.2)
+    kodi.start()
+    eventually(lambda: events[:], "the start")
+    kodi.position = 900.0
+    (beat, *_) = eventually(lambda: [e for e in events[1:] if e.position == 900.0], "a heartbeat read")
+    assert beat.state is State.PLAYING and beat.session == events[0].session
+    # Kodi no longer answers: nothing made up, and the play still ends properly.
+    kodi.library["Player.GetProperties"] = lambda p: None
+    time.sleep(0.2)
+    seen = len(events)
+    time.sleep(0.6)
+    assert len(events) == seen
+    kodi.notify("Player.OnStop", end=True, item={"id": 1, "type": "movie"})
+    eventually(lambda: events[-1].state is State.STOPPED, "the stop")
 
 
 def test_a_seek_back_to_the_start_is_where_the_viewing_stops(scripted) -> None:

@@ -5,7 +5,10 @@ backoff) reads the TCP socket; a worker thread handles notifications, because ha
 further requests (GetItem, GetProperties) whose replies only the reader can deliver.
 
 OnStop carries no position, so the adapter keeps the last position Kodi reported (at start, pause,
-resume and seek) with the time it was read, and extrapolates while playing. Nothing is polled.
+resume and seek) with the time it was read, and extrapolates while playing. Kodi says nothing
+while a film simply plays, so the position is also read every `heartbeat` seconds: that bounds
+the extrapolation and tells the engine the session is alive (it closes sessions silent for its
+`session_timeout`, at least 60 s).
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ POSITION_PROPERTIES = ["time", "totaltime", "speed"]
 # Episodes have no `imdbnumber` field: asking for it fails the whole request.
 MOVIE_RESUME_PROPERTIES = ["uniqueid", "imdbnumber", "resume", "lastplayed", "runtime", "streamdetails", "title"]
 EPISODE_RESUME_PROPERTIES = ["episode", "uniqueid", "resume", "lastplayed", "runtime", "streamdetails", "title"]
-CONNECTED = "bridge.connected"  # a worker-queue marker, not a Kodi method
+# Worker-queue markers, not Kodi methods.
+CONNECTED = "bridge.connected"
+HEARTBEAT = "bridge.heartbeat"
 
 
 @dataclass
@@ -46,6 +51,7 @@ class Play:
     playerid: int
     read_at: float  # when `event.position` was read
     playing: bool
+    beat_at: float = 0.0  # when the position was last read or tried (heartbeat)
     # Picked up by a (re)connection rather than by its OnAVStart, which may still be on its way.
     resynced: bool = False
 
@@ -55,8 +61,10 @@ class Play:
 
 
 class KodiAdapter:
-    def __init__(self, host: KodiHost, clock: Callable[[], float] = time.time, backoff: Backoff | None = None):
+    def __init__(self, host: KodiHost, clock: Callable[[], float] = time.time, backoff: Backoff | None = None,
+                 heartbeat: float = 30.0):
         self.cfg = host
+        self.heartbeat = heartbeat
         self.name = f"kodi/{host.name}"
         self.clock = clock
         self.http = HttpRpc(host.host, host.http_port, host.username, host.password) if host.http_port else None
@@ -103,7 +111,13 @@ class KodiAdapter:
     # -- notifications --------------------------------------------------------------------------
 
     def _work(self) -> None:
-        while (message := self._inbox.get()) is not None:
+        while True:
+            try:
+                message = self._inbox.get(timeout=self._until_heartbeat())
+            except queue.Empty:
+                message = (HEARTBEAT, {}, self.clock())
+            if message is None:
+                return
             method, data, at = message
             try:
                 self._handle(method, data, at)
@@ -112,9 +126,21 @@ class KodiAdapter:
             except Exception as exc:  # a surprise in one message must not stop the next
                 log.error("%s: %s failed: %s: %s", self.name, method, type(exc).__name__, exc)
 
+    def _until_heartbeat(self) -> float | None:
+        """Seconds until the playing item's position is due to be read; None: nothing to read
+        (no play, or no link: a position made up while Kodi is unreachable would keep a session
+        alive that may have ended)."""
+        if self.play is None or self.conn is None or self.conn.closed.is_set():
+            return None
+        return max(0.0, self.play.beat_at + self.heartbeat - self.clock())
+
     def _handle(self, method: str, data: dict[str, Any], now: float) -> None:
         if method == CONNECTED:
             self._resync(now)
+        elif method == HEARTBEAT and self._until_heartbeat() == 0:
+            assert self.play is not None
+            self.play.beat_at = now  # also when the read fails: the next try is a heartbeat away
+            self._reread(now, guess=False)
         elif method == "Player.OnAVStart":
             self._started(data, now)
         elif method in ("Player.OnPause", "Player.OnResume", "Player.OnSpeedChanged") and self.play:
@@ -161,14 +187,18 @@ class KodiAdapter:
             self.play = None
             log.warning("%s: cannot map the playing item: %s", self.name, exc)
             return
-        self.play = Play(event, _identity(item), playerid, now, playing)
+        self.play = Play(event, _identity(item), playerid, now, playing, beat_at=now)
         self._send(event)
 
-    def _reread(self, now: float) -> None:
+    def _reread(self, now: float, guess: bool = True) -> None:
+        """Emit the play's state as Kodi reports it now; with `guess`, as extrapolated when Kodi
+        does not answer."""
         assert self.play is not None
         try:
             props = self._get("Player.GetProperties", {"playerid": self.play.playerid, "properties": POSITION_PROPERTIES})
         except RpcError:
+            if not guess:
+                raise
             props = {}
         playing = props.get("speed", 1 if self.play.playing else 0) != 0
         self._emit(now, _position(props, self.play.position(now)), playing)
@@ -176,7 +206,7 @@ class KodiAdapter:
     def _emit(self, now: float, position: float, playing: bool) -> None:
         assert self.play is not None
         event = replace(self.play.event, position=position, state=State.PLAYING if playing else State.PAUSED, at=now)
-        self.play = replace(self.play, event=event, read_at=now, playing=playing)
+        self.play = replace(self.play, event=event, read_at=now, beat_at=now, playing=playing)
         self._send(event)
 
     def _stopped(self, at: float, end: bool) -> None:
