@@ -1,0 +1,43 @@
+"""Simkl's paused positions pushed to Plex as view offsets (`apply_resume`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from bridge.events import Ids, Kind, Resume
+from tests.conftest import PACE, make_client
+from tests.plex_helpers import MATRIX_MS, adapter_for, plex  # noqa: F401 - fixtures
+
+
+
+def test_startup_sets_plex_view_offsets_only_where_plex_is_older(plex, bridge_for, emulator) -> None:
+    client = make_client(emulator)
+    client.scrobble("pause", {"progress": 40, "movie": {"ids": {"tmdb": 603}}})
+    time.sleep(3 * PACE)
+    client.scrobble("pause", {"progress": 25, "show": {"ids": {"tvdb": 81189}}, "episode": {"season": 1, "number": 2}})
+    time.sleep(3 * PACE)
+    client.scrobble("pause", {"progress": 30, "show": {"ids": {"tvdb": 73244}}, "episode": {"season": 1, "number": 3}})
+    plex.items["202"].update(viewOffset=60_000, lastViewedAt=int(time.time()) + 3600)  # watched on Plex later
+    adapter = adapter_for(plex, alerts=False, resume_user="alice")
+    bridge = bridge_for(adapters=[adapter])
+    summary = bridge.reconcile()
+    assert summary.pushed == 2
+    calls = {c["key"]: c for c in plex.progress}
+    assert set(calls) == {"100", "503"}  # the movie, and the new-agent episode found through its show
+    assert calls["100"]["state"] == "stopped" and calls["100"]["identifier"] == "com.plexapp.plugins.library"
+    assert int(calls["100"]["time"]) == pytest.approx(MATRIX_MS * 0.40, rel=0.01)
+    assert int(calls["503"]["time"]) == pytest.approx(1_320_000 * 0.30, rel=0.01)
+    assert plex.items["202"]["viewOffset"] == 60_000
+    # Plex now holds the newer position: the next reconciliation leaves it alone.
+    assert bridge.reconcile().pushed == 0
+
+
+def test_resume_points_for_another_user_need_their_token(plex, emulator, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.adapters.plex")
+    adapter = adapter_for(plex, alerts=False, resume_user="bob")
+    resume = Resume("bob", Kind.MOVIE, Ids(tmdb=603), 40.0, time.time())
+    assert adapter.apply_resume([resume]) == 0 and plex.progress == []
+    assert any("needs that user's own token" in r.getMessage() for r in caplog.records)
