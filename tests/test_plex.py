@@ -163,3 +163,48 @@ def test_odd_alerts_are_logged_and_the_listener_keeps_running(plex, running, emu
     plex.alert("17", "stopped", MATRIX_MS)
     eventually(lambda: watches(emulator), "a good play after the garbage")
 
+
+
+def test_a_stop_reported_at_offset_zero_keeps_the_last_known_position(plex, running, emulator) -> None:
+    # Some Plex clients end a session with a `stopped` alert whose viewOffset is 0.
+    _, adapter = running()
+    begin(plex, adapter, "31", "100", offset=1_000)
+    progress(plex, adapter, "31", int(MATRIX_MS * 0.95))
+    plex.alert("31", "stopped", 0)
+    (watch,) = eventually(lambda: watches(emulator), "the history entry")
+    assert watch["title"] == "The Matrix"
+
+
+def test_a_session_buffering_when_the_socket_comes_back_is_not_ended(plex, running, emulator, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.adapters.plex")
+    _, adapter = running()
+    begin(plex, adapter, "32", "100", offset=1_000)
+    progress(plex, adapter, "32", MATRIX_MS // 2)
+    plex.sessions["32"].state = "buffering"  # how /status/sessions lists a player waiting for data
+    plex.restart()
+    plex.wait_connected()
+    reads = sum(1 for r in plex.requests if r.path == "/status/sessions")
+    eventually(lambda: sum(1 for r in plex.requests if r.path == "/status/sessions") > reads, "the catch-up read")
+    progress(plex, adapter, "32", int(MATRIX_MS * 0.6))
+    plex.alert("32", "stopped", int(MATRIX_MS * 0.95))
+    eventually(lambda: watches(emulator), "the history entry")
+    assert playbacks(emulator) == []  # never closed halfway
+    assert not any("ended while not listening" in r.getMessage() for r in caplog.records)
+
+
+def test_a_long_pause_is_not_closed_by_the_silence_timeout(plex, running, emulator) -> None:
+    """Plex repeats a paused session's alert: the repeats tell the core the play is still there, so
+    a pause past the threshold that outlasts its silence timeout is not marked as watched."""
+    bridge, adapter = running()
+    now = [time.time()]
+    adapter.clock = lambda: now[0]
+    begin(plex, adapter, "33", "100", offset=1_000)
+    plex.alert("33", "paused", int(MATRIX_MS * 0.85))
+    eventually(lambda: playbacks(emulator), "the pause")
+    now[0] += bridge.engine.session_timeout - 60
+    plex.alert("33", "paused", int(MATRIX_MS * 0.85))
+    eventually(lambda: adapter.plays["33"].event.at == now[0], "the repeated paused alert", timeout=2)
+    bridge.tick(now[0] + 120)
+    time.sleep(0.3)
+    assert watches(emulator) == []
+

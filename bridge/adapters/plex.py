@@ -39,6 +39,8 @@ from bridge.http import HttpError, HttpServer
 log = logging.getLogger("bridge.adapters.plex")
 
 STATES = {"playing": State.PLAYING, "paused": State.PAUSED, "stopped": State.STOPPED}
+# /status/sessions lists a player waiting for data as `buffering`: its session is still going on.
+SESSION_STATES = {**STATES, "buffering": State.PLAYING}
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,10 @@ class PlexAdapter:
             play = self._begin(key, rating_key, live)
             if play is None:
                 return
-        elif play.event.state is state and play.event.position == position:
-            return  # Plex repeats identical paused frames
+        else:
+            position = _alert_position(state, position, play.event.position)
+        # Identical paused frames are passed on too: Plex repeats them while the session lives, and
+        # they are what keeps a long pause from looking silent to the core's session timeout.
         event = replace(play.event, state=state, position=position, at=now)
         play.event = event
         if state is State.STOPPED:
@@ -242,9 +246,9 @@ class PlexAdapter:
         for element in root if root is not None else ():
             user, player = element.find("User"), element.find("Player")
             key, rating_key = element.get("sessionKey"), element.get("ratingKey")
-            state = STATES.get(player.get("state", "") if player is not None else "playing")
+            state = SESSION_STATES.get(player.get("state", "") if player is not None else "playing")
             if not key or not rating_key or user is None or state is None:
-                continue  # buffering, or a session Plex lists without an owner (transcoder jobs)
+                continue  # a session Plex lists without an owner (transcoder jobs) or in no known state
             name = user.get("title") or user.get("id") or ""
             offset = element.get("viewOffset") or "0"
             out[key] = Live(rating_key, name, state, int(offset) / 1000 if offset.isdigit() else 0.0)
@@ -330,6 +334,12 @@ def _needs_show(meta: dict[str, Any]) -> bool:
         return False
     own = parse_guid(meta.get("guid"))
     return own is None or own.episode is None
+
+
+def _alert_position(state: State, offset: float, last: float) -> float:
+    """Where an alert puts an ongoing play. Some clients end a session with a `stopped` alert at
+    viewOffset 0: that play stopped where it last was, not at its beginning."""
+    return last if state is State.STOPPED and offset == 0 else offset
 
 
 def _bad_notification(entry: Any) -> str:
