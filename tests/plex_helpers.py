@@ -27,6 +27,9 @@ def plex():
     standin.add("200", "show", "Breaking Bad", "2", "com.plexapp.agents.thetvdb://81189?lang=en", year=2008)
     standin.add("202", "episode", "Cat's in the Bag...", "2", "com.plexapp.agents.thetvdb://81189/1/2?lang=en",
                 duration=EPISODE_MS, parentIndex=1, index=2, grandparentRatingKey="200", grandparentTitle="Breaking Bad")
+    standin.add("203", "episode", "...And the Bag's in the River", "2",
+                "com.plexapp.agents.thetvdb://81189/1/3?lang=en", duration=EPISODE_MS, parentIndex=1, index=3,
+                grandparentRatingKey="200", grandparentTitle="Breaking Bad")
     standin.add("300", "show", "Cowboy Bebop", "4", "com.plexapp.agents.hama://anidb-23?lang=en")
     standin.add("305", "episode", "Honky Tonk Women", "4", "com.plexapp.agents.hama://anidb-23/1/5?lang=en",
                 duration=1_440_000, parentIndex=1, index=5, grandparentRatingKey="300", grandparentTitle="Cowboy Bebop")
@@ -37,6 +40,7 @@ def plex():
     standin.add("503", "episode", "Health Care", "2", "plex://episode/5d9c0e13cb3ffa001f1c91a3",
                 ("tvdb://300000",), duration=1_320_000, parentIndex=1, index=3, grandparentRatingKey="500",
                 grandparentTitle="The Office")
+    standin.add("600", "movie", "Holiday 2023", "1", "local://600", duration=3_600_000)
     standin.start()
     yield standin
     standin.stop()

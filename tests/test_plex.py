@@ -208,3 +208,44 @@ def test_a_long_pause_is_not_closed_by_the_silence_timeout(plex, running, emulat
     time.sleep(0.3)
     assert watches(emulator) == []
 
+
+def test_autoplay_of_the_next_episode_in_one_session_marks_the_first_and_follows_the_next(plex, running,
+                                                                                         emulator) -> None:
+    _, adapter = running()
+    begin(plex, adapter, "34", "202", offset=0)
+    progress(plex, adapter, "34", int(EPISODE_MS * 0.97))
+    plex.sessions["34"].rating_key = "203"  # same session, the next item of the play queue
+    plex.alert("34", "playing", 5_000)
+    (watch,) = eventually(lambda: watches(emulator), "the first episode's history entry")
+    assert (watch["season"], watch["number"]) == (1, 2)
+    eventually(lambda: "34" in adapter.plays and adapter.plays["34"].rating_key == "203", "the next episode")
+    time.sleep(3 * PACE)
+    plex.alert("34", "stopped", int(EPISODE_MS * 0.9))
+    eventually(lambda: len(watches(emulator)) == 2, "the second episode's history entry")
+    assert sorted((w["season"], w["number"]) for w in watches(emulator)) == [(1, 2), (1, 3)]
+
+
+def test_two_users_playing_the_same_movie_at_once_are_two_plays(plex, running, emulator) -> None:
+    bridge, adapter = running()
+    begin(plex, adapter, "35", "100", offset=0)
+    begin(plex, adapter, "36", "100", offset=0, user="bob", user_id=2)
+    plex.alert("36", "paused", MATRIX_MS // 2)
+    plex.alert("35", "stopped", int(MATRIX_MS * 0.95))
+    (watch,) = eventually(lambda: watches(emulator), "alice's history entry")
+    assert watch["title"] == "The Matrix" and playbacks(emulator) == []
+    # bob is not logged in: his pause waits in the outbox, apart from alice's mark
+    eventually(lambda: bridge.outbox.counts().get("bob", {}).get("pending") == 1, "bob's pause")
+    assert "36" in adapter.plays and "35" not in adapter.plays
+
+
+def test_an_unmatched_item_is_skipped_with_one_log_line(plex, running, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.adapters.plex")
+    bridge, adapter = running()
+    begin(plex, adapter, "37", "600")
+    plex.alert("37", "paused", 600_000)
+    plex.alert("37", "playing", 610_000)
+    plex.alert("37", "stopped", 3_500_000)
+    eventually(lambda: "37" not in adapter._skipped, "the session to end")
+    (line,) = [r.getMessage() for r in caplog.records if "not sent" in r.getMessage()]
+    assert "local://600" in line and "carries no usable id" in line
+    assert bridge.outbox.counts() == {}
