@@ -13,6 +13,7 @@ from tests.conftest import PACE, eventually, watches
 from tests.plex_helpers import (  # noqa: F401 - fixtures
     EPISODE_MS, MATRIX_MS, begin, playbacks, plex, plex_metadata_reads, progress, running, settled,
 )
+from tests.plex_standin import TOKEN
 
 
 def test_a_movie_on_the_new_agent_played_through_is_marked_once(plex, running, emulator) -> None:
@@ -249,3 +250,15 @@ def test_an_unmatched_item_is_skipped_with_one_log_line(plex, running, caplog) -
     (line,) = [r.getMessage() for r in caplog.records if "not sent" in r.getMessage()]
     assert "local://600" in line and "carries no usable id" in line
     assert bridge.outbox.counts() == {}
+
+
+def test_a_refused_notifications_socket_is_one_log_line_without_the_token(plex, running, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    del plex.ws_routes["/:/websockets/notifications"]
+    plex.route("GET", r"/:/websockets/notifications", lambda req: (401, "<html>\n<title>Unauthorized</title>\n</html>"))
+    running(connect=False)
+    (line,) = eventually(lambda: [r.getMessage() for r in caplog.records if "disconnected" in r.getMessage()],
+                         "the disconnect line")
+    assert "401" in line and "\n" not in line
+    assert not any(TOKEN in r.getMessage() for r in caplog.records)
+

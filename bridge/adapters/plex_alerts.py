@@ -36,7 +36,11 @@ class AlertSocket:
         self._ws: websocket.WebSocket | None = None
 
     def open(self) -> None:
-        self._ws = websocket.create_connection(self.url, timeout=self.connect_timeout)
+        try:
+            self._ws = websocket.create_connection(self.url, timeout=self.connect_timeout)
+        except websocket.WebSocketBadStatusException as exc:
+            # Its text holds the reply's headers and whole body (Plex's HTML page): many lines for one fact.
+            raise ConnectionError(f"notifications refused with HTTP {exc.status_code}") from None
         # Short reads so pings go out and the watchdog is checked on time even when all is quiet.
         self._ws.settimeout(min(1.0, self.ping_interval / 2))
 
