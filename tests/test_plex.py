@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 
 import pytest
@@ -262,3 +263,9 @@ def test_a_refused_notifications_socket_is_one_log_line_without_the_token(plex, 
     assert "401" in line and "\n" not in line
     assert not any(TOKEN in r.getMessage() for r in caplog.records)
 
+
+def test_stop_ends_the_adapters_threads(plex, running) -> None:
+    bridge, adapter = running()
+    begin(plex, adapter, "38", "100")
+    adapter.stop()
+    assert not [t.name for t in threading.enumerate() if t.name.startswith(("adapter-plex/", "plex/"))]
