@@ -269,3 +269,18 @@ def test_stop_ends_the_adapters_threads(plex, running) -> None:
     begin(plex, adapter, "38", "100")
     adapter.stop()
     assert not [t.name for t in threading.enumerate() if t.name.startswith(("adapter-plex/", "plex/"))]
+
+
+def test_a_session_listed_late_is_begun_then_forgotten(plex, running, emulator, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.adapters.plex")
+    _, adapter = running()
+    plex.play("39", "100", alert=False)
+    listed = plex.sessions.pop("39")
+    plex.broadcast({"NotificationContainer": {"type": "playing", "PlaySessionStateNotification": [
+        {"sessionKey": "39", "ratingKey": "100", "viewOffset": 0, "state": "playing"}]}})
+    eventually(lambda: any("its user is unknown" in r.getMessage() for r in caplog.records), "the waiting line")
+    plex.sessions["39"] = listed
+    progress(plex, adapter, "39", 60_000)
+    plex.alert("39", "stopped", int(MATRIX_MS * 0.95))
+    eventually(lambda: watches(emulator), "the history entry")
+    assert not [what for what in adapter._told if "39" in what]  # nothing kept per ended session

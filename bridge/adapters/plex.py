@@ -180,9 +180,11 @@ class PlexAdapter:
             self._close(key, now)  # the player moved on to the next item in the same session
             play = None
         if play is None:
-            if state is State.STOPPED or self._skipped.get(key) == rating_key:
-                if state is State.STOPPED:
-                    self._skipped.pop(key, None)
+            if state is State.STOPPED:
+                self._skipped.pop(key, None)
+                self._told.discard(f"user:{key}")
+                return
+            if self._skipped.get(key) == rating_key:
                 return
             play = self._begin(key, rating_key, live)
             if play is None:
@@ -224,6 +226,7 @@ class PlexAdapter:
             return None
         play = Play(event, rating_key)
         self.plays[key] = play
+        self._told.discard(f"user:{key}")  # its line was said; kept, such keys would grow with every play
         return play
 
     def _catch_up(self, live: dict[str, Live]) -> None:
