@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from bridge.adapters.plex_resume import resume_offset
 from bridge.events import Ids, Kind, Resume
 from tests.conftest import PACE, make_client
 from tests.plex_helpers import MATRIX_MS, adapter_for, plex  # noqa: F401 - fixtures
@@ -41,3 +42,23 @@ def test_resume_points_for_another_user_need_their_token(plex, emulator, caplog)
     resume = Resume("bob", Kind.MOVIE, Ids(tmdb=603), 40.0, time.time())
     assert adapter.apply_resume([resume]) == 0 and plex.progress == []
     assert any("needs that user's own token" in r.getMessage() for r in caplog.records)
+
+
+PAUSED_AT = 1_700_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("plex_side", "offset"),
+    [
+        ({}, 3_264_000),  # Plex has no resume point: Simkl's is set
+        ({"viewOffset": 600_000, "lastViewedAt": int(PAUSED_AT) - 60}, 3_264_000),  # Plex's is older
+        ({"viewOffset": 600_000, "lastViewedAt": int(PAUSED_AT) + 60}, None),  # Plex's is newer
+        ({"viewCount": 1, "lastViewedAt": int(PAUSED_AT) + 60}, None),  # finished on Plex after the pause
+        ({"viewOffset": 3_264_000}, None),  # already there
+        ({"duration": None}, None),  # no duration: no offset to compute
+    ],
+)
+def test_simkls_position_is_set_only_where_plex_knows_nothing_newer(plex_side, offset) -> None:
+    meta = {"ratingKey": "100", "type": "movie", "duration": MATRIX_MS, **plex_side}
+    resume = Resume("alice", Kind.MOVIE, Ids(tmdb=603), 40.0, PAUSED_AT)
+    assert resume_offset(meta, resume) == offset

@@ -39,13 +39,14 @@ def same_item(a: Ids, b: Ids) -> bool:
 def resume_offset(meta: dict[str, Any], resume: Resume) -> int | None:
     """The view offset (ms) to set on this item, or None when Plex's own is as new or newer.
 
-    Plex's resume point wins when it exists and the item was viewed on Plex after Simkl's pause."""
+    Plex wins when the item was viewed on Plex after Simkl's pause: its resume point is newer, or,
+    when it has none, the viewing was finished there."""
     duration = meta.get("duration")
     if not isinstance(duration, int) or duration <= 0:
         return None
     own = meta.get("viewOffset")
     viewed = meta.get("lastViewedAt")
-    if own and isinstance(viewed, int) and viewed >= resume.paused_at:
+    if isinstance(viewed, int) and viewed >= resume.paused_at:
         return None
     offset = int(duration * resume.progress / 100)
     # Plex ignores an offset of 0 (that is "unwatched", set another way).
