@@ -130,12 +130,16 @@ class JellyfinStandIn:
     # -- players --------------------------------------------------------------------------------
 
     def play(self, session: str, user_id: str, item_id: str, seconds: float = 0.0, paused: bool = False,
-             push: bool = True) -> None:
-        """A client starts (or reports) playing an item in its session."""
+             push: bool = True, played_after: float | None = None) -> None:
+        """A client starts (or reports) playing an item in its session. Over another item (autoplay of
+        the next episode) the old one is finished first; `played_after` as in `stop`."""
+        finished = None
         with self._lock:
             current = self.sessions.get(session, {}).get("NowPlayingItem")
             if current is not None and current["Id"] != item_id:
-                self._user_data_changed(*self._finish(session))
+                finished = self._finish(session)
+                if played_after is None:
+                    self._user_data_changed(*finished)
             started = current is None or current["Id"] != item_id
             self.sessions[session] = {
                 "Id": session, "UserId": user_id, "UserName": self.users[user_id], "Client": "Jellyfin Web",
@@ -150,6 +154,9 @@ class JellyfinStandIn:
                 self._user_data_changed(user_id, [data])
         if push:
             self.push()
+        if finished is not None and played_after is not None:
+            time.sleep(played_after)
+            self._user_data_changed(*finished)
 
     def pause(self, session: str, seconds: float) -> float:
         return self._report(session, seconds, True)
@@ -263,7 +270,7 @@ class JellyfinStandIn:
 
     def _get_items(self, req: Req) -> tuple:
         user_id = req.query.get("userId")
-        if "Ids" in req.query:
+        if req.query.get("Ids"):  # Jellyfin ignores an empty filter and lists everything
             ids = [i.replace("-", "").lower() for i in req.query["Ids"].split(",")]
             found = [self._dto(i, user_id) for i in ids if i in self.items]
         else:

@@ -10,7 +10,7 @@ from tests.conftest import SECRET, eventually, watches
 from tests.jellyfin_helpers import (  # noqa: F401 - fixtures
     adapter_for, jellyfin, minutes, post, running, sent, settle, webhook_body,
 )
-from tests.jellyfin_standin import ALICE, TICKS
+from tests.jellyfin_standin import ALICE, BOB, TICKS
 
 
 def test_webhook_and_websocket_for_one_play_count_once(jellyfin, running, emulator) -> None:
@@ -79,6 +79,30 @@ def test_webhooks_need_the_secret_and_garbage_is_refused(jellyfin, running, emul
     assert bridge.outbox.counts() == {} and watches(emulator) == []
     assert any("not JSON" in r.getMessage() for r in caplog.records if r.name == "bridge.http")
     assert post(bridge, good, path=f"/{SECRET}/jellyfin", secret=None).status_code == 202
+
+
+def test_a_notification_that_is_not_ours_costs_no_call_to_the_server(jellyfin, running) -> None:
+    bridge, _ = running(webhooks=True, user="alice")
+    calls = len(jellyfin.server.requests)
+    episode = {"SeriesId": jellyfin.bb, "SeriesName": "Breaking Bad", "SeasonNumber": 1, "EpisodeNumber": 2}
+    added = webhook_body(jellyfin, "ItemAdded", jellyfin.bb_s1e2, 0, **episode)
+    assert post(bridge, added).json()["accepted"] is False
+    bobs = webhook_body(jellyfin, "PlaybackProgress", jellyfin.bb_s1e2, 60, NotificationUsername="bob", UserId=BOB,
+                        **episode)
+    assert post(bridge, bobs).json() == {"accepted": False, "reason": "another user's play"}
+    assert [r.path for r in jellyfin.server.requests[calls:]] == []
+
+
+def test_an_unidentified_item_by_webhook_is_skipped_with_one_log_line(jellyfin, running, emulator, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.adapters.jellyfin")
+    bridge, _ = running(webhooks=True)
+    clip = jellyfin.add_movie("holiday-2019.mkv", {}, minutes=20)
+    for kind, seconds in [("PlaybackStart", 0), ("PlaybackProgress", 60), ("PlaybackStop", minutes(19))]:
+        assert post(bridge, webhook_body(jellyfin, kind, clip, seconds)).json()["accepted"] is False
+    settle(bridge)
+    lines = [r.getMessage() for r in caplog.records if "not sent" in r.getMessage()]
+    assert len(lines) == 1 and "holiday-2019.mkv" in lines[0]
+    assert bridge.outbox.counts() == {}
 
 
 # -- resume points -------------------------------------------------------------------------------------

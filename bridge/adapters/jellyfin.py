@@ -24,11 +24,11 @@ from typing import Any, Callable
 import websocket
 
 from bridge.adapters.base import Backoff, Sink, Supervisor
-from bridge.adapters.jellyfin_api import JellyfinApi, JellyfinError
-from bridge.adapters.jellyfin_map import (NotMatched, item_event, parse_webhook_body, played_session, session_event,
-                                          norm_id, webhook_event)
+from bridge.adapters.jellyfin_api import JellyfinApi, JellyfinError, remember
+from bridge.adapters.jellyfin_map import (NotMatched, item_event, norm_id, parse_webhook_body, played_session,
+                                          session_event, webhook_event, webhook_state, webhook_user)
 from bridge.adapters.jellyfin_resume import ResumePusher
-from bridge.adapters.jellyfin_sessions import Playing, diff, newly_played
+from bridge.adapters.jellyfin_sessions import Playing, diff, ended, newly_played
 from bridge.config import JellyfinServer
 from bridge.events import EventError, PlayEvent, Resume, State
 from bridge.http import HttpError, HttpServer, Request
@@ -42,6 +42,10 @@ KEEPALIVE = json.dumps({"MessageType": "KeepAlive"})
 RECENT_MARK = 300.0
 # A Played flag that arrives after the session's stop still belongs to that viewing for this long.
 ENDED_MEMORY = 300.0
+# The server's ForceKeepAlive sets how often we speak; a nonsense tiny one must not become a busy loop.
+MIN_KEEPALIVE = 1.0
+# A configured user the server does not know is looked up again at most this often.
+USER_RETRY = 60.0
 
 
 class JellyfinAdapter:
@@ -69,7 +73,8 @@ class JellyfinAdapter:
         self._users: dict[str, str] = {}  # user id -> name
         self._played: dict[tuple[str, str], bool] = {}  # (user id, item id) -> last Played flag seen
         self._ended: dict[tuple[str, str], tuple[PlayEvent, float]] = {}  # recent stops, by (user, item)
-        self._skipped: set[str] = set()
+        self._skipped: dict[str, None] = {}  # items already logged as not sent
+        self._users_at = float("-inf")  # when the user list was last fetched (time.monotonic)
         self._sink: Sink | None = None
         self._webhook_sink: Sink | None = None
         self._ws: websocket.WebSocket | None = None
@@ -103,8 +108,13 @@ class JellyfinAdapter:
     # -- the websocket --------------------------------------------------------------------------
 
     def _listen(self, stop: threading.Event, connected: threading.Event) -> None:
-        ws = websocket.create_connection(self.api.socket_url(), header=[f"Authorization: {self.api.auth}"],
-                                         timeout=self.timeout, enable_multithread=True)
+        try:
+            ws = websocket.create_connection(self.api.socket_url(), header=[f"Authorization: {self.api.auth}"],
+                                             timeout=self.timeout, enable_multithread=True)
+        except websocket.WebSocketBadStatusException as exc:
+            # Its text holds the reply's headers and body (a proxy's whole error page): the status says enough.
+            refused = ": the API key was refused" if exc.status_code in (401, 403) else ""
+            raise ConnectionError(f"websocket handshake answered HTTP {exc.status_code}{refused}") from None
         self._ws = ws
         try:
             ws.send(SESSIONS_START)
@@ -144,7 +154,7 @@ class JellyfinAdapter:
                 keepalive = self._on_message(frame.data.decode("utf-8", "replace"))
                 if keepalive:
                     # The server drops clients that stay quiet for its timeout: speak at half of it.
-                    interval = min(self.keepalive, keepalive / 2)
+                    interval = min(self.keepalive, max(MIN_KEEPALIVE, keepalive / 2))
                     next_ping = min(next_ping, heard + interval)
 
     def _on_message(self, text: str) -> float | None:
@@ -182,13 +192,9 @@ class JellyfinAdapter:
         now = self.clock()
         current = self._snapshot(sessions, now)
         events = diff(self.snapshot, current, now)
-        for sid, old in self.snapshot.items():
-            if sid not in current or current[sid].item_id != old.item_id:
-                self._ended[(old.user_id, old.item_id)] = (old.event, now)
+        self._ended = {k: v for k, v in self._ended.items() if now - v[1] <= ENDED_MEMORY}
+        self._ended.update({(old.user_id, old.item_id): (old.event, now) for old in ended(self.snapshot, current)})
         self.snapshot = current
-        for key, (_, at) in list(self._ended.items()):
-            if now - at > ENDED_MEMORY:
-                del self._ended[key]
         for event in events:
             self._send(event)
 
@@ -224,10 +230,15 @@ class JellyfinAdapter:
         item_id = norm_id(item.get("Id"))
         if self._excluded(item_id):
             return None
-        if item.get("Type") == "Episode" and item.get("SeriesId") and "Series" not in item:
-            item = {**item, "Series": self.api.series(str(item["SeriesId"]))}
+        if "Series" not in item:
+            item = {**item, "Series": self._series_of(item)}
         event = session_event({**session, "NowPlayingItem": item}, server=self.cfg.name, at=now)
         return Playing(item_id, norm_id(session.get("UserId")), event) if event is not None else None
+
+    def _series_of(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """An episode's series: the show's ids are on it, not on the episode."""
+        is_episode = item.get("Type") == "Episode" and item.get("SeriesId")
+        return self.api.series(str(item["SeriesId"])) if is_episode else None
 
     def _wanted(self, name: Any, uid: Any) -> bool:
         if self.cfg.user is None:
@@ -240,22 +251,24 @@ class JellyfinAdapter:
             return False
         library = self.api.library(item_id)
         if library.casefold() in self.excluded:
-            if item_id not in self._skipped:
-                self._skipped.add(item_id)
-                log.info("%s: item %s is in the excluded library %r; not sent", self.name, item_id, library)
+            self._once(item_id, logging.INFO, "item %s is in the excluded library %r; not sent", item_id, library)
             return True
         return False
 
     def _skip(self, key: str, exc: EventError) -> None:
+        self._once(key, logging.INFO if isinstance(exc, NotMatched) else logging.WARNING, "not sent: %s", exc)
+
+    def _once(self, key: str, level: int, message: str, *args: Any) -> None:
+        """One line per item, not one per session update of it."""
         if key not in self._skipped:
-            self._skipped.add(key)
-            level = logging.INFO if isinstance(exc, NotMatched) else logging.WARNING
-            log.log(level, "%s: not sent: %s", self.name, exc)
+            remember(self._skipped, key, None)
+            log.log(level, "%s: " + message, self.name, *args)
 
     # -- users and the watched signal -------------------------------------------------------------
 
     def _resolve_user(self) -> None:
         """Learn user names (UserDataChanged names only ids) and the configured user's id."""
+        self._users_at = time.monotonic()
         users = self.api.users()
         self._users = {norm_id(u.get("Id")): str(u.get("Name") or "") for u in users}
         if self.cfg.user is not None:
@@ -267,7 +280,7 @@ class JellyfinAdapter:
 
     def _ensure_user(self) -> None:
         """Webhooks and resume pushes may come before (or without) a socket that resolved the user."""
-        if self.cfg.user is not None and self.user_id is None:
+        if self.cfg.user is not None and self.user_id is None and time.monotonic() - self._users_at >= USER_RETRY:
             try:
                 self._resolve_user()
             except JellyfinError as exc:
@@ -283,26 +296,31 @@ class JellyfinAdapter:
             return
         now = self.clock()
         for entry in entries:
-            if not isinstance(entry, dict) or not entry.get("ItemId"):
+            item_id = norm_id(entry.get("ItemId")) if isinstance(entry, dict) else ""
+            if not item_id:
                 continue
-            item_id = norm_id(entry["ItemId"])
             playing = next((p for p in self.snapshot.values() if p.item_id == item_id and p.user_id == uid), None)
-            ended = self._ended.get((uid, item_id))
+            stopped = self._ended.get((uid, item_id))
             was = self._played.get((uid, item_id))
-            self._played[(uid, item_id)] = entry.get("Played") is True
-            if newly_played(was, entry, playing is not None or ended is not None, now, RECENT_MARK):
-                self._watched(uid, item_id, playing.event if playing else ended[0] if ended else None, now)
+            remember(self._played, (uid, item_id), entry.get("Played") is True)
+            if not newly_played(was, entry, playing is not None or stopped is not None, now, RECENT_MARK):
+                continue
+            if playing is not None:  # the viewing still on: its own session, so its stop is not marked again
+                self._send(replace(playing.event, state=State.WATCHED, at=now))
+            elif stopped is not None:
+                # Just stopped, at its last position. Not under its own session, which may already play
+                # the next episode: the engine would close that viewing to open this one again.
+                self._send(replace(stopped[0], session=played_session(uid, item_id), state=State.WATCHED, at=now))
+            else:
+                self._watched(uid, item_id, now)
 
-    def _watched(self, uid: str, item_id: str, seen: PlayEvent | None, now: float) -> None:
-        if seen is not None:
-            # The viewing we followed (still on, or just stopped): same session, last position.
-            self._send(replace(seen, state=State.WATCHED, at=now))
-            return
+    def _watched(self, uid: str, item_id: str, now: float) -> None:
+        """An item nobody was seen playing turned played: a hand mark. Looked up to be mapped."""
         try:
             item = self.api.item(item_id, uid)
             if item is None or self._excluded(item_id):
                 return
-            series = self.api.series(str(item["SeriesId"])) if item.get("Type") == "Episode" and item.get("SeriesId") else None
+            series = self._series_of(item)
             # The webhook reports the same hand-mark under this session: the engine marks it once.
             event = item_event(item, server=self.cfg.name, user=self._users.get(uid, uid),
                                session=played_session(uid, item_id), state=State.WATCHED, position_ticks=None, at=now,
@@ -322,37 +340,38 @@ class JellyfinAdapter:
     # -- webhooks -------------------------------------------------------------------------------
 
     def _webhook(self, request: Request) -> tuple[int, Any]:
-        self._ensure_user()
         try:
             body = parse_webhook_body(request.body())
-            series = None
-            if body.get("ItemType") == "Episode" and body.get("SeriesId"):
-                series = self._lookup_series(str(body["SeriesId"]))
+            # Decided before any lookup: the plugin posts every notification type, for every user.
+            if webhook_state(body) is None:
+                return 200, {"accepted": False, "reason": "not a playback notification"}
+            name, uid = webhook_user(body), body.get("UserId")
+            if not self._wanted(name, uid):
+                self._ensure_user()  # the configured user may be given by id: learn it
+                if not self._wanted(name, uid):
+                    return 200, {"accepted": False, "reason": "another user's play"}
+            if self._lookup(self._excluded, norm_id(body.get("ItemId"))):
+                return 200, {"accepted": False, "reason": "excluded library"}
+            # The webhook carries only the episode's ids; the show's make it the item the socket reports.
+            series = self._lookup(self.api.series, body.get("SeriesId")) if body.get("ItemType") == "Episode" else None
             event = webhook_event(body, server=self.cfg.name, at=self.clock(), series=series)
         except NotMatched as exc:
             self._skip(norm_id(body.get("ItemId")) or str(exc), exc)
             return 200, {"accepted": False, "reason": str(exc)}
         except EventError as exc:
             raise HttpError(400, str(exc)) from None
-        if event is None:
-            return 200, {"accepted": False, "reason": "not a playback notification"}
-        if not self._wanted(event.user, body.get("UserId")):
-            return 200, {"accepted": False, "reason": "another user's play"}
-        try:
-            if self._excluded(norm_id(body.get("ItemId"))):
-                return 200, {"accepted": False, "reason": "excluded library"}
-        except JellyfinError as exc:
-            log.warning("%s: webhook: could not look up the item's library: %s", self.name, exc)
-        if self._webhook_sink is not None:
+        if event is not None and self._webhook_sink is not None:
             self._webhook_sink(event)
         return 202, {"accepted": True}
 
-    def _lookup_series(self, series_id: str) -> dict[str, Any] | None:
-        """The webhook carries only the episode's ids; the show's make it the same item the socket reports."""
+    def _lookup(self, call: Callable[[str], Any], key: Any) -> Any:
+        """A lookup a webhook can do without: on failure, logged, and the webhook goes on without it."""
+        if not key:
+            return None
         try:
-            return self.api.series(series_id)
+            return call(str(key))
         except JellyfinError as exc:
-            log.warning("%s: webhook: could not fetch series %s: %s", self.name, series_id, exc)
+            log.warning("%s: webhook: %s", self.name, exc)
             return None
 
     # -- resume points --------------------------------------------------------------------------

@@ -21,7 +21,15 @@ from bridge.adapters.jellyfin_map import norm_id
 log = logging.getLogger("bridge.adapters.jellyfin")
 
 ITEM_FIELDS = "ProviderIds,ParentId,DateCreated"
-CACHE_LIMIT = 5000  # series and library lookups: a big library, not unbounded
+CACHE_LIMIT = 5000  # what is remembered per item: a big library, not unbounded
+
+
+def remember(memory: dict[Any, Any], key: Any, value: Any) -> None:
+    """Store `key`, forgetting the oldest entry past CACHE_LIMIT: a daemon runs for months."""
+    memory.pop(key, None)
+    memory[key] = value
+    if len(memory) > CACHE_LIMIT:
+        del memory[next(iter(memory))]
 
 
 class JellyfinError(Exception):
@@ -84,8 +92,12 @@ class JellyfinApi:
         return [u for u in reply if isinstance(u, dict)]
 
     def item(self, item_id: str, user_id: str | None = None) -> dict[str, Any] | None:
+        wanted = norm_id(item_id)
+        if not wanted:
+            return None
         params = {"Ids": item_id, "Fields": ITEM_FIELDS, **({"userId": user_id} if user_id else {})}
-        items = self._items(self.get("/Items", **params), "GET /Items")
+        # Jellyfin ignores an Ids filter it cannot use and lists other items: only the asked one counts.
+        items = [i for i in self._items(self.get("/Items", **params), "GET /Items") if norm_id(i.get("Id")) == wanted]
         return items[0] if items else None
 
     def series(self, series_id: str) -> dict[str, Any] | None:
@@ -95,9 +107,7 @@ class JellyfinApi:
             found = self.item(series_id)
             if found is None:
                 return None
-            if len(self._series) > CACHE_LIMIT:
-                self._series.clear()
-            self._series[key] = found
+            remember(self._series, key, found)
         return self._series[key]
 
     def library(self, item_id: str) -> str:
@@ -108,9 +118,7 @@ class JellyfinApi:
             if not isinstance(ancestors, list):
                 raise JellyfinError(f"GET /Items/{item_id}/Ancestors: expected a list")
             names = [a.get("Name") for a in ancestors if isinstance(a, dict) and a.get("Type") == "CollectionFolder"]
-            if len(self._libraries) > CACHE_LIMIT:
-                self._libraries.clear()
-            self._libraries[key] = str(names[0]) if names and names[0] else ""
+            remember(self._libraries, key, str(names[0]) if names and names[0] else "")
         return self._libraries[key]
 
     def library_items(self, user_id: str, item_type: str) -> list[dict[str, Any]]:

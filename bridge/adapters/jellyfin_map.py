@@ -110,13 +110,9 @@ def session_event(session: dict[str, Any], *, server: str, at: float) -> PlayEve
 PLAYBACK_NOTIFICATIONS = ("PlaybackStart", "PlaybackProgress", "PlaybackStop")
 
 
-def webhook_event(body: dict[str, Any], *, server: str, at: float,
-                  series: dict[str, Any] | None = None) -> PlayEvent | None:
-    """A webhook-plugin body ("Send All Properties", or the shipped template) -> PlayEvent.
-
-    None for notifications that are not playback. `series` is the series' BaseItemDto when the
-    caller fetched it (GET /Items/{SeriesId}); the plugin itself never sends the series' ids.
-    """
+def webhook_state(body: dict[str, Any]) -> State | None:
+    """What a webhook body reports: a player action, a hand-made "played" (`watched`), or None for
+    any other notification. Cheap, so the caller decides with it before looking anything up."""
     if not isinstance(body, dict):
         raise EventError("jellyfin webhook: expected a JSON object")
     kind = body.get("NotificationType")
@@ -125,19 +121,31 @@ def webhook_event(body: dict[str, Any], *, server: str, at: float,
             raise EventError("jellyfin webhook: this is shemanaev/jellyfin-plugin-webhooks' format; use the Webhook "
                              "plugin from Jellyfin's catalog with plugins/jellyfin/simkl-bridge.handlebars")
         raise EventError("jellyfin webhook.NotificationType: missing")
-    completed = False
     if kind in PLAYBACK_NOTIFICATIONS:
         paused = _flag(body.get("IsPaused"), "jellyfin webhook.IsPaused")
-        state = State.STOPPED if kind == "PlaybackStop" else State.PAUSED if paused else State.PLAYING
-        completed = kind == "PlaybackStop" and _flag(body.get("PlayedToCompletion"), "jellyfin webhook.PlayedToCompletion")
-    elif kind == "UserDataSaved" and body.get("SaveReason") == "TogglePlayed":
-        # Marked played by hand. Other save reasons repeat what the playback notifications said.
-        if not _flag(body.get("Played"), "jellyfin webhook.Played"):
-            return None
-        state = State.WATCHED
-    else:
+        return State.STOPPED if kind == "PlaybackStop" else State.PAUSED if paused else State.PLAYING
+    # Marked played by hand. Other save reasons repeat what the playback notifications said.
+    if kind == "UserDataSaved" and body.get("SaveReason") == "TogglePlayed":
+        return State.WATCHED if _flag(body.get("Played"), "jellyfin webhook.Played") else None
+    return None
+
+
+def webhook_user(body: dict[str, Any]) -> str:
+    return _text(body.get("NotificationUsername")) or _text(body.get("Username"))
+
+
+def webhook_event(body: dict[str, Any], *, server: str, at: float,
+                  series: dict[str, Any] | None = None) -> PlayEvent | None:
+    """A webhook-plugin body ("Send All Properties", or the shipped template) -> PlayEvent.
+
+    None for notifications that are not playback. `series` is the series' BaseItemDto when the
+    caller fetched it (GET /Items/{SeriesId}); the plugin itself never sends the series' ids.
+    """
+    state = webhook_state(body)
+    if state is None:
         return None
-    user = _text(body.get("NotificationUsername")) or _text(body.get("Username"))
+    completed = state is State.STOPPED and _flag(body.get("PlayedToCompletion"), "jellyfin webhook.PlayedToCompletion")
+    user = webhook_user(body)
     if not user:
         raise EventError("jellyfin webhook.NotificationUsername: missing (whose play is it?)")
     item_id = norm_id(body.get("ItemId"))

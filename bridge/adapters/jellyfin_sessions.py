@@ -39,17 +39,18 @@ def diff(previous: Snapshot, current: Snapshot, at: float) -> list[PlayEvent]:
     Position-only changes are passed on as progress: they keep the engine's last position fresh and
     its session from timing out during a long film, and write nothing.
     """
-    events: list[PlayEvent] = []
-    for sid, old in previous.items():
-        new = current.get(sid)
-        if new is None or new.item_id != old.item_id:
-            events.append(replace(old.event, state=State.STOPPED, at=at))
+    events = [replace(old.event, state=State.STOPPED, at=at) for old in ended(previous, current)]
     for sid, new in current.items():
         old = previous.get(sid)
         changed_item = old is None or old.item_id != new.item_id
         if changed_item or old.event.state != new.event.state or old.event.position != new.event.position:
             events.append(new.event)
     return events
+
+
+def ended(previous: Snapshot, current: Snapshot) -> list[Playing]:
+    """The plays of `previous` that are over in `current`: the session is gone or plays another item."""
+    return [old for sid, old in previous.items() if sid not in current or current[sid].item_id != old.item_id]
 
 
 def parse_date(text: Any) -> float | None:

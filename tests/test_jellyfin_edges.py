@@ -1,0 +1,116 @@
+"""The Jellyfin adapter's live side at its edges: autoplay, shared items, silent positions, unmapped
+users, odd servers, and how much it remembers. Stand-in + emulator + a real Bridge, as in test_jellyfin."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from bridge.adapters.jellyfin_api import CACHE_LIMIT
+from tests.conftest import eventually, watches
+from tests.jellyfin_helpers import (  # noqa: F401 - fixtures
+    adapter_for, jellyfin, minutes, playbacks, running, sent, settle,
+)
+from tests.jellyfin_standin import ALICE, API_KEY, BOB
+
+LOG = "bridge.adapters.jellyfin"
+CAROL = "ca401000000000000000000000000003"
+
+
+def test_autoplay_with_a_late_played_flag_leaves_the_next_episode_alone(jellyfin, running, emulator) -> None:
+    bridge, _ = running()
+    e3 = jellyfin.add_episode(jellyfin.bb, 1, 3, {"Tvdb": "349240"}, minutes=47)
+    jellyfin.play("s1", ALICE, jellyfin.bb_s1e2, minutes(30))
+    jellyfin.progress("s1", minutes(46))
+    # The player moves on to episode 3 in the same session; episode 2's Played flag comes after.
+    jellyfin.play("s1", ALICE, e3, 5, played_after=0.3)
+    jellyfin.progress("s1", 40)
+    jellyfin.progress("s1", 80)
+    eventually(lambda: watches(emulator), "episode 2's history entry")
+    settle(bridge)
+    assert [w["number"] for w in watches(emulator)] == [2]
+    # The late flag neither restarts nor pauses episode 3.
+    assert [s["episode"]["number"] for s in sent(emulator, "/scrobble/start")].count(3) == 1
+    assert sent(emulator, "/scrobble/pause") == []
+
+
+def test_two_people_playing_the_same_film_are_two_viewings(jellyfin, running, emulator) -> None:
+    bridge, _ = running()
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(10))
+    jellyfin.play("s2", BOB, jellyfin.matrix, minutes(50))
+    jellyfin.progress("s1", minutes(131))
+    jellyfin.stop("s1")  # alice's Played flag must not touch bob's viewing
+    jellyfin.pause("s2", minutes(68))
+    (watch,) = eventually(lambda: watches(emulator), "alice's history entry")
+    assert watch["title"] == "The Matrix"
+    jellyfin.stop("s2")
+    # bob is not logged in to Simkl: his pause waits in the outbox (his start was replaced by it).
+    eventually(lambda: bridge.outbox.due("bob", time.time() + 1, kind="pause"), "bob's pause to be queued")
+    time.sleep(0.3)
+    assert len(sent(emulator, "/sync/history")) == 1
+    assert bridge.outbox.due("bob", time.time() + 1, kind="history") == []
+
+
+def test_a_session_that_stops_reporting_its_position_is_closed_at_the_last_one(jellyfin, running, emulator) -> None:
+    bridge, _ = running()
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(100))
+    jellyfin.progress("s1", minutes(125))  # 92%
+    with jellyfin._lock:  # some clients report a PlayState without PositionTicks
+        del jellyfin.sessions["s1"]["PlayState"]["PositionTicks"]
+    jellyfin.push()
+    jellyfin.stop("s1")  # Jellyfin saw no position either: no Played flag to help
+    (watch,) = eventually(lambda: watches(emulator), "the mark from the last known position")
+    assert watch["title"] == "The Matrix"
+
+
+def test_a_user_with_no_account_rule_is_never_sent(jellyfin, running, emulator, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    jellyfin.users[CAROL] = "carol"
+    bridge, _ = running()
+    jellyfin.play("s1", CAROL, jellyfin.matrix, minutes(60))
+    jellyfin.pause("s1", minutes(70))
+    jellyfin.resume("s1", minutes(70))
+    jellyfin.progress("s1", minutes(131))
+    jellyfin.stop("s1")
+    jellyfin.mark_played(CAROL, jellyfin.bb_s1e2)
+    settle(bridge)
+    assert bridge.outbox.counts() == {} and watches(emulator) == [] and playbacks(emulator) == []
+    assert any("'carol' maps to no Simkl account" in r.getMessage() for r in caplog.records)
+
+
+def test_what_the_adapter_remembers_per_item_is_bounded(jellyfin) -> None:
+    adapter = adapter_for(jellyfin)
+    adapter._users = {ALICE: "alice"}
+    many = CACHE_LIMIT + 50
+    for i in range(many):
+        entry = {"ItemId": f"{i:032x}", "Played": False, "PlaybackPositionTicks": 10}
+        adapter._on_message(json.dumps({"MessageType": "UserDataChanged",
+                                        "Data": {"UserId": ALICE, "UserDataList": [entry]}}))
+    unknown = [{"Id": f"s{i}", "UserName": "alice", "PlayState": {},
+                "NowPlayingItem": {"Id": f"{i:032x}", "Type": "Movie", "Name": f"clip {i}", "ProviderIds": {}}}
+               for i in range(many)]
+    adapter._on_message(json.dumps({"MessageType": "Sessions", "Data": unknown}))
+    assert len(adapter._played) <= CACHE_LIMIT and len(adapter._skipped) <= CACHE_LIMIT
+
+
+def test_a_tiny_keepalive_from_the_server_does_not_make_the_listener_spin(jellyfin, running) -> None:
+    bridge, adapter = running()
+    jellyfin.send({"MessageType": "ForceKeepAlive", "Data": 0.0001})
+    time.sleep(0.3)
+    before = sum('"KeepAlive"' in m for m in jellyfin.received)
+    time.sleep(1.0)
+    after = sum('"KeepAlive"' in m for m in jellyfin.received)
+    assert after - before <= 10  # the adapter's own 0.2 s interval: about 5
+    assert adapter.supervisor.connected.is_set()
+
+
+def test_a_refused_socket_is_one_short_line_without_the_key(jellyfin, bridge_for, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    del jellyfin.server.ws_routes["/socket"]  # e.g. a proxy that does not pass websockets on
+    adapter = adapter_for(jellyfin)
+    bridge_for(adapters=[adapter]).start(reconcile=False)
+    line = eventually(lambda: next((r.getMessage() for r in caplog.records if "disconnected" in r.getMessage()), None),
+                      "the disconnect line")
+    assert "404" in line and "-+-+-" not in line and len(line) < 200
+    assert not any(API_KEY in r.getMessage() for r in caplog.records)
