@@ -12,9 +12,9 @@ import pytest
 
 from tests.conftest import PACE, eventually, watches
 from tests.plex_helpers import (  # noqa: F401 - fixtures
-    EPISODE_MS, MATRIX_MS, begin, playbacks, plex, plex_metadata_reads, progress, running, settled,
+    EPISODE_MS, MATRIX_MS, adapter_for, begin, playbacks, plex, plex_metadata_reads, progress, running, settled,
 )
-from tests.plex_standin import TOKEN
+from tests.plex_standin import TOKEN, PlexStandIn
 
 
 def test_a_movie_on_the_new_agent_played_through_is_marked_once(plex, running, emulator) -> None:
@@ -284,3 +284,26 @@ def test_a_session_listed_late_is_begun_then_forgotten(plex, running, emulator, 
     plex.alert("39", "stopped", int(MATRIX_MS * 0.95))
     eventually(lambda: watches(emulator), "the history entry")
     assert not [what for what in adapter._told if "39" in what]  # nothing kept per ended session
+
+
+def test_two_servers_keep_their_sessions_and_exclusions_apart(plex, bridge_for, emulator) -> None:
+    cabin = PlexStandIn(machine_id="f" * 40)
+    cabin.items = plex.items
+    cabin.start()
+    try:
+        home_adapter, cabin_adapter = adapter_for(plex), adapter_for(cabin, name="cabin", exclude_libraries=())
+        bridge = bridge_for("engine: {send_start: false}", adapters=[home_adapter, cabin_adapter])
+        bridge.start(reconcile=False)
+        plex.wait_connected()
+        cabin.wait_connected()
+        # The same session key on both servers, and the library only home excludes.
+        begin(plex, home_adapter, "1", "400")
+        begin(cabin, cabin_adapter, "1", "400")
+        plex.alert("1", "stopped", 3_500_000)
+        cabin.alert("1", "stopped", 3_500_000)
+        eventually(lambda: [r for r in emulator.requests if r["path"] == "/sync/history"], "the cabin's mark")
+        eventually(lambda: settled(bridge), "the outbox to drain")
+    finally:
+        cabin.stop()
+    (body,) = [r["body"] for r in emulator.requests if r["path"] == "/sync/history"]
+    assert body["movies"][0]["ids"] == {"tmdb": 105}  # once: home's play of that library sent nothing
