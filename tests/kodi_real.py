@@ -21,6 +21,8 @@ from typing import Any, Sequence
 
 import requests
 
+from tests.conftest import eventually
+
 CLIP_SECONDS = 20
 # Kodi writes `lastplayed` in its local time zone (its own setting, not $TZ). A zone with a
 # half-hour offset west of UTC makes any confusion of Kodi's clock with the test machine's show.
@@ -238,10 +240,4 @@ class RealKodi:
 
     @staticmethod
     def _wait(probe, timeout: float, what: str):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = probe()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        return eventually(probe, what, timeout, interval=0.1)

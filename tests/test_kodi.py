@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from datetime import datetime
 from typing import Any, Callable
@@ -22,6 +21,7 @@ from bridge.adapters.kodi import KodiAdapter
 from bridge.config import KodiHost
 from bridge.adapters.kodi_map import CLOCK_LABELS
 from bridge.events import Ids, Kind, PlayEvent, Resume, State
+from tests import conftest
 from tests.conftest import make_client, watches
 from tests.kodi_real import KODI_TZ, RealKodi, available, free_port
 from tests.test_kodi_rpc import FakeKodi, notification, reply
@@ -35,13 +35,8 @@ def real_kodi(test):
 
 
 def eventually(probe, what: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    # A real Kodi takes its time: a roomier default than the other adapters' tests.
+    return conftest.eventually(probe, what, timeout, interval=0.05)
 
 
 # -- a scripted Kodi ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests import conftest
 from tests.conftest import SECRET, watches
 from tests.kodi_real import RealKodi, available, free_port
 
@@ -42,14 +43,11 @@ SETTINGS = """<settings version="2">
 
 
 def eventually(kodi: RealKodi, probe, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.1)
-    addon_lines = [ln for ln in kodi_log(kodi).splitlines() if ADDON_ID in ln]
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; the addon logged:\n" + "\n".join(addon_lines[-20:]))
+    try:
+        return conftest.eventually(probe, what, timeout, interval=0.1)
+    except AssertionError as exc:
+        addon_lines = [ln for ln in kodi_log(kodi).splitlines() if ADDON_ID in ln]
+        raise AssertionError(f"{exc}; the addon logged:\n" + "\n".join(addon_lines[-20:])) from None
 
 
 # -- the installable zip ---------------------------------------------------------------------------
