@@ -107,10 +107,11 @@ class PlexAdapter:
 
     def client(self) -> PlexClient:
         """plexapi's server object; (re)made when missing. Raises while the server is down."""
-        if self._client is None:
-            self._client = PlexClient(self.cfg.url, self.cfg.token, timeout=self.timeout)
-            self.machine_id = self._client.machineIdentifier
-        return self._client
+        client = self._client  # read once: the listener may drop it from another thread meanwhile
+        if client is None:
+            client = self._client = PlexClient(self.cfg.url, self.cfg.token, timeout=self.timeout)
+            self.machine_id = client.machineIdentifier
+        return client
 
     def identify(self) -> str | None:
         if self.machine_id is None:
