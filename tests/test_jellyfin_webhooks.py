@@ -132,3 +132,12 @@ def test_without_a_configured_user_nothing_is_pushed(jellyfin) -> None:
     r = Resume(account="alice", kind=Kind.MOVIE, ids=Ids(tmdb=603), progress=40.0, paused_at=time.time())
     assert adapter.apply_resume([r]) == 0
     assert not any(req.method == "POST" for req in jellyfin.server.requests)
+
+
+def test_a_resume_point_set_on_an_item_played_long_ago_is_not_taken_for_a_mark(jellyfin, running, emulator) -> None:
+    jellyfin.data(ALICE, jellyfin.matrix).update(Played=True, LastPlayedDate="2020-01-01T00:00:00.0000000Z")
+    bridge, adapter = running(user="alice")
+    rewatch = Resume(account="alice", kind=Kind.MOVIE, ids=Ids(tmdb=603), progress=30.0, paused_at=time.time() - 60)
+    assert adapter.apply_resume([rewatch]) == 1  # Jellyfin echoes it: Played, and a LastPlayedDate of a minute ago
+    settle(bridge)
+    assert bridge.outbox.counts() == {} and watches(emulator) == []

@@ -303,7 +303,7 @@ class JellyfinAdapter:
             stopped = self._ended.get((uid, item_id))
             was = self._played.get((uid, item_id))
             remember(self._played, (uid, item_id), entry.get("Played") is True)
-            if not newly_played(was, entry, playing is not None or stopped is not None, now, RECENT_MARK):
+            if self.resume.echo(item_id) or not newly_played(was, entry, playing is not None or stopped is not None, now, RECENT_MARK):
                 continue
             if playing is not None:  # the viewing still on: its own session, so its stop is not marked again
                 self._send(replace(playing.event, state=State.WATCHED, at=now))

@@ -9,10 +9,12 @@ series and season. A resume point is written only when Simkl's pause is newer th
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
-from bridge.adapters.jellyfin_api import JellyfinApi
+from bridge.adapters.jellyfin_api import JellyfinApi, remember
+from bridge.adapters.jellyfin_map import norm_id
 from bridge.adapters.jellyfin_sessions import parse_date
 from bridge.events import Ids, Kind, Resume
 from bridge.ids import clean_ids
@@ -23,6 +25,8 @@ TICKS_PER_SECOND = 10_000_000
 # Dates round-trip through Jellyfin at millisecond (or second) precision: our own write comes back a
 # little earlier than the pause it was made from, and must still count as "the same, not older".
 SAME_INSTANT = 1.0
+# Jellyfin echoes a resume point we set as UserDataChanged within a second or so; allow for a busy server.
+ECHO_WINDOW = 30.0
 
 
 def item_ids(item: dict[str, Any]) -> Ids:
@@ -67,9 +71,17 @@ def jellyfin_date(ts: float) -> str:
 
 
 class ResumePusher:
-    def __init__(self, api: JellyfinApi, name: str):
+    def __init__(self, api: JellyfinApi, name: str, clock: Callable[[], float] = time.monotonic):
         self.api = api
         self.name = name
+        self.clock = clock
+        self._written: dict[str, float] = {}  # item id -> when we set its resume point
+
+    def echo(self, item_id: str) -> bool:
+        """Whether a user-data change of this item is our own write coming back. On an item played
+        long ago it reads as Played with a fresh LastPlayedDate, just like a hand-made mark."""
+        at = self._written.get(item_id)
+        return at is not None and self.clock() - at < ECHO_WINDOW
 
     def push(self, user_id: str, resumes: list[Resume]) -> int:
         listings: dict[str, list[dict[str, Any]]] = {}
@@ -88,6 +100,7 @@ class ResumePusher:
             ticks = resume_ticks(target, resume) if target is not None else None
             if target is None or ticks is None:
                 continue
+            remember(self._written, norm_id(target["Id"]), self.clock())  # before: the echo may beat the reply
             self.api.set_resume(str(target["Id"]), user_id, ticks, jellyfin_date(resume.paused_at))
             log.info("%s: resume point of %s set to %.0f s from Simkl", self.name, resume.title or target.get("Name"),
                      ticks / TICKS_PER_SECOND)
