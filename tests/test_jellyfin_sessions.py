@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from bridge.adapters.jellyfin_resume import find_by_ids, find_episode, resume_ticks
+from bridge.adapters.jellyfin_resume import find_by_ids, find_episode, numbers_agree, resume_ticks
 from bridge.adapters.jellyfin_map import norm_id
 from bridge.adapters.jellyfin_sessions import Playing, diff, newly_played, parse_date
 from bridge.events import Ids, Kind, PlayEvent, Resume, State
@@ -116,3 +116,11 @@ def test_a_resume_point_is_set_only_when_simkl_is_newer() -> None:
     assert resume_ticks(item, resume(paused_at=NOW - 3600)) is None  # Jellyfin played it later
     assert resume_ticks({"RunTimeTicks": 1000}, resume(50.0)) == 500  # never played there
     assert resume_ticks({"UserData": {}}, resume()) is None  # length unknown
+
+
+def test_anime_resume_points_go_only_to_series_numbered_like_simkl() -> None:
+    anime = Resume(account="alice", kind=Kind.EPISODE, ids=Ids(tvdb=267440, anidb=10944), progress=50.0,
+                   paused_at=NOW, season=1, episode=3)
+    assert numbers_agree({"ProviderIds": {"AniDB": "10944"}}, anime)
+    assert not numbers_agree({"ProviderIds": {"AniDB": "9541", "Tvdb": "267440"}}, anime)
+    assert numbers_agree({"ProviderIds": {"Tvdb": "81189"}}, replace(anime, ids=Ids(tvdb=81189)))

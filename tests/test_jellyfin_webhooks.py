@@ -141,3 +141,20 @@ def test_a_resume_point_set_on_an_item_played_long_ago_is_not_taken_for_a_mark(j
     assert adapter.apply_resume([rewatch]) == 1  # Jellyfin echoes it: Played, and a LastPlayedDate of a minute ago
     settle(bridge)
     assert bridge.outbox.counts() == {} and watches(emulator) == []
+
+
+def test_an_anime_episode_is_left_alone_where_jellyfin_numbers_it_by_tvdb(jellyfin, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.adapters.jellyfin")
+    aot = jellyfin.add_series("Attack on Titan", {"Tvdb": "267440", "AniDB": "9541"}, library="Anime")
+    tvdb_s1e3 = jellyfin.add_episode(aot, 1, 3, {}, minutes=24)
+    adapter = adapter_for(jellyfin, user="alice")
+    # Simkl counts this anime per cour: its "season 1, episode 3" of the second cour is not TVDB's S1E3.
+    second_cour = Resume(account="alice", kind=Kind.EPISODE, ids=Ids(tvdb=267440, mal=20958, anidb=10944),
+                         progress=50.0, paused_at=time.time() - 60, season=1, episode=3, title="Attack on Titan")
+    assert adapter.apply_resume([second_cour]) == 0
+    assert jellyfin.data(ALICE, tvdb_s1e3)["PlaybackPositionTicks"] == 0
+    assert any("numbers this anime" in r.getMessage() for r in caplog.records)
+    anidb_only = jellyfin.add_series("Shingeki no Kyojin (2017)", {"AniDB": "10944"}, library="Anime")
+    cour_ep3 = jellyfin.add_episode(anidb_only, 1, 3, {}, minutes=24)
+    assert adapter.apply_resume([second_cour]) == 1  # a series numbered by AniDB, as Simkl does
+    assert jellyfin.data(ALICE, cour_ep3)["PlaybackPositionTicks"] == int(0.5 * 24 * 60 * TICKS)

@@ -16,7 +16,8 @@ from typing import Any, Callable
 from bridge.adapters.jellyfin_api import JellyfinApi, remember
 from bridge.adapters.jellyfin_map import norm_id
 from bridge.adapters.jellyfin_sessions import parse_date
-from bridge.events import Ids, Kind, Resume
+from bridge.adapters.kodi_map import numbering_for
+from bridge.events import Ids, Kind, Numbering, Resume
 from bridge.ids import clean_ids
 
 log = logging.getLogger("bridge.adapters.jellyfin")
@@ -42,6 +43,13 @@ def find_by_ids(items: list[dict[str, Any]], ids: Ids) -> dict[str, Any] | None:
         if any(have.get(k) == v for k, v in wanted.items()):
             return item
     return None
+
+
+def numbers_agree(series: dict[str, Any], resume: Resume) -> bool:
+    """Whether a Simkl playback's season/episode name the same episode in this Jellyfin series. Simkl
+    counts an anime's episodes its own way (per cour, like AniDB); a series with TVDB or TMDB ids is
+    numbered by their seasons, where the same numbers may be another episode."""
+    return not resume.ids.is_anime or numbering_for(item_ids(series))[1] is Numbering.ANIDB
 
 
 def find_episode(episodes: list[dict[str, Any]], season: int, number: int) -> dict[str, Any] | None:
@@ -108,8 +116,13 @@ class ResumePusher:
         return done
 
     def _episode(self, shows: list[dict[str, Any]], resume: Resume, user_id: str) -> dict[str, Any] | None:
-        show = find_by_ids(shows, resume.ids)
-        if show is None or resume.season is None or resume.episode is None:
+        if resume.season is None or resume.episode is None:
+            return None
+        show = find_by_ids([s for s in shows if numbers_agree(s, resume)], resume.ids)
+        if show is None:
+            if find_by_ids(shows, resume.ids) is not None:
+                log.info("%s: resume point of %s S%sE%s not set: Simkl numbers this anime's episodes differently "
+                         "from Jellyfin", self.name, resume.title, resume.season, resume.episode)
             return None
         episodes = self.api.episodes(str(show["Id"]), resume.season, user_id)
         return find_episode(episodes, resume.season, resume.episode)
