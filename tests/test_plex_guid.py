@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.adapters.plex_map import NotMatched, parse_guid
+from bridge.adapters.plex_guid import parse_guid
+from bridge.adapters.plex_map import NotMatched
 from bridge.events import Numbering
 from tests.test_plex_map import legacy_episode, mapped
+
 
 @pytest.mark.parametrize(
     ("guid", "ids", "season", "episode", "numbering"),

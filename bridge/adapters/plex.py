@@ -29,8 +29,8 @@ from requests import RequestException
 from bridge.adapters import plex_webhook
 from bridge.adapters.base import Backoff, Sink, Supervisor
 from bridge.adapters.plex_alerts import NOTIFICATIONS, AlertSocket
-from bridge.adapters.plex_map import (NotMatched, event_from_metadata, in_excluded_library, metadata_from_xml, parse_guid,
-                                      webhook_event)
+from bridge.adapters.plex_guid import parse_guid
+from bridge.adapters.plex_map import NotMatched, event_from_metadata, in_excluded_library, metadata_from_xml, webhook_event
 from bridge.adapters.plex_resume import ResumeWriter
 from bridge.config import PlexServer
 from bridge.events import EventError, PlayEvent, Resume, State

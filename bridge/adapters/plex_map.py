@@ -1,28 +1,21 @@
-"""Plex metadata, webhooks and GUIDs -> PlayEvent. Pure functions, no sockets.
+"""Plex metadata and webhooks -> PlayEvent. Pure functions, no sockets.
 
 What Plex tells us, and what it does not:
-- New agents give an opaque `plex://…` guid; the external ids are in the `Guid` list. For an
-  episode that list names the *episode*; the show's ids are on the grandparent (the show's own
-  metadata, which the live adapter fetches and inlines as `meta["grandparent"]`).
-- Legacy agents put one id in `guid` only. An episode's legacy guid is the show's guid plus
-  `/season/episode` (`com.plexapp.agents.thetvdb://81189/1/2`), so it locates the episode alone.
-- HAMA (anime) prefixes its ids with a mode (`anidb-`, `tvdb3-`, …) that decides what the
-  season/episode numbers mean; see `_HAMA_MODES`.
-- `local://`, `com.plexapp.agents.none://` and a `plex://` item with no `Guid` list carry no
-  external id: the item is not mapped. Titles and file names are never guessed from.
+- An item's ids come from its GUIDs (`plex_guid`). For a new-agent episode they name the episode;
+  the show's ids are on the grandparent (the show's own metadata, which the live adapter fetches
+  and inlines as `meta["grandparent"]`). A legacy or HAMA episode GUID names the show itself.
+- An item without an external id is not mapped. Titles and file names are never guessed from.
 Positions and durations are milliseconds on the wire, seconds in a PlayEvent.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+from bridge.adapters.plex_guid import GuidMatch, guid_list_ids, known, parse_guid
 from bridge.events import EventError, Ids, Kind, Numbering, PlayEvent, State
-from bridge.ids import clean_ids, parse_imdb, provider_key
 
 
 class NotMatched(EventError):
@@ -33,22 +26,6 @@ class NotVideo(NotMatched):
     """A track, clip, trailer or photo: nothing Simkl tracks."""
 
 
-@dataclass(frozen=True)
-class GuidMatch:
-    """What one GUID string says about an item."""
-
-    ids: Ids
-    season: int | None = None  # legacy tvdb/hama episode GUIDs carry season/episode
-    episode: int | None = None
-    numbering: Numbering = Numbering.TV
-    form: str = ""  # which kind of GUID it was, for matched_by and log lines
-    # Why the season/episode numbers of this scheme cannot be sent (HAMA absolute modes, DVD
-    # order): the ids still name the show, but no Simkl episode can be derived from them.
-    unusable_numbering: str = ""
-
-
-_NO_IDS = Ids()
-
 WEBHOOK_STATES = {
     "media.play": State.PLAYING,
     "media.resume": State.PLAYING,
@@ -57,122 +34,15 @@ WEBHOOK_STATES = {
     "media.scrobble": State.WATCHED,
 }
 
-_LEGACY = "com.plexapp.agents."
-_NO_ID_SCHEMES = ("local", "plex", _LEGACY + "none", _LEGACY + "localmedia")
-_GUID_LIST_PROVIDERS = ("imdb", "tmdb", "tvdb")  # what new agents put in an item's `Guid` list
-_MAL_AGENT = "net.fribbtastic.coding.plex.myanimelist"
-_HAMA = re.compile(r"(?P<source>anidb|tvdb|tmdb|tsdb|imdb)(?P<mode>\d?)-")
-_PATH = re.compile(r"(?P<id>[^/?]+)(?:/(?P<s>\d+)/(?P<e>\d+))?$")
-# The Kodi-nfo importers invent a long title hash when the nfo has no <id>; database ids are short.
-_NFO_ID_DIGITS = 8
-
 # HAMA numbers AniDB's own specials 1-99 in season 0 and codes its credits, trailers, parodies and
 # "other" episodes as 101+, 201+, 301+, 401+ (O1 is 0/401): only the first kind has an episode number.
 _HAMA_SPECIALS_END = 100
-
-# HAMA mode (source + digit) -> numbering of the season/episode Plex shows, or why it is unusable.
-# Facts from HAMA's / Absolute Series Scanner's documentation of the forced-id modes.
-_HAMA_MODES: dict[str, Numbering | str] = {
-    "anidb": Numbering.ANIDB,  # one AniDB entry (cour): season 1, episodes from 1; 0 = specials
-    "anidb2": Numbering.TV,  # the AniDB entry placed at its TVDB season/episode (ScudLee mapping)
-    "anidb3": "HAMA anidb3 moves TVDB specials into regular seasons (neither AniDB nor TVDB numbering)",
-    "anidb4": "HAMA anidb4 inserts seasons of its own (neither AniDB nor TVDB numbering)",
-    "tvdb": Numbering.TV,  # TVDB seasons and episodes
-    "tvdb2": Numbering.TV,  # absolute files shown as TVDB seasons, episodes restart each season
-    "tvdb3": "HAMA tvdb3 keeps absolute episode numbers inside TVDB seasons",
-    "tvdb4": "HAMA tvdb4 keeps absolute episode numbers inside arc seasons",
-    "tvdb5": "HAMA tvdb5 uses TVDB's absolute order",
-    "tmdb": Numbering.TV,
-    "tsdb": Numbering.TV,  # TMDB's series side
-    "imdb": Numbering.TV,
-}
-
-
-def parse_guid(guid: Any) -> GuidMatch | None:
-    """One GUID string -> its ids (and season/episode when the GUID carries them); None when it
-    holds no external id (local, none, plex://, music agents, malformed)."""
-    if not isinstance(guid, str) or "://" not in guid:
-        return None
-    scheme, _, rest = guid.strip().partition("://")
-    scheme = scheme.lower()
-    rest = rest.split("?", 1)[0].strip("/")
-    if scheme in _NO_ID_SCHEMES or not rest:
-        return None
-    if scheme in _GUID_LIST_PROVIDERS:
-        ids = clean_ids({scheme: rest}, strict=False)
-        return GuidMatch(ids, form="plex guid list") if _known(ids) else None
-    if scheme == _MAL_AGENT:
-        # The MyAnimeList agent: one MAL entry per cour, numbered like AniDB.
-        return _located("mal", rest, Numbering.ANIDB, "myanimelist agent")
-    if not scheme.startswith(_LEGACY):
-        return None
-    agent = scheme[len(_LEGACY) :]
-    if agent == "hama":
-        return _hama(rest)
-    if agent in ("xbmcnfo", "xbmcnfotv"):
-        return _nfo(agent, rest)
-    if agent == "thetvdbdvd":
-        return _located("tvdb", rest, Numbering.TV, "legacy thetvdbdvd",
-                        unusable="TheTVDB DVD order differs from the aired order Simkl uses")
-    key = provider_key(agent)
-    return _located(key, rest, Numbering.TV, f"legacy {agent}") if key else None
-
-
-def _located(provider: str, path: str, numbering: Numbering, form: str, unusable: str = "") -> GuidMatch | None:
-    """`id[/season/episode]` of one provider -> GuidMatch."""
-    m = _PATH.match(path)
-    if not m:
-        return None
-    ids = clean_ids({provider: m["id"]}, strict=False)
-    if not _known(ids):
-        return None
-    season, episode = (int(m["s"]), int(m["e"])) if m["s"] is not None else (None, None)
-    return GuidMatch(ids, season, episode, numbering, form, unusable)
-
-
-def _hama(path: str) -> GuidMatch | None:
-    m = _HAMA.match(path)
-    if not m:
-        return None  # youtube playlists and other HAMA sources Simkl does not know
-    mode = m["source"] + m["mode"]
-    meaning = _HAMA_MODES.get(mode, f"HAMA {mode} is a mode this bridge does not know")
-    numbering = meaning if isinstance(meaning, Numbering) else Numbering.TV
-    unusable = "" if isinstance(meaning, Numbering) else meaning
-    source = "tmdb" if m["source"] == "tsdb" else m["source"]
-    return _located(source, path[m.end() :], numbering, f"hama {mode}", unusable)
-
-
-def _nfo(agent: str, path: str) -> GuidMatch | None:
-    """The Kodi-nfo importers put the nfo's <id> in the GUID, unlabelled: a tt… id is IMDb's; a
-    number is what Kodi's scrapers write there, TMDB's for movies and TheTVDB's for shows."""
-    m = _PATH.match(path)
-    if not m:
-        return None
-    if parse_imdb(m["id"]):
-        provider = "imdb"
-    elif m["id"].isdigit() and len(m["id"]) <= _NFO_ID_DIGITS:
-        provider = "tvdb" if agent == "xbmcnfotv" else "tmdb"
-    else:
-        return None
-    return _located(provider, path, Numbering.TV, f"legacy {agent}")
-
-
-def guid_list_ids(entries: Any) -> tuple[Ids, list[str]]:
-    """A new agent's `Guid` list ([{"id": "tmdb://603"}, …]) -> merged ids and the GUIDs used."""
-    raw: dict[str, str] = {}
-    for entry in entries if isinstance(entries, list) else ():
-        guid = entry.get("id") if isinstance(entry, dict) else None
-        scheme, _, value = guid.partition("://") if isinstance(guid, str) else ("", "", "")
-        if scheme in _GUID_LIST_PROVIDERS and value and scheme not in raw:
-            raw[scheme] = value
-    ids = clean_ids(raw, strict=False)
-    return ids, [f"{k}://{v}" for k, v in raw.items() if getattr(ids, k) is not None]
 
 
 def _item_match(meta: dict[str, Any]) -> tuple[GuidMatch | None, str]:
     """The ids one metadata object carries itself: its `Guid` list, else its legacy `guid`."""
     ids, used = guid_list_ids(meta.get("Guid"))
-    if _known(ids):
+    if known(ids):
         return GuidMatch(ids, form="plex guid list"), "plex guid " + ", ".join(used)
     guid = meta.get("guid")
     match = parse_guid(guid)
@@ -204,7 +74,7 @@ def event_from_metadata(meta: Any, *, server: str, user: str, session: str, stat
     show, show_how, episode_ids = _show_match(meta, own, own_how)
     if show is not None and show.unusable_numbering:
         raise NotMatched(f"plex episode {label}: {show.unusable_numbering}; no Simkl episode can be derived")
-    if show is None and not _known(episode_ids):
+    if show is None and not known(episode_ids):
         raise NotMatched(f"plex episode {label}: guid {_guids(meta)} and its show carry no usable id")
     season, number = _position_in_show(meta, show, label)
     if show is not None and show.form == "hama anidb" and season == 0 and number > _HAMA_SPECIALS_END:
@@ -212,7 +82,7 @@ def event_from_metadata(meta: Any, *, server: str, user: str, session: str, stat
                          "parody or other episode, which has no Simkl episode number")
     grandparent = meta.get("grandparent") if isinstance(meta.get("grandparent"), dict) else {}
     title = _text(grandparent, "title") or _text(meta, "grandparentTitle")
-    how = "; ".join(h for h in (show_how, f"episode {own_how}" if _known(episode_ids) else "") if h)
+    how = "; ".join(h for h in (show_how, f"episode {own_how}" if known(episode_ids) else "") if h)
     return PlayEvent(kind=Kind.EPISODE, ids=show.ids if show else Ids(), episode_ids=episode_ids,
                      season=season, episodes=(number,), numbering=show.numbering if show else Numbering.TV,
                      title=title, year=_int(grandparent, "year"), matched_by=how, **common)
@@ -403,11 +273,6 @@ def _text(meta: dict[str, Any], name: str) -> str:
 def _int(meta: dict[str, Any], name: str) -> int | None:
     value = meta.get(name)
     return value if _count(value) and value > 0 else None
-
-
-def _known(ids: Ids) -> bool:
-    # Same answer as bool(ids), without building the dict Ids.__bool__ builds (the mapping's main cost).
-    return ids != _NO_IDS
 
 
 def _count(v: Any) -> bool:

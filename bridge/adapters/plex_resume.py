@@ -13,7 +13,8 @@ import logging
 import xml.etree.ElementTree as ET
 from typing import Any, Callable, Iterable, Sequence
 
-from bridge.adapters.plex_map import guid_list_ids, in_excluded_library, metadata_from_xml, parse_guid
+from bridge.adapters.plex_guid import guid_list_ids, parse_guid
+from bridge.adapters.plex_map import in_excluded_library, metadata_from_xml
 from bridge.events import EventError, Ids, Kind, Resume
 
 log = logging.getLogger("bridge.adapters.plex")
