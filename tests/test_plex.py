@@ -307,3 +307,19 @@ def test_two_servers_keep_their_sessions_and_exclusions_apart(plex, bridge_for, 
         cabin.stop()
     (body,) = [r["body"] for r in emulator.requests if r["path"] == "/sync/history"]
     assert body["movies"][0]["ids"] == {"tmdb": 105}  # once: home's play of that library sent nothing
+
+
+def test_a_show_matched_anew_in_plex_is_read_again(plex, running) -> None:
+    _, adapter = running()
+    events = []
+    adapter._sink = events.append
+    now = [time.time()]
+    adapter.clock = lambda: now[0]
+    begin(plex, adapter, "40", "503")
+    plex.alert("40", "stopped", 1_300_000)
+    eventually(lambda: events and events[-1].state.value == "stopped", "the first play's stop")
+    plex.items["500"]["Guid"] = ["tvdb://79126"]  # the user fixes the show's match in Plex
+    now[0] += 3600
+    begin(plex, adapter, "41", "503")
+    eventually(lambda: events[-1].session == "41", "the second play")
+    assert events[-1].ids.tvdb == 79126

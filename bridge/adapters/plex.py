@@ -39,6 +39,8 @@ from bridge.http import HttpError, HttpServer
 log = logging.getLogger("bridge.adapters.plex")
 
 STATES = {"playing": State.PLAYING, "paused": State.PAUSED, "stopped": State.STOPPED}
+# A show re-matched in Plex (Fix Match) has new ids: its cached metadata is read again after this.
+SHOW_TTL = 600.0
 # /status/sessions lists a player waiting for data as `buffering`: its session is still going on.
 SESSION_STATES = {**STATES, "buffering": State.PLAYING}
 
@@ -72,7 +74,7 @@ class PlexAdapter:
         self.plays: dict[str, Play] = {}  # by sessionKey
         self._skipped: dict[str, str] = {}  # sessionKey -> ratingKey not sent (excluded, no id)
         self._told: set[str] = set()  # things already logged once
-        self._shows: dict[str, dict[str, Any]] = {}
+        self._shows: dict[str, tuple[float, dict[str, Any]]] = {}  # ratingKey -> (read at, metadata)
         self._client: PlexClient | None = None
         self._socket: AlertSocket | None = None
         self._sink: Sink | None = None
@@ -266,9 +268,14 @@ class PlexAdapter:
         return metadata_from_xml(first)
 
     def _show(self, rating_key: str) -> dict[str, Any]:
-        if rating_key not in self._shows:
-            self._shows[rating_key] = self._metadata(rating_key)
-        return self._shows[rating_key]
+        """A show's metadata, shared by its episodes' plays and webhooks for SHOW_TTL seconds."""
+        now = self.clock()
+        cached = self._shows.get(rating_key)
+        if cached is None or now - cached[0] > SHOW_TTL:
+            fresh = {k: v for k, v in self._shows.items() if now - v[0] <= SHOW_TTL}
+            cached = fresh[rating_key] = (now, self._metadata(rating_key))
+            self._shows = fresh
+        return cached[1]
 
     # -- webhooks -------------------------------------------------------------------------------
 
