@@ -49,6 +49,15 @@ def test_webhooks_alone_come_from_the_config(plex, bridge_for, emulator) -> None
     assert not any(r.path == "/status/sessions" for r in plex.requests)  # alerts off: nothing polled
 
 
+def test_a_webhook_is_answered_without_waiting_for_simkl(plex, running, emulator) -> None:
+    bridge, _ = running(alerts=False)
+    emulator.fault("down", count=1000)  # Plex does not retry: its post must not wait on Simkl
+    started = time.monotonic()
+    reply = post(bridge, *multipart(webhook_payload(plex, "media.scrobble", "202", 2_600_000)))
+    assert reply.status_code == 202 and time.monotonic() - started < 1.0
+    eventually(lambda: bridge.outbox.counts().get("alice", {}).get("pending") == 1, "the queued mark")
+
+
 def test_webhooks_need_the_secret(plex, running) -> None:
     bridge, _ = running(alerts=False)
     body, ctype = multipart(webhook_payload(plex, "media.play", "100"))
