@@ -7,10 +7,10 @@ import json
 import logging
 import time
 
-from bridge.adapters.jellyfin_api import CACHE_LIMIT
+from bridge.adapters.jellyfin_api import CACHE_LIMIT, USER_RETRY
 from tests.conftest import eventually, watches
 from tests.jellyfin_helpers import (  # noqa: F401 - fixtures
-    adapter_for, jellyfin, minutes, playbacks, running, sent, settle,
+    adapter_for, jellyfin, minutes, playbacks, post, running, sent, settle, webhook_body,
 )
 from tests.jellyfin_standin import ALICE, API_KEY, BOB
 
@@ -81,7 +81,7 @@ def test_a_user_with_no_account_rule_is_never_sent(jellyfin, running, emulator, 
 
 def test_what_the_adapter_remembers_per_item_is_bounded(jellyfin) -> None:
     adapter = adapter_for(jellyfin)
-    adapter._users = {ALICE: "alice"}
+    adapter.users.names = {ALICE: "alice"}
     many = CACHE_LIMIT + 50
     for i in range(many):
         entry = {"ItemId": f"{i:032x}", "Played": False, "PlaybackPositionTicks": 10}
@@ -114,3 +114,22 @@ def test_a_refused_socket_is_one_short_line_without_the_key(jellyfin, bridge_for
                       "the disconnect line")
     assert "404" in line and "-+-+-" not in line and len(line) < 200
     assert not any(API_KEY in r.getMessage() for r in caplog.records)
+
+
+def test_a_user_created_after_the_bridge_connected_is_learned(jellyfin, running) -> None:
+    del jellyfin.users[BOB]
+    bridge, adapter = running()
+    jellyfin.users[BOB] = "bob"  # created in Jellyfin later on,
+    adapter.users._fetched_at -= USER_RETRY  # after the bridge's last look at the user list
+    jellyfin.mark_played(BOB, jellyfin.matrix)
+    # bob is not logged in to Simkl: his mark waits in the outbox under his account, not as an unknown id.
+    eventually(lambda: bridge.outbox.pending("bob") == 1, "bob's hand mark to be queued")
+
+
+def test_a_configured_user_the_server_does_not_know_is_not_looked_up_per_webhook(jellyfin, running) -> None:
+    bridge, _ = running(webhooks=True, user="carol")
+    lookups = sum(r.path == "/Users" for r in jellyfin.server.requests)
+    for seconds in (60, 70, 80):
+        alices = webhook_body(jellyfin, "PlaybackProgress", jellyfin.matrix, seconds)
+        assert post(bridge, alices).json()["accepted"] is False
+    assert sum(r.path == "/Users" for r in jellyfin.server.requests) == lookups

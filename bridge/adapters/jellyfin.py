@@ -24,7 +24,7 @@ from typing import Any, Callable
 import websocket
 
 from bridge.adapters.base import Backoff, Sink, Supervisor
-from bridge.adapters.jellyfin_api import JellyfinApi, JellyfinError, remember
+from bridge.adapters.jellyfin_api import JellyfinApi, JellyfinError, Users, remember
 from bridge.adapters.jellyfin_map import (NotMatched, item_event, norm_id, parse_webhook_body, played_session,
                                           session_event, webhook_event, webhook_state, webhook_user)
 from bridge.adapters.jellyfin_resume import ResumePusher
@@ -44,8 +44,6 @@ RECENT_MARK = 300.0
 ENDED_MEMORY = 300.0
 # The server's ForceKeepAlive sets how often we speak; a nonsense tiny one must not become a busy loop.
 MIN_KEEPALIVE = 1.0
-# A configured user the server does not know is looked up again at most this often.
-USER_RETRY = 60.0
 
 
 class JellyfinAdapter:
@@ -69,14 +67,11 @@ class JellyfinAdapter:
         self.api = JellyfinApi(server.url, server.api_key, f"simkl-bridge-{server.name}", timeout)
         self.excluded = {str(name).casefold() for name in server.exclude_libraries}
         self.snapshot: dict[str, Playing] = {}
-        self.user_id: str | None = None  # the configured `user`, resolved to its id
-        self._users: dict[str, str] = {}  # user id -> name
+        self.users = Users(self.api, server.user, self.name)
         self._played: dict[tuple[str, str], bool] = {}  # (user id, item id) -> last Played flag seen
         self._ended: dict[tuple[str, str], tuple[PlayEvent, float]] = {}  # recent stops, by (user, item)
         self._skipped: dict[str, None] = {}  # items already logged as not sent
-        self._users_at = float("-inf")  # when the user list was last fetched (time.monotonic)
         self._sink: Sink | None = None
-        self._webhook_sink: Sink | None = None
         self._ws: websocket.WebSocket | None = None
         self.supervisor = Supervisor(self.name, self._listen, poll=self._poll, poll_interval=poll_interval,
                                      backoff=backoff or Backoff(1.0, 60.0), log=log)
@@ -100,7 +95,7 @@ class JellyfinAdapter:
         """`POST /jellyfin/<name>` per server with webhooks on; the first also answers `/jellyfin`."""
         if not self.cfg.webhooks:
             return
-        self._webhook_sink = sink
+        self._sink = sink  # the bridge registers routes before it starts adapters
         server.add_route("POST", f"/jellyfin/{self.cfg.name}", self._webhook, secret=True)
         if ("POST", "/jellyfin") not in server.routes:
             server.add_route("POST", "/jellyfin", self._webhook, secret=True)
@@ -118,7 +113,7 @@ class JellyfinAdapter:
         self._ws = ws
         try:
             ws.send(SESSIONS_START)
-            self._resolve_user()
+            self.users.refresh()
             # Jellyfin pushes nothing right after subscribing: seed from the REST list. This also
             # closes what ended while we were away.
             self._apply(self.api.sessions())
@@ -223,7 +218,7 @@ class JellyfinAdapter:
 
     def _playing(self, session: dict[str, Any], now: float) -> Playing | None:
         item = session.get("NowPlayingItem")
-        if item is None or not self._wanted(session.get("UserName"), session.get("UserId")):
+        if item is None or not self.users.wanted(session.get("UserName"), session.get("UserId")):
             return None
         if not isinstance(item, dict):
             raise EventError("jellyfin session.NowPlayingItem: expected an object")
@@ -239,12 +234,6 @@ class JellyfinAdapter:
         """An episode's series: the show's ids are on it, not on the episode."""
         is_episode = item.get("Type") == "Episode" and item.get("SeriesId")
         return self.api.series(str(item["SeriesId"])) if is_episode else None
-
-    def _wanted(self, name: Any, uid: Any) -> bool:
-        if self.cfg.user is None:
-            return True
-        wanted = self.cfg.user.casefold()
-        return (isinstance(name, str) and name.casefold() == wanted) or (self.user_id is not None and norm_id(uid) == self.user_id)
 
     def _excluded(self, item_id: str) -> bool:
         if not self.excluded or not item_id:
@@ -266,33 +255,14 @@ class JellyfinAdapter:
 
     # -- users and the watched signal -------------------------------------------------------------
 
-    def _resolve_user(self) -> None:
-        """Learn user names (UserDataChanged names only ids) and the configured user's id."""
-        self._users_at = time.monotonic()
-        users = self.api.users()
-        self._users = {norm_id(u.get("Id")): str(u.get("Name") or "") for u in users}
-        if self.cfg.user is not None:
-            wanted = self.cfg.user.casefold()
-            match = [uid for uid, name in self._users.items() if name.casefold() == wanted or uid == norm_id(self.cfg.user)]
-            if not match:
-                log.warning("%s: user %r is not a user of this server; nothing will be sent", self.name, self.cfg.user)
-            self.user_id = match[0] if match else None
-
-    def _ensure_user(self) -> None:
-        """Webhooks and resume pushes may come before (or without) a socket that resolved the user."""
-        if self.cfg.user is not None and self.user_id is None and time.monotonic() - self._users_at >= USER_RETRY:
-            try:
-                self._resolve_user()
-            except JellyfinError as exc:
-                log.warning("%s: could not look up user %r: %s", self.name, self.cfg.user, exc)
-
     def _user_data(self, data: Any) -> None:
         entries = data.get("UserDataList") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             log.warning("%s: ignored a UserDataChanged message without a UserDataList", self.name)
             return
         uid = norm_id(data.get("UserId"))
-        if not self._wanted(self._users.get(uid), uid):
+        self.users.ensure(uid)
+        if not self.users.wanted(self.users.names.get(uid), uid):
             return
         now = self.clock()
         for entry in entries:
@@ -322,7 +292,7 @@ class JellyfinAdapter:
                 return
             series = self._series_of(item)
             # The webhook reports the same hand-mark under this session: the engine marks it once.
-            event = item_event(item, server=self.cfg.name, user=self._users.get(uid, uid),
+            event = item_event(item, server=self.cfg.name, user=self.users.name(uid),
                                session=played_session(uid, item_id), state=State.WATCHED, position_ticks=None, at=now,
                                series=series)
         except JellyfinError as exc:
@@ -345,11 +315,8 @@ class JellyfinAdapter:
             # Decided before any lookup: the plugin posts every notification type, for every user.
             if webhook_state(body) is None:
                 return 200, {"accepted": False, "reason": "not a playback notification"}
-            name, uid = webhook_user(body), body.get("UserId")
-            if not self._wanted(name, uid):
-                self._ensure_user()  # the configured user may be given by id: learn it
-                if not self._wanted(name, uid):
-                    return 200, {"accepted": False, "reason": "another user's play"}
+            if not self.users.wanted(webhook_user(body), body.get("UserId")):
+                return 200, {"accepted": False, "reason": "another user's play"}
             if self._lookup(self._excluded, norm_id(body.get("ItemId"))):
                 return 200, {"accepted": False, "reason": "excluded library"}
             # The webhook carries only the episode's ids; the show's make it the item the socket reports.
@@ -360,8 +327,8 @@ class JellyfinAdapter:
             return 200, {"accepted": False, "reason": str(exc)}
         except EventError as exc:
             raise HttpError(400, str(exc)) from None
-        if event is not None and self._webhook_sink is not None:
-            self._webhook_sink(event)
+        if event is not None:
+            self._send(event)
         return 202, {"accepted": True}
 
     def _lookup(self, call: Callable[[str], Any], key: Any) -> Any:
@@ -379,9 +346,9 @@ class JellyfinAdapter:
     def resume_owner(self) -> tuple[str, str, str] | None:
         if self.cfg.user is None:
             return None
-        self._ensure_user()
+        self.users.ensure()
         # `users:` rules name people; the configured user may be an id, so report its name.
-        return ("jellyfin", self.cfg.name, self._users.get(self.user_id or "") or self.cfg.user)
+        return ("jellyfin", self.cfg.name, self.users.names.get(self.users.configured_id or "") or self.cfg.user)
 
     def apply_resume(self, resumes: list[Resume]) -> int:
         if not resumes:
@@ -389,11 +356,11 @@ class JellyfinAdapter:
         if self.cfg.user is None:
             log.info("%s: no `user:` configured, so Simkl's resume points are not pushed to Jellyfin", self.name)
             return 0
-        self._ensure_user()
-        if self.user_id is None:
+        self.users.ensure()
+        if self.users.configured_id is None:
             return 0
         try:
-            return self.resume.push(self.user_id, resumes)
+            return self.resume.push(self.users.configured_id, resumes)
         except JellyfinError as exc:
             log.warning("%s: resume points not pushed: %s", self.name, exc)
             return 0

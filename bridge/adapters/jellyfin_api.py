@@ -1,4 +1,5 @@
-"""Jellyfin's REST API, the few calls the adapter needs, for servers 10.8 to 10.10.
+"""Jellyfin's REST API, the few calls the adapter needs, for servers 10.8 to 10.10, and what the
+adapter keeps from them: series and libraries by item, and the server's users (`Users`).
 
 Authentication is the API key in the `Authorization: MediaBrowser Token="…"` header (never in a
 URL, so it cannot reach a log line). Item lookups use `GET /Items?Ids=…`, which every version
@@ -10,6 +11,7 @@ user-data write and answers 404, which the caller reports).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,6 +24,8 @@ log = logging.getLogger("bridge.adapters.jellyfin")
 
 ITEM_FIELDS = "ProviderIds,ParentId,DateCreated"
 CACHE_LIMIT = 5000  # what is remembered per item: a big library, not unbounded
+# A user we do not know (the configured one, or one created since) is looked up at most this often.
+USER_RETRY = 60.0
 
 
 def remember(memory: dict[Any, Any], key: Any, value: Any) -> None:
@@ -142,3 +146,48 @@ class JellyfinApi:
         if not isinstance(items, list):
             raise JellyfinError(f"{what}: expected an object with Items")
         return [i for i in items if isinstance(i, dict)]
+
+
+class Users:
+    """The server's users: names by id (UserDataChanged names only ids) and the configured user's id.
+    The list is fetched again when someone unknown turns up, at most every USER_RETRY seconds."""
+
+    def __init__(self, api: JellyfinApi, configured: str | None, label: str):
+        self.api = api
+        self.configured = configured  # the server's `user:` setting: a name or an id; None = everyone
+        self.label = label
+        self.names: dict[str, str] = {}  # user id -> name
+        self.configured_id: str | None = None
+        self._fetched_at = float("-inf")  # time.monotonic
+
+    def refresh(self) -> None:
+        try:
+            users = self.api.users()
+        finally:
+            self._fetched_at = time.monotonic()  # after: a fetch under way elsewhere is no answer yet
+        self.names = {norm_id(u.get("Id")): str(u.get("Name") or "") for u in users}
+        if self.configured is not None:
+            wanted, wanted_id = self.configured.casefold(), norm_id(self.configured)
+            match = [uid for uid, name in self.names.items() if name.casefold() == wanted or uid == wanted_id]
+            if not match:
+                log.warning("%s: user %r is not a user of this server; nothing will be sent", self.label, self.configured)
+            self.configured_id = match[0] if match else None
+
+    def ensure(self, uid: str | None = None) -> None:
+        """Webhooks and resume pushes may come before (or without) a socket that fetched the list."""
+        unknown = (self.configured is not None and self.configured_id is None) or (uid is not None and uid not in self.names)
+        if unknown and time.monotonic() - self._fetched_at >= USER_RETRY:
+            try:
+                self.refresh()
+            except JellyfinError as exc:
+                log.warning("%s: could not look up the server's users: %s", self.label, exc)
+
+    def wanted(self, name: Any, uid: Any) -> bool:
+        """Whether a play by this user (name or id) is followed: everyone's when no user is configured."""
+        if self.configured is None or (isinstance(name, str) and name.casefold() == self.configured.casefold()):
+            return True
+        self.ensure()  # the configured user may be given by id
+        return self.configured_id is not None and norm_id(uid) == self.configured_id
+
+    def name(self, uid: str) -> str:
+        return self.names.get(uid, uid)
