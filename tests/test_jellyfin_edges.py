@@ -133,3 +133,16 @@ def test_a_configured_user_the_server_does_not_know_is_not_looked_up_per_webhook
         alices = webhook_body(jellyfin, "PlaybackProgress", jellyfin.matrix, seconds)
         assert post(bridge, alices).json()["accepted"] is False
     assert sum(r.path == "/Users" for r in jellyfin.server.requests) == lookups
+
+
+def test_stop_ends_the_listener_connected_or_not(jellyfin, running) -> None:
+    bridge, adapter = running()
+    adapter.stop()
+    assert not adapter.supervisor._thread.is_alive()
+    eventually(lambda: jellyfin.connected() == 0, "the socket to be closed")
+    bridge, adapter = running()
+    jellyfin.drop_sockets(refuse=True)
+    eventually(lambda: not adapter.supervisor.connected.is_set(), "the drop to be noticed")
+    started = time.monotonic()
+    adapter.stop()  # while polling and backing off
+    assert not adapter.supervisor._thread.is_alive() and time.monotonic() - started < 1.0

@@ -375,3 +375,11 @@ def test_a_hand_mark_reported_by_the_webhook_and_the_socket_is_marked_once() -> 
     assert from_webhook is not None
     writes = engine.handle(from_webhook) + engine.handle(from_socket)
     assert [w.kind for w in writes] == [HISTORY]
+
+
+def test_a_huge_bad_value_is_named_in_a_short_line() -> None:
+    for over in ({"PlaybackPositionTicks": "9" * 10 + "x" * 100_000}, {"IsPaused": "y" * 100_000},
+                 {"Name": "n" * 100_000, "ItemType": "Audio"}, {"NotificationType": ["x"] * 50_000}):
+        with pytest.raises(EventError) as err:
+            map_webhook(json.dumps(all_properties(**over)).encode())
+        assert len(str(err.value)) < 300

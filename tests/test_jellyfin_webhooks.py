@@ -105,6 +105,15 @@ def test_an_unidentified_item_by_webhook_is_skipped_with_one_log_line(jellyfin, 
     assert bridge.outbox.counts() == {}
 
 
+def test_a_webhook_from_an_excluded_library_is_not_sent(jellyfin, running, emulator) -> None:
+    bridge, _ = running(webhooks=True, exclude_libraries=("Kids",))
+    cartoon = jellyfin.add_movie("Back to the Future", {"Tmdb": "105"}, library="kids")
+    stop = webhook_body(jellyfin, "PlaybackStop", cartoon, minutes(99), PlayedToCompletion=True)
+    assert post(bridge, stop).json() == {"accepted": False, "reason": "excluded library"}
+    settle(bridge)
+    assert bridge.outbox.counts() == {}
+
+
 # -- resume points -------------------------------------------------------------------------------------
 
 

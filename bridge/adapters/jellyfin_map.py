@@ -196,7 +196,7 @@ def map_webhook(payload: bytes) -> PlayEvent:
     body = parse_webhook_body(payload)
     event = webhook_event(body, server="jellyfin", at=0.0)
     if event is None:
-        raise EventError(f"jellyfin webhook: {body.get('NotificationType')!r} is not a playback notification")
+        raise EventError(f"jellyfin webhook: {_shown(body.get('NotificationType'))} is not a playback notification")
     return event
 
 
@@ -233,7 +233,7 @@ def _event(
 ) -> PlayEvent:
     where = wire.where
     kind = fields.get(wire.type)
-    label = f"{where} {kind or 'item'} {_text(fields.get('Name'))!r} ({_text(fields.get(wire.id)) or 'no id'})"
+    label = f"{where} {kind or 'item'} {_shown(_text(fields.get('Name')))} ({_text(fields.get(wire.id)) or 'no id'})"
     if kind not in ("Movie", "Episode"):
         raise NotMatched(f"{label}: only movies and episodes are sent to Simkl")
     runtime = _whole(fields.get(wire.runtime), f"{where}.{wire.runtime}") or 0
@@ -295,7 +295,7 @@ def _whole(value: Any, field: str) -> int | None:
         return int(value)
     if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
         return int(value.strip())
-    raise EventError(f"{field}: {value!r} is not a whole number")
+    raise EventError(f"{field}: {_shown(value)} is not a whole number")
 
 
 def _flag(value: Any, field: str) -> bool:
@@ -306,7 +306,13 @@ def _flag(value: Any, field: str) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    raise EventError(f"{field}: {value!r} is not true or false")
+    raise EventError(f"{field}: {_shown(value)} is not true or false")
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A value for an error message: these end up in log lines and HTTP replies, whatever was sent."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _year(value: Any, field: str) -> int | None:
