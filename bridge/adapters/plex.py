@@ -9,8 +9,9 @@ calls (the item's metadata, the session's user) that must not hold up pongs.
 A `playing` alert names a session and an item but no user, ids or duration: the first alert of
 a session resolves the item's metadata (and its show's, for an episode) and the user from
 `/status/sessions`, once; later alerts only move its state and position. While the socket is
-down the Supervisor polls `/status/sessions`: a session that vanished from the list ended while
-we were away and is closed at its last known position.
+down the Supervisor polls `/status/sessions`. A play missing from any sessions list read (those
+polls, the read on reconnecting, the read for a new session) ended without its `stopped` alert
+reaching us and is closed at its last known position.
 """
 
 from __future__ import annotations
@@ -209,7 +210,11 @@ class PlexAdapter:
     def _begin(self, key: str, rating_key: str, live: Live | None) -> Play | None:
         """Resolve a new session's item and user once; None when it is not to be sent."""
         if live is None:
-            live = self._sessions().get(key)
+            listed = self._sessions()
+            # The list is fresh anyway: plays whose `stopped` alert never came are closed now, not
+            # left to the core's silence timeout (and kept here forever).
+            self._close_ended(listed)
+            live = listed.get(key)
         if live is None or live.rating_key != rating_key:
             self._once(f"user:{key}", logging.INFO, "session %s is not in /status/sessions (yet): its user is unknown; waiting", key)
             return None
@@ -234,15 +239,19 @@ class PlexAdapter:
 
     def _catch_up(self, live: dict[str, Live]) -> None:
         """A fresh sessions list: close plays that ended unseen, carry on or begin the others."""
+        self._close_ended(live)
+        for key, entry in live.items():
+            self._update(key, entry.rating_key, entry.state, entry.position, entry)
+
+    def _close_ended(self, live: dict[str, Live]) -> None:
+        """Close the plays a sessions list no longer holds, at their last known position."""
         now = self.clock()
         for key, play in list(self.plays.items()):
             if key not in live or live[key].rating_key != play.rating_key:
-                log.info("%s: session %s ended while not listening; closing it at its last known position", self.name, key)
+                log.info("%s: session %s ended unreported; closing it at its last known position", self.name, key)
                 self._close(key, now)
         for key in [k for k in self._skipped if k not in live]:
             del self._skipped[key]  # ended unseen: its next use is a new session
-        for key, entry in live.items():
-            self._update(key, entry.rating_key, entry.state, entry.position, entry)
 
     # -- server reads ---------------------------------------------------------------------------
 
