@@ -234,7 +234,7 @@ class PlexAdapter:
             return None
         play = Play(event, rating_key)
         self.plays[key] = play
-        self._told.discard(f"user:{key}")  # its line was said; kept, such keys would grow with every play
+        self._told.discard(f"user:{key}")  # said for this session; kept, the set would grow with every play
         return play
 
     def _catch_up(self, live: dict[str, Live]) -> None:
