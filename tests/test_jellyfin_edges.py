@@ -146,3 +146,17 @@ def test_stop_ends_the_listener_connected_or_not(jellyfin, running) -> None:
     started = time.monotonic()
     adapter.stop()  # while polling and backing off
     assert not adapter.supervisor._thread.is_alive() and time.monotonic() - started < 1.0
+
+
+def test_a_listener_stuck_in_its_connect_writes_nothing_after_stop(jellyfin, bridge_for) -> None:
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(10))
+    route = next(r for r in jellyfin.server.routes if r.pattern.pattern == "/Sessions")
+    answer, route.handler = route.handler, lambda req: (time.sleep(1.0), answer(req))[1]  # a server slow to answer
+    adapter = adapter_for(jellyfin)
+    adapter.supervisor.stop = lambda timeout=0.2, stop=adapter.supervisor.stop: stop(timeout)  # a short wait for it
+    bridge = bridge_for(adapters=[adapter])
+    bridge.start(reconcile=False)
+    eventually(lambda: any(r.path == "/Sessions" for r in jellyfin.server.requests), "the seed request")
+    bridge.stop()
+    time.sleep(1.5)  # the seed's answer arrives, after the stop
+    assert bridge.engine.sessions == {}

@@ -273,7 +273,8 @@ class JellyfinAdapter:
             stopped = self._ended.get((uid, item_id))
             was = self._played.get((uid, item_id))
             remember(self._played, (uid, item_id), entry.get("Played") is True)
-            if self.resume.echo(item_id) or not newly_played(was, entry, playing is not None or stopped is not None, now, RECENT_MARK):
+            seen = playing is not None or stopped is not None
+            if self.resume.echo(item_id) or not newly_played(was, entry, seen, now, RECENT_MARK):
                 continue
             if playing is not None:  # the viewing still on: its own session, so its stop is not marked again
                 self._send(replace(playing.event, state=State.WATCHED, at=now))
@@ -304,7 +305,8 @@ class JellyfinAdapter:
         self._send(event)
 
     def _send(self, event: PlayEvent) -> None:
-        if self._sink is not None:
+        # A listener still in a slow connect when stop() stopped waiting for it must not write after.
+        if self._sink is not None and not self.supervisor.stopping.is_set():
             self._sink(event)
 
     # -- webhooks -------------------------------------------------------------------------------

@@ -170,12 +170,13 @@ class Users:
             wanted, wanted_id = self.configured.casefold(), norm_id(self.configured)
             match = [uid for uid, name in self.names.items() if name.casefold() == wanted or uid == wanted_id]
             if not match:
-                log.warning("%s: user %r is not a user of this server; nothing will be sent", self.label, self.configured)
+                log.warning("%s: user %r is not a user of this server; nothing will be sent", self.label,
+                            self.configured)
             self.configured_id = match[0] if match else None
 
     def ensure(self, uid: str | None = None) -> None:
         """Webhooks and resume pushes may come before (or without) a socket that fetched the list."""
-        unknown = (self.configured is not None and self.configured_id is None) or (uid is not None and uid not in self.names)
+        unknown = (uid is not None and uid not in self.names) or (self.configured is not None and not self.configured_id)
         if unknown and time.monotonic() - self._fetched_at >= USER_RETRY:
             try:
                 self.refresh()
