@@ -1,7 +1,7 @@
 """A bridge process for the kill -9 test: enqueue watched episodes and flush them to the emulator.
 
 Usage: crash_worker.py DB URL TOKEN FIRST COUNT
-Prints `ack <n>` once episode n's write is committed (enqueue returned), `done` when the outbox is
+Prints `ready` once started, `ack <n>` once episode n's write is committed (enqueue returned), `done` when the outbox is
 empty. COUNT 0 only finishes what an earlier, killed worker left behind.
 """
 
@@ -34,6 +34,7 @@ def main() -> None:
     outbox = Outbox(db)
     client = SimklClient(ClientConfig(base_url=url, client_id="emulator-client", post_interval=PACE), token)
     sender = Sender(outbox, lambda account: client, batch_size=4, backoff_base=0.01, backoff_cap=0.05)
+    print("ready", flush=True)
     for n in range(first, first + count):
         outbox.enqueue(write_for(n))
         print(f"ack {n}", flush=True)
