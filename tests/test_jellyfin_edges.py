@@ -7,7 +7,7 @@ import json
 import logging
 import time
 
-from bridge.adapters.jellyfin_api import CACHE_LIMIT, USER_RETRY
+from bridge.adapters.jellyfin_api import CACHE_LIMIT, USER_RETRY, JellyfinError
 from tests.conftest import eventually, watches
 from tests.jellyfin_helpers import (  # noqa: F401 - fixtures
     adapter_for, jellyfin, minutes, playbacks, post, running, sent, settle, webhook_body,
@@ -160,3 +160,13 @@ def test_a_listener_stuck_in_its_connect_writes_nothing_after_stop(jellyfin, bri
     bridge.stop()
     time.sleep(1.5)  # the seed's answer arrives, after the stop
     assert bridge.engine.sessions == {}
+
+
+def test_an_id_from_a_message_is_one_path_segment(jellyfin) -> None:
+    adapter = adapter_for(jellyfin, exclude_libraries=("Kids",))
+    for odd in ("../../Users", "x/Ancestors?api_key=1#"):
+        try:
+            adapter.api.library(odd)
+        except JellyfinError:
+            pass
+    assert not any(r.path in ("/Users", "/Items/x/Ancestors") for r in jellyfin.server.requests)

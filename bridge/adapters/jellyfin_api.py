@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
@@ -118,9 +118,10 @@ class JellyfinApi:
         """The name of the library (CollectionFolder) an item lives in, '' when it has none."""
         key = norm_id(item_id)
         if key not in self._libraries:
-            ancestors = self.get(f"/Items/{item_id}/Ancestors")
+            path = f"/Items/{_segment(item_id)}/Ancestors"
+            ancestors = self.get(path)
             if not isinstance(ancestors, list):
-                raise JellyfinError(f"GET /Items/{item_id}/Ancestors: expected a list")
+                raise JellyfinError(f"GET {path}: expected a list")
             names = [a.get("Name") for a in ancestors if isinstance(a, dict) and a.get("Type") == "CollectionFolder"]
             remember(self._libraries, key, str(names[0]) if names and names[0] else "")
         return self._libraries[key]
@@ -132,12 +133,12 @@ class JellyfinApi:
         return self._items(reply, "GET /Items")
 
     def episodes(self, series_id: str, season: int, user_id: str) -> list[dict[str, Any]]:
-        reply = self.get(f"/Shows/{series_id}/Episodes", userId=user_id, season=season, Fields=ITEM_FIELDS,
-                         EnableUserData="true")
-        return self._items(reply, f"GET /Shows/{series_id}/Episodes")
+        path = f"/Shows/{_segment(series_id)}/Episodes"
+        reply = self.get(path, userId=user_id, season=season, Fields=ITEM_FIELDS, EnableUserData="true")
+        return self._items(reply, f"GET {path}")
 
     def set_resume(self, item_id: str, user_id: str, ticks: int, last_played: str) -> None:
-        self.post(f"/UserItems/{item_id}/UserData", {"PlaybackPositionTicks": ticks, "LastPlayedDate": last_played},
+        self.post(f"/UserItems/{_segment(item_id)}/UserData", {"PlaybackPositionTicks": ticks, "LastPlayedDate": last_played},
                   userId=user_id)
 
     @staticmethod
@@ -146,6 +147,11 @@ class JellyfinApi:
         if not isinstance(items, list):
             raise JellyfinError(f"{what}: expected an object with Items")
         return [i for i in items if isinstance(i, dict)]
+
+
+def _segment(item_id: str) -> str:
+    """An id from a message or a webhook body as one path segment: never a way to another endpoint."""
+    return quote(item_id, safe="")
 
 
 class Users:
