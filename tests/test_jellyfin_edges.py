@@ -126,13 +126,18 @@ def test_a_user_created_after_the_bridge_connected_is_learned(jellyfin, running)
     eventually(lambda: bridge.outbox.pending("bob") == 1, "bob's hand mark to be queued")
 
 
-def test_a_configured_user_the_server_does_not_know_is_not_looked_up_per_webhook(jellyfin, running) -> None:
-    bridge, _ = running(webhooks=True, user="carol")
+def test_a_configured_user_the_server_does_not_know_is_not_looked_up_per_webhook(jellyfin, running, caplog) -> None:
+    caplog.set_level(logging.INFO, logger=LOG)
+    bridge, adapter = running(webhooks=True, user="carol")
     lookups = sum(r.path == "/Users" for r in jellyfin.server.requests)
     for seconds in (60, 70, 80):
         alices = webhook_body(jellyfin, "PlaybackProgress", jellyfin.matrix, seconds)
         assert post(bridge, alices).json()["accepted"] is False
     assert sum(r.path == "/Users" for r in jellyfin.server.requests) == lookups
+    adapter.users._fetched_at -= USER_RETRY  # a minute on, still unknown: looked up again, said once
+    assert post(bridge, webhook_body(jellyfin, "PlaybackProgress", jellyfin.matrix, 90)).json()["accepted"] is False
+    assert sum(r.path == "/Users" for r in jellyfin.server.requests) == lookups + 1
+    assert sum("'carol' is not a user" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_stop_ends_the_listener_connected_or_not(jellyfin, running) -> None:

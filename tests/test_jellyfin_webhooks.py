@@ -30,6 +30,24 @@ def test_webhook_and_websocket_for_one_play_count_once(jellyfin, running, emulat
     assert len(sent(emulator, "/sync/history")) == 1
 
 
+def test_all_three_signals_and_a_resumed_tail_are_one_watch(jellyfin, running, emulator) -> None:
+    bridge, _ = running(webhooks=True)
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(100))
+    jellyfin.progress("s1", minutes(116))  # 85%: past our threshold, short of Jellyfin's 90%
+    jellyfin.stop("s1")
+    eventually(lambda: watches(emulator), "the socket's mark")
+    time.sleep(1.1)  # each signal in a later second: the outbox's own dedupe cannot hide a repeat
+    jellyfin.play("s2", ALICE, jellyfin.matrix, minutes(116))  # the tail, resumed on another device
+    jellyfin.progress("s2", minutes(135))
+    jellyfin.stop("s2", played_after=1.1)  # Jellyfin's Played flag, a second after the stop
+    time.sleep(1.1)
+    stop = webhook_body(jellyfin, "PlaybackStop", jellyfin.matrix, minutes(135), PlayedToCompletion=True,
+                        DeviceId="device-s2")
+    assert post(bridge, stop).status_code == 202
+    settle(bridge)
+    assert len(sent(emulator, "/sync/history")) == 1
+
+
 def test_a_webhook_episode_is_the_same_item_as_on_the_socket(jellyfin, running, emulator) -> None:
     bridge, _ = running(webhooks=True)
     body = webhook_body(jellyfin, "PlaybackStop", jellyfin.bb_s1e2, minutes(46), PlayedToCompletion=True,

@@ -165,6 +165,7 @@ class Users:
         self.names: dict[str, str] = {}  # user id -> name
         self.configured_id: str | None = None
         self._fetched_at = float("-inf")  # time.monotonic
+        self._missing = False  # the configured user was not found (said once, not at every fetch)
 
     def refresh(self) -> None:
         try:
@@ -175,9 +176,10 @@ class Users:
         if self.configured is not None:
             wanted, wanted_id = self.configured.casefold(), norm_id(self.configured)
             match = [uid for uid, name in self.names.items() if name.casefold() == wanted or uid == wanted_id]
-            if not match:
+            if not match and not self._missing:
                 log.warning("%s: user %r is not a user of this server; nothing will be sent", self.label,
                             self.configured)
+            self._missing = not match
             self.configured_id = match[0] if match else None
 
     def ensure(self, uid: str | None = None) -> None:
