@@ -64,6 +64,17 @@ def test_a_session_that_stops_reporting_its_position_is_closed_at_the_last_one(j
     assert watch["title"] == "The Matrix"
 
 
+def test_an_episode_whose_series_is_gone_is_looked_up_once(jellyfin, running, emulator) -> None:
+    bridge, _ = running()
+    orphan = jellyfin.add_episode(jellyfin.bb, 1, 3, {"Tvdb": "349240"}, minutes=47)
+    jellyfin.items[orphan]["SeriesId"] = "d" * 32  # a series Jellyfin no longer has
+    for seconds in (60, 70, 80, 90):
+        jellyfin.play("s1", ALICE, orphan, seconds)
+    jellyfin.stop("s1")
+    settle(bridge)
+    assert sum(r.path == "/Items" and r.query.get("Ids") == "d" * 32 for r in jellyfin.server.requests) == 1
+
+
 def test_a_user_with_no_account_rule_is_never_sent(jellyfin, running, emulator, caplog) -> None:
     caplog.set_level(logging.INFO)
     jellyfin.users[CAROL] = "carol"

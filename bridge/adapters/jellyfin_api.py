@@ -105,13 +105,11 @@ class JellyfinApi:
         return items[0] if items else None
 
     def series(self, series_id: str) -> dict[str, Any] | None:
-        """The series' BaseItemDto (its ProviderIds are the show's ids), cached: they rarely change."""
+        """The series' BaseItemDto (its ProviderIds are the show's ids), cached: they rarely change.
+        A series not found is remembered too, or every session update of its episode would ask again."""
         key = norm_id(series_id)
         if key not in self._series:
-            found = self.item(series_id)
-            if found is None:
-                return None
-            remember(self._series, key, found)
+            remember(self._series, key, self.item(series_id))
         return self._series[key]
 
     def library(self, item_id: str) -> str:
