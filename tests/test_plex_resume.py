@@ -62,3 +62,15 @@ def test_simkls_position_is_set_only_where_plex_knows_nothing_newer(plex_side, o
     meta = {"ratingKey": "100", "type": "movie", "duration": MATRIX_MS, **plex_side}
     resume = Resume("alice", Kind.MOVIE, Ids(tmdb=603), 40.0, PAUSED_AT)
     assert resume_offset(meta, resume) == offset
+
+
+def test_an_anime_resume_point_goes_only_to_a_show_numbered_like_anidb(plex, caplog) -> None:
+    """Simkl counts an anime's episodes per cour, like AniDB; in a show numbered by TVDB seasons the
+    same season/episode may be another episode, so it is left alone."""
+    caplog.set_level(logging.INFO, logger="bridge.adapters.plex")
+    adapter = adapter_for(plex, alerts=False, resume_user="alice")
+    hama = Resume("alice", Kind.EPISODE, Ids(anidb=23, tvdb=76885), 50.0, time.time(), 1, 5, "Cowboy Bebop")
+    tvdb_numbered = Resume("alice", Kind.EPISODE, Ids(mal=1, tvdb=81189), 50.0, time.time(), 1, 2, "Some Anime")
+    assert adapter.apply_resume([hama, tvdb_numbered]) == 1
+    assert [c["key"] for c in plex.progress] == ["305"]
+    assert any("numbers this anime's episodes differently" in r.getMessage() for r in caplog.records)

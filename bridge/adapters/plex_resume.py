@@ -2,9 +2,11 @@
 
 Items are found by ids with the lookup plexapi documents for `LibrarySection.getGuid`: each movie
 or show section listed once with `includeGuids=1`, matched on any shared external id (new agents'
-`Guid` lists and legacy/HAMA `guid`s both count, so legacy libraries work too). Episodes are then found in the show's `allLeaves`
-by season and episode number. The offset is set with `/:/progress` (plexapi's `updateProgress`),
-which sets it for the user the token belongs to: setting another user's needs that user's token.
+`Guid` lists and legacy/HAMA `guid`s both count, so legacy libraries work too). Episodes are then
+found in the show's `allLeaves` by season and episode number (for an anime, only in a show
+numbered like AniDB, as Simkl counts it). The offset is set with `/:/progress` (plexapi's
+`updateProgress`), which sets it for the user the token belongs to: setting another user's needs
+that user's token.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from bridge.adapters.plex_guid import guid_list_ids, parse_guid
 from bridge.adapters.plex_map import in_excluded_library, metadata_from_xml
-from bridge.events import EventError, Ids, Kind, Resume
+from bridge.events import EventError, Ids, Kind, Numbering, Resume
 
 log = logging.getLogger("bridge.adapters.plex")
 
@@ -35,6 +37,16 @@ def item_ids(meta: dict[str, Any]) -> Ids:
 def same_item(a: Ids, b: Ids) -> bool:
     mine = a.as_dict()
     return any(mine.get(k) == v for k, v in b.as_dict().items())
+
+
+def numbering_agrees(show: dict[str, Any], resume: Resume) -> bool:
+    """Whether a Simkl playback's season/episode name the same episode in this Plex show. Simkl
+    counts an anime's episodes per cour, like AniDB; a show numbered by TVDB or TMDB seasons may
+    put the same numbers on another episode."""
+    if not resume.ids.is_anime:
+        return True
+    match = parse_guid(show.get("guid"))
+    return match is not None and match.numbering is Numbering.ANIDB
 
 
 def resume_offset(meta: dict[str, Any], resume: Resume) -> int | None:
@@ -89,9 +101,15 @@ class ResumeWriter:
         return done
 
     def _find(self, resume: Resume) -> dict[str, Any] | None:
-        item = next((m for m in self._library(resume.kind) if same_item(item_ids(m), resume.ids)), None)
-        if item is None or resume.kind is Kind.MOVIE:
-            return item
+        matches = [m for m in self._library(resume.kind) if same_item(item_ids(m), resume.ids)]
+        if resume.kind is Kind.MOVIE:
+            return next(iter(matches), None)
+        item = next((m for m in matches if numbering_agrees(m, resume)), None)
+        if item is None:
+            if matches:
+                log.info("%s: resume point of %s S%sE%s not set: Simkl numbers this anime's episodes differently "
+                         "from Plex", self.name, resume.title, resume.season, resume.episode)
+            return None
         leaves = _items(self.query(f"/library/metadata/{item['ratingKey']}/allLeaves"))
         return next((e for e in leaves if (e.get("parentIndex"), e.get("index")) == (resume.season, resume.episode)), None)
 
