@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import threading
 import time
 
+from bridge.adapters import jellyfin_api
 from bridge.adapters.jellyfin_api import CACHE_LIMIT, USER_RETRY, JellyfinError
 from tests.conftest import eventually, watches
 from tests.jellyfin_helpers import (  # noqa: F401 - fixtures
@@ -186,3 +189,28 @@ def test_an_id_from_a_message_is_one_path_segment(jellyfin) -> None:
         except JellyfinError:
             pass
     assert not any(r.path in ("/Users", "/Items/x/Ancestors") for r in jellyfin.server.requests)
+
+
+def test_memories_shared_by_webhook_threads_and_the_listener_stay_whole(monkeypatch) -> None:
+    monkeypatch.setattr(jellyfin_api, "CACHE_LIMIT", 50)
+    memory: dict = {}
+    errors: list = []
+
+    def fill(n: int) -> None:
+        try:
+            for i in range(20_000):
+                jellyfin_api.remember(memory, (n, i), None)
+        except Exception as exc:  # the race shows as a KeyError or "changed size during iteration"
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=fill, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == [] and len(memory) == 50

@@ -11,6 +11,7 @@ user-data write and answers 404, which the caller reports).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -28,12 +29,16 @@ CACHE_LIMIT = 5000  # what is remembered per item: a big library, not unbounded
 USER_RETRY = 60.0
 
 
+_remembering = threading.Lock()  # webhook threads and the listener share these memories
+
+
 def remember(memory: dict[Any, Any], key: Any, value: Any) -> None:
     """Store `key`, forgetting the oldest entry past CACHE_LIMIT: a daemon runs for months."""
-    memory.pop(key, None)
-    memory[key] = value
-    if len(memory) > CACHE_LIMIT:
-        del memory[next(iter(memory))]
+    with _remembering:
+        memory.pop(key, None)
+        memory[key] = value
+        if len(memory) > CACHE_LIMIT:
+            del memory[next(iter(memory))]
 
 
 class JellyfinError(Exception):
