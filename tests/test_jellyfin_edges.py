@@ -78,6 +78,20 @@ def test_an_episode_whose_series_is_gone_is_looked_up_once(jellyfin, running, em
     assert sum(r.path == "/Items" and r.query.get("Ids") == "d" * 32 for r in jellyfin.server.requests) == 1
 
 
+def test_a_session_first_seen_without_a_position_writes_no_pause_at_zero(jellyfin, running, emulator) -> None:
+    bridge, _ = running()
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(61), paused=True, push=False)
+    with jellyfin._lock:
+        del jellyfin.sessions["s1"]["PlayState"]["PositionTicks"]
+    jellyfin.push()
+    time.sleep(0.3)
+    jellyfin.resume("s1", minutes(61.2))  # the client's first report with a position
+    eventually(lambda: sent(emulator, "/scrobble/start"), "the start, once the position is known")
+    settle(bridge)
+    assert sent(emulator, "/scrobble/pause") == []
+    assert [round(s["progress"]) for s in sent(emulator, "/scrobble/start")] == [45]
+
+
 def test_a_user_with_no_account_rule_is_never_sent(jellyfin, running, emulator, caplog) -> None:
     caplog.set_level(logging.INFO)
     jellyfin.users[CAROL] = "carol"

@@ -8,7 +8,7 @@ import pytest
 
 from bridge.adapters.jellyfin_resume import find_by_ids, find_episode, numbers_agree, resume_ticks
 from bridge.adapters.jellyfin_map import norm_id
-from bridge.adapters.jellyfin_sessions import Playing, diff, newly_played, parse_date
+from bridge.adapters.jellyfin_sessions import Playing, diff, newly_played, parse_date, with_known_position
 from bridge.events import Ids, Kind, PlayEvent, Resume, State
 
 MATRIX = PlayEvent(source="jellyfin", server="home", user="alice", session="s1", kind=Kind.MOVIE, ids=Ids(tmdb=603),
@@ -55,6 +55,15 @@ def test_sessions_are_independent() -> None:
     before = {"s1": playing(), "s2": playing(INCEPTION, item="m2")}
     after = {"s2": playing(INCEPTION, item="m2", state=State.PAUSED)}
     assert states(diff(before, after, 300.0)) == [("stopped", "tmdb:603", 600.0), ("paused", "tmdb:27205", 10.0)]
+
+
+def test_a_play_without_a_position_keeps_the_last_one_or_waits_for_one() -> None:
+    unknown = playing(position=0.0, duration=0.0, state=State.PAUSED)
+    assert with_known_position(None, unknown) is None  # not a pause at 0%
+    kept = with_known_position(playing(position=700.0), unknown)
+    assert kept is not None and (kept.event.state, kept.event.position, kept.event.duration) == (State.PAUSED, 700.0, 8160.0)
+    assert with_known_position(playing(INCEPTION, item="m2"), unknown) is None  # another item's position is no use
+    assert with_known_position(None, playing()) == playing()
 
 
 def test_ids_are_compared_without_dashes_or_case() -> None:

@@ -28,7 +28,7 @@ from bridge.adapters.jellyfin_api import JellyfinApi, JellyfinError, Users, reme
 from bridge.adapters.jellyfin_map import (NotMatched, item_event, norm_id, parse_webhook_body, played_session,
                                           session_event, webhook_event, webhook_state, webhook_user)
 from bridge.adapters.jellyfin_resume import ResumePusher
-from bridge.adapters.jellyfin_sessions import Playing, diff, ended, newly_played
+from bridge.adapters.jellyfin_sessions import Playing, diff, ended, newly_played, with_known_position
 from bridge.config import JellyfinServer
 from bridge.events import EventError, PlayEvent, Resume, State
 from bridge.http import HttpError, HttpServer, Request
@@ -212,6 +212,7 @@ class JellyfinAdapter:
                 item = session.get("NowPlayingItem")
                 self._skip((norm_id(item.get("Id")) if isinstance(item, dict) else "") or sid, exc)
                 continue
+            playing = with_known_position(self.snapshot.get(sid), playing) if playing is not None else None
             if playing is not None:
                 current[sid] = playing
         return current

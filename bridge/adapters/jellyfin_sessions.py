@@ -48,6 +48,17 @@ def diff(previous: Snapshot, current: Snapshot, at: float) -> list[PlayEvent]:
     return events
 
 
+def with_known_position(previous: Playing | None, new: Playing) -> Playing | None:
+    """`new`, or where its session reports no position (or the item no length), the position last
+    reported for the same item; before any, no play yet: a start or pause at 0% would replace the
+    resume point Simkl holds for the item."""
+    if new.event.duration > 0:
+        return new
+    if previous is None or previous.item_id != new.item_id:
+        return None
+    return replace(new, event=replace(new.event, position=previous.event.position, duration=previous.event.duration))
+
+
 def ended(previous: Snapshot, current: Snapshot) -> list[Playing]:
     """The plays of `previous` that are over in `current`: the session is gone or plays another item."""
     return [old for sid, old in previous.items() if sid not in current or current[sid].item_id != old.item_id]
