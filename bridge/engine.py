@@ -26,6 +26,9 @@ log = logging.getLogger("bridge.engine")
 
 # Below this a stop is a mis-click, not a resume point worth saving.
 MIN_RESUME_PROGRESS = 1.0
+# A marked session that plays again from before this percentage is a new viewing (a rewatch on a
+# player that never reported a stop in between, e.g. a webhook `media.scrobble` without `media.stop`).
+REWATCH_START = 5.0
 # Two sources reporting the same player action (alerts + webhook) arrive within this many seconds.
 ECHO_WINDOW = 30.0
 # How long a mark is remembered for dedupe; the outbox re-seeds it after a restart.
@@ -105,8 +108,10 @@ class Engine:
             return []
         writes: list[Write] = []
         session = self.sessions.get(key)
-        if session is not None and (session.event.item_key != event.item_key or session.account != account):
-            # The player moved on to another item within one session (playlists, next episode).
+        if session is not None and (session.event.item_key != event.item_key or session.account != account
+                                    or self._starts_over(session, event)):
+            # The player moved on to another item within one session (playlists, next episode), or
+            # began the same one again after it was marked.
             writes += self._close(key, session, session.event.at)
             session = None
         transition = _TABLE[(session.state if session else None, event.state)]
@@ -167,12 +172,19 @@ class Engine:
             return replace(event, position=previous.position, duration=previous.duration)
         return event
 
+    def _starts_over(self, session: Session, event: PlayEvent) -> bool:
+        return (session.marked and event.state is State.PLAYING and event.duration > 0
+                and event.progress < REWATCH_START)
+
     def _close(self, key: SessionKey, session: Session, at: float) -> list[Write]:
         self.sessions.pop(key, None)
         event = session.event
         if event.progress >= self.threshold:
             return self._mark(session, at)
-        if session.marked or event.progress < MIN_RESUME_PROGRESS or session.saved_progress == event.progress:
+        # A viewing already marked (here, or by another source reporting the same play with a stale
+        # position) leaves no resume point: Simkl would offer to resume a watched item.
+        if (session.marked or self._marked_since(session) or event.progress < MIN_RESUME_PROGRESS
+                or session.saved_progress == event.progress):
             return []
         return self._playback_write(PAUSE, key, session, replace(event, at=at))
 
@@ -181,22 +193,23 @@ class Engine:
             return []
         session.marked = True
         event = session.event
-        if self._is_repeat(session, event.item_key):
+        if self._is_repeat(session):
             log.info("%s: %s already marked for this viewing; not sent again", session.account, _describe(event))
             return []
         self._remember_mark(session.account, event.item_key, at)
         watched_at = iso(at)
         return [_write(session, HISTORY, watched_at, history_body(event, watched_at), at)]
 
-    def _is_repeat(self, session: Session, item_key: str) -> bool:
-        earlier = self.marks.get((session.account, item_key), [])
-        if not earlier:
+    def _marked_since(self, session: Session) -> bool:
+        """A mark made after this viewing began belongs to this viewing (reported by another source)."""
+        earlier = self.marks.get((session.account, session.event.item_key), [])
+        return bool(earlier) and max(earlier) >= session.started_at
+
+    def _is_repeat(self, session: Session) -> bool:
+        if not self.marks.get((session.account, session.event.item_key)):
             return False
-        # A mark made after this viewing began belongs to this viewing (reported by another source).
-        if max(earlier) >= session.started_at:
-            return True
         # A viewing that began already past the threshold is the tail of one that was marked.
-        return session.start_progress >= self.threshold
+        return self._marked_since(session) or session.start_progress >= self.threshold
 
     def _playback_write(self, kind: str, key: SessionKey, session: Session, event: PlayEvent) -> list[Write]:
         # A scrobble names the show; without its ids Simkl cannot hold a resume point (the mark

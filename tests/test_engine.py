@@ -207,3 +207,28 @@ def test_episode_known_only_by_its_own_ids_is_marked_but_saves_no_resume_point()
     assert writes[0].body == {"episodes": [{"ids": {"tvdb": 349232}, "watched_at": "1970-01-01T00:02:00Z"}]}
     # Two such episodes of one unknown show are different items, not one.
     assert writes[0].item_key != other.item_key
+
+
+def test_a_stale_stop_from_a_second_source_leaves_no_resume_point_on_a_watched_item(engine: Engine) -> None:
+    # Alerts mark the film at 85%; the webhook's stop then arrives with the position it last knew.
+    hook = dict(session="hook-player-1")
+    writes = run(engine, movie(State.PLAYING, 0, 0), movie(State.PLAYING, 0, 1, **hook),
+                 movie(State.STOPPED, 85, 85), movie(State.STOPPED, 45, 86, **hook))
+    assert kinds(writes) == [START, HISTORY]
+
+
+def test_a_rewatch_on_a_session_that_never_stopped_counts_again(engine: Engine) -> None:
+    # A webhook player: watched (media.scrobble) but no media.stop; days later, played again from the start.
+    hook = dict(session="hook-player-1")
+    first = run(engine, movie(State.PLAYING, 0, 0, **hook), movie(State.WATCHED, 90, 90, **hook))
+    again = run(engine, movie(State.PLAYING, 0, 600, **hook), movie(State.WATCHED, 90, 690, **hook),
+                movie(State.STOPPED, 100, 700, **hook))
+    assert kinds(first) == [START, HISTORY]
+    assert kinds(again) == [START, HISTORY]
+
+
+def test_a_marked_session_reporting_an_unknown_position_is_not_a_rewatch(engine: Engine) -> None:
+    hook = dict(session="hook-player-1")
+    writes = run(engine, movie(State.PLAYING, 0, 0, **hook), movie(State.WATCHED, 90, 90, **hook),
+                 replace(movie(State.PLAYING, 0, 95, **hook), duration=0.0), movie(State.STOPPED, 100, 100, **hook))
+    assert kinds(writes) == [START, HISTORY]
