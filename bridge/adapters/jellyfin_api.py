@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
@@ -39,6 +39,15 @@ def remember(memory: dict[Any, Any], key: Any, value: Any) -> None:
         memory[key] = value
         if len(memory) > CACHE_LIMIT:
             del memory[next(iter(memory))]
+
+
+def _cached(memory: dict[Any, Any], key: Any, fetch: Callable[[], Any]) -> Any:
+    # Read once, not "check then read": another thread may evict the key in between.
+    found = memory.get(key, _cached)
+    if found is _cached:
+        found = fetch()
+        remember(memory, key, found)
+    return found
 
 
 class JellyfinError(Exception):
@@ -112,22 +121,19 @@ class JellyfinApi:
     def series(self, series_id: str) -> dict[str, Any] | None:
         """The series' BaseItemDto (its ProviderIds are the show's ids), cached: they rarely change.
         A series not found is remembered too, or every session update of its episode would ask again."""
-        key = norm_id(series_id)
-        if key not in self._series:
-            remember(self._series, key, self.item(series_id))
-        return self._series[key]
+        return _cached(self._series, norm_id(series_id), lambda: self.item(series_id))
 
     def library(self, item_id: str) -> str:
         """The name of the library (CollectionFolder) an item lives in, '' when it has none."""
-        key = norm_id(item_id)
-        if key not in self._libraries:
-            path = f"/Items/{_segment(item_id)}/Ancestors"
-            ancestors = self.get(path)
-            if not isinstance(ancestors, list):
-                raise JellyfinError(f"GET {path}: expected a list")
-            names = [a.get("Name") for a in ancestors if isinstance(a, dict) and a.get("Type") == "CollectionFolder"]
-            remember(self._libraries, key, str(names[0]) if names and names[0] else "")
-        return self._libraries[key]
+        return _cached(self._libraries, norm_id(item_id), lambda: self._library(item_id))
+
+    def _library(self, item_id: str) -> str:
+        path = f"/Items/{_segment(item_id)}/Ancestors"
+        ancestors = self.get(path)
+        if not isinstance(ancestors, list):
+            raise JellyfinError(f"GET {path}: expected a list")
+        names = [a.get("Name") for a in ancestors if isinstance(a, dict) and a.get("Type") == "CollectionFolder"]
+        return str(names[0]) if names and names[0] else ""
 
     def library_items(self, user_id: str, item_type: str) -> list[dict[str, Any]]:
         """Every movie or series of the library with its ids and the user's UserData."""
