@@ -85,3 +85,29 @@ def eventually(probe, what: str, timeout: float = 10.0, interval: float = 0.02):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+# -- real Kodi (tests/kodi_real.py) ----------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _real_kodi_running(request):
+    """A real Kodi that aborted during an earlier test is started again before the next one."""
+    if "kodi" in request.fixturenames:
+        kodi = request.getfixturevalue("kodi")
+        if hasattr(kodi, "ensure_running"):
+            kodi.ensure_running()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A failure while the test's real Kodi died is reported as KodiCrashed, with Kodi's last words."""
+    try:
+        return (yield)
+    except Exception as exc:
+        kodi = item.funcargs.get("kodi")
+        if hasattr(kodi, "crashed") and kodi.crashed():
+            from tests.kodi_real import KodiCrashed
+
+            raise KodiCrashed(f"Kodi died during the test ({kodi._last_words()}): {exc}") from exc
+        raise

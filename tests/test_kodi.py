@@ -23,15 +23,8 @@ from bridge.adapters.kodi_map import CLOCK_LABELS
 from bridge.events import Ids, Kind, PlayEvent, Resume, State
 from tests import conftest
 from tests.conftest import make_client, watches
-from tests.kodi_real import KODI_TZ, RealKodi, available, free_port
+from tests.kodi_real import KODI_TZ, RealKodi, free_port, real_kodi
 from tests.test_kodi_rpc import FakeKodi, notification, reply
-
-
-def real_kodi(test):
-    for mark in (pytest.mark.kodi, pytest.mark.slow,
-                 pytest.mark.skipif(available() is not None, reason=f"real Kodi: {available()}")):
-        test = mark(test)
-    return test
 
 
 def eventually(probe, what: str, timeout: float = 20.0):

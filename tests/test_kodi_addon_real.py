@@ -20,14 +20,7 @@ import pytest
 
 from tests import conftest
 from tests.conftest import SECRET, watches
-from tests.kodi_real import RealKodi, available, free_port
-
-
-def real_kodi(test):
-    for mark in (pytest.mark.kodi, pytest.mark.slow,
-                 pytest.mark.skipif(available() is not None, reason=f"real Kodi: {available()}")):
-        test = mark(test)
-    return test
+from tests.kodi_real import RealKodi, free_port, real_kodi
 
 
 ADDON = Path(__file__).resolve().parent.parent / "plugins" / "kodi" / "service.simkl.bridge"
