@@ -89,6 +89,7 @@ class Kodi:
         self.settings = {"bridge_url": "", "secret": SECRET, "user": "alice", "server": "living-room"}
         self.abort = threading.Event()
         self.log: list[tuple[int, str]] = []
+        self.reads = 0  # position reads (getTime/getTotalTime)
 
     def play(self, tag: Tag, total: float) -> None:
         self.tag, self.time, self.total = tag, 0.0, total
@@ -123,11 +124,13 @@ class Kodi:
                 return kodi.tag
 
             def getTime(self) -> float:
+                kodi.reads += 1
                 if kodi.tag is None:
                     raise RuntimeError("Kodi is not playing any media file")
                 return kodi.time
 
             def getTotalTime(self) -> float:
+                kodi.reads += 1
                 if kodi.tag is None:
                     raise RuntimeError("Kodi is not playing any media file")
                 return kodi.total
@@ -303,6 +306,7 @@ def test_a_loose_file_sends_nothing_and_says_so_once(kodi, emulator, bridge_for,
     assert len(svc.queue) == 0
     lines = [r.getMessage() for r in caplog.records if "some.video.mkv" in r.getMessage()]
     assert len(lines) == 1 and "not sent" in lines[0]
+    assert kodi.reads == 0  # nothing tracked: the player is left alone
     svc.sender.drain()
     assert emulator.state()["requests"] == {}
 

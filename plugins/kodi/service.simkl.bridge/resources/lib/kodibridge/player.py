@@ -64,8 +64,9 @@ class Player(xbmc.Player):
         self.playback.stopped(time.time())
 
     def tick(self) -> None:
-        """The service loop calls this every second: the stop callbacks cannot read the position."""
-        if self.isPlayingVideo():
+        """The service loop calls this every second: the stop callbacks cannot read the position.
+        Only while a play is tracked: an unmatched file's position is of no use to anyone."""
+        if self.playback.play is not None and self.isPlayingVideo():
             position = self._time()
             if position is not None:
                 self.playback.tick(position, self._total() or 0.0, time.time())
