@@ -30,6 +30,7 @@ from bridge.events import PlayEvent, State  # noqa: E402
 from bridge.simkl.auth import TokenStore  # noqa: E402
 from bridge.simkl.client import ClientConfig, SimklClient  # noqa: E402
 from bridge.simkl.emulator import DEFAULT_CLIENT_ID, Emulator  # noqa: E402
+from tests.conftest import eventually  # noqa: E402
 from tests.kodi_real import RealKodi, available  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef"
@@ -54,13 +55,8 @@ def watches(emulator: Emulator) -> int:
 
 
 def wait(probe, timeout: float, what: str, step: float = 0.002):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(step)
-    raise TimeoutError(f"timed out waiting for {what}")
+    # Polled finely: the wait itself is part of what is measured.
+    return eventually(probe, what, timeout, interval=step)
 
 
 def percentile(values: list[float], p: float) -> float:
