@@ -61,3 +61,24 @@ def test_supervisor_logs_one_line_per_outage(caplog) -> None:
     sup.stop()
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and "srv: disconnected" in warnings[0].getMessage()
+
+
+def test_a_server_answering_with_a_whole_page_is_still_one_short_line(caplog) -> None:
+    caplog.set_level("WARNING", logger="bridge.adapters")
+    page = "HTTP/1.1 502 Bad Gateway\r\nServer: proxy\r\n\r\n<html>\n<body>" + "x" * 5000 + "</body>\n</html>"
+    done = threading.Event()
+
+    def listen(stop, connected):
+        if done.is_set():
+            stop.wait()
+        done.set()
+        raise ConnectionError(page)
+
+    sup = Supervisor("srv", listen, backoff=Backoff(base=0.01, cap=0.01, rng=lambda: 1.0))
+    sup.start()
+    deadline = time.monotonic() + 5
+    while not caplog.records and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sup.stop()
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "\n" not in line and "502 Bad Gateway" in line and len(line) < 300

@@ -36,6 +36,12 @@ class Adapter(Protocol):
         """Set the server's resume points from Simkl's where Simkl's are newer; return how many."""
 
 
+def one_line(text: str, limit: int = 200) -> str:
+    """A connection error as one log line: servers and proxies answer with whole pages."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 class Backoff:
     """Jittered exponential delays: base, 2*base, 4*base ... capped, each scaled by 0.5-1.0."""
 
@@ -94,7 +100,7 @@ class Supervisor:
                 self.listen(self.stopping, self.connected)
                 reason = "connection closed"
             except Exception as exc:  # any failure of a connection is a reason to reconnect
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = one_line(f"{type(exc).__name__}: {exc}")
             was_up = self.connected.is_set()
             self.connected.clear()
             if self.stopping.is_set():
