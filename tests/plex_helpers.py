@@ -46,6 +46,21 @@ def plex():
     standin.stop()
 
 
+BENIHANA = "/tv/The Office (US)/Season 03/The Office (US) - S03E10-E11 - A Benihana Christmas.mkv"
+BENIHANA_MS = 2_520_000
+
+
+def office_season_3(plex: PlexStandIn) -> None:
+    """Season 3 of The Office (show 500): E10 and E11 are one file, as Plex lists an `S03E10-E11`
+    file (two episodes, one Media part); E12 is a file of its own."""
+    for key, index, title, file in (("540", 10, "A Benihana Christmas (1)", BENIHANA),
+                                    ("541", 11, "A Benihana Christmas (2)", BENIHANA),
+                                    ("542", 12, "Back from Vacation", "/tv/The Office (US)/Season 03/S03E12.mkv")):
+        plex.add(key, "episode", title, "2", f"plex://episode/5d9c0e13cb3ffa001f1c9{key}", (f"tvdb://3000{key}",),
+                 file=file, duration=BENIHANA_MS if file == BENIHANA else 1_320_000, parentIndex=3, index=index,
+                 parentRatingKey="530", grandparentRatingKey="500", grandparentTitle="The Office")
+
+
 def adapter_for(standin: PlexStandIn, **cfg) -> PlexAdapter:
     settings = {"name": "home", "url": standin.url, "token": TOKEN, "webhooks": True,
                 "exclude_libraries": ("Home Videos",), **cfg}
@@ -96,7 +111,7 @@ def plex_metadata_reads(plex: PlexStandIn, key: str) -> int:
 
 
 def webhook_payload(plex: PlexStandIn, event: str, key: str, offset: int = 0, user: str = "alice") -> dict:
-    meta = {k: v for k, v in plex.items[key].items() if k != "Guid"}
+    meta = {k: v for k, v in plex.items[key].items() if k not in ("Guid", "Media")}  # webhooks carry no Media
     meta.update({"librarySectionID": int(meta["librarySectionID"]), "viewOffset": offset})
     if "duration" in meta:
         meta["duration"] = int(meta["duration"])

@@ -1,10 +1,12 @@
 """A Plex Media Server stand-in on 127.0.0.1, written from Plex's documented shapes.
 
 It answers what plexapi and the adapter ask, in XML as Plex does: `GET /` (the server's
-identity), `/library/metadata/{key}` and `/allLeaves`, `/library/sections` and their `all`,
+identity), `/library/metadata/{key}`, its `/children` and `/allLeaves`, `/library/sections` and their `all`,
 `/status/sessions`, `/:/progress`; and the notifications websocket
 `/:/websockets/notifications`, which pushes `{"NotificationContainer": {"type": "playing", ...}}`.
-Every request must carry the token (header or `X-Plex-Token` query), as on a real server.
+Every request must carry the token (header or `X-Plex-Token` query), as on a real server. An item
+added with `file=` has a `<Media><Part file=…>`, as Plex lists every episode of an `S01E01-E02` file
+with the same part; a path in `failing` answers 500.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ class PlexStandIn(StandIn):
                          "4": ("show", "Anime")}
         self.sessions: dict[str, Session] = {}
         self.progress: list[dict[str, str]] = []
+        self.failing: set[str] = set()  # request paths answered with 500
         self.route("GET", r"/", self._identity)
         self.route("GET", r"/library/metadata/(\d+)", self._metadata)
         self.route("GET", r"/library/metadata/(\d+)/allLeaves", self._leaves)
+        self.route("GET", r"/library/metadata/(\d+)/children", self._children)
         self.route("GET", r"/library/sections", self._sections)
         self.route("GET", r"/library/sections/(\d+)/all", self._section_all)
         self.route("GET", r"/status/sessions", self._sessions)
@@ -58,7 +62,12 @@ class PlexStandIn(StandIn):
     # -- the library ----------------------------------------------------------------------------
 
     def add(self, rating_key: str, type: str, title: str, section: str, guid: str, guids: tuple[str, ...] = (),
-            **attrs: Any) -> None:
+            file: str | None = None, **attrs: Any) -> None:
+        if file is not None:  # one part per distinct file, as Plex numbers them
+            parts = {i["Media"][0]["Part"][0]["file"]: i["Media"][0]["Part"][0]["id"] for i in self.items.values() if "Media" in i}
+            part = parts.get(file, str(1000 + len(parts)))
+            attrs["Media"] = [{"id": str(2000 + len(self.items)), "duration": attrs.get("duration"), "Part": [
+                {"id": part, "key": f"/library/parts/{part}/1700000000/file.mkv", "file": file}]}]
         self.items[rating_key] = {"ratingKey": rating_key, "key": f"/library/metadata/{rating_key}", "type": type,
                                   "title": title, "guid": guid, "librarySectionID": section,
                                   "librarySectionTitle": self.sections[section][1], "Guid": list(guids), **attrs}
@@ -99,6 +108,8 @@ class PlexStandIn(StandIn):
     def _guarded(self, req: Req, build: Any) -> tuple:
         if not self._authorized(req):
             return 401, "<html><head><title>Unauthorized</title></head></html>"
+        if req.path in self.failing:
+            return 500, "<html><head><title>Internal Server Error</title></head></html>"
         return build()
 
     def _identity(self, req: Req) -> tuple:
@@ -108,7 +119,11 @@ class PlexStandIn(StandIn):
 
     def _element(self, attrs: dict[str, Any]) -> ET.Element:
         tag = "Directory" if attrs["type"] in ("show", "season") else "Video"
-        element = ET.Element(tag, {k: str(v) for k, v in attrs.items() if k != "Guid" and v is not None})
+        element = ET.Element(tag, {k: str(v) for k, v in attrs.items() if k not in ("Guid", "Media") and v is not None})
+        for media in attrs.get("Media") or ():
+            node = ET.SubElement(element, "Media", {k: str(v) for k, v in media.items() if k != "Part" and v is not None})
+            for part in media["Part"]:
+                ET.SubElement(node, "Part", part)
         for gid in attrs.get("Guid") or ():
             ET.SubElement(element, "Guid", {"id": gid})
         return element
@@ -130,6 +145,11 @@ class PlexStandIn(StandIn):
         show = req.match.group(1)
         return self._guarded(req, lambda: self._container(
             [i for i in self.items.values() if i.get("grandparentRatingKey") == show]))
+
+    def _children(self, req: Req) -> tuple:
+        season = req.match.group(1)
+        episodes = sorted((i for i in self.items.values() if i.get("parentRatingKey") == season), key=lambda i: i["index"])
+        return self._guarded(req, lambda: self._container(episodes, key=season))
 
     def _sections(self, req: Req) -> tuple:
         root = ET.Element("MediaContainer", {"size": str(len(self.sections))})

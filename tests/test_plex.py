@@ -12,7 +12,8 @@ import pytest
 
 from tests.conftest import PACE, eventually, watches
 from tests.plex_helpers import (  # noqa: F401 - fixtures
-    EPISODE_MS, MATRIX_MS, adapter_for, begin, playbacks, plex, plex_metadata_reads, progress, running, settled,
+    BENIHANA_MS, EPISODE_MS, MATRIX_MS, adapter_for, begin, office_season_3, playbacks, plex, plex_metadata_reads,
+    progress, running, settled,
 )
 from tests.plex_standin import TOKEN, PlexStandIn
 
@@ -333,3 +334,45 @@ def test_a_stop_lost_while_connected_is_found_when_the_next_session_begins(plex,
     begin(plex, adapter, "43", "202")
     (watch,) = eventually(lambda: watches(emulator), "the lost play's history entry")
     assert watch["title"] == "The Matrix" and "42" not in adapter.plays
+
+
+def marked(emulator) -> list[tuple[int, int]]:
+    return sorted((w["season"], w["number"]) for w in watches(emulator))
+
+
+def test_a_multi_episode_file_played_to_the_end_marks_every_episode_in_it(plex, running, emulator) -> None:
+    office_season_3(plex)
+    bridge, adapter = running()
+    begin(plex, adapter, "50", "540", offset=0)
+    for offset in (600_000, 1_800_000):
+        progress(plex, adapter, "50", offset)
+    plex.alert("50", "stopped", int(BENIHANA_MS * 0.97))
+    eventually(lambda: len(watches(emulator)) == 2, "both episodes of the file in the history")
+    assert marked(emulator) == [(3, 10), (3, 11)]
+    eventually(lambda: settled(bridge), "the outbox to drain")
+    assert marked(emulator) == [(3, 10), (3, 11)]
+    assert sum(1 for r in plex.requests if r.path == "/library/metadata/530/children") == 1  # once per session
+
+
+def test_an_episode_in_a_file_of_its_own_stays_one_episode(plex, running, emulator) -> None:
+    office_season_3(plex)
+    bridge, adapter = running()
+    begin(plex, adapter, "51", "542", offset=0)
+    plex.alert("51", "stopped", 1_300_000)
+    eventually(lambda: watches(emulator), "the history entry")
+    eventually(lambda: settled(bridge), "the outbox to drain")
+    assert marked(emulator) == [(3, 12)]
+
+
+def test_a_season_that_cannot_be_read_still_marks_the_played_episode(plex, running, emulator, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="bridge.adapters.plex")
+    office_season_3(plex)
+    plex.failing.add("/library/metadata/530/children")
+    bridge, adapter = running()
+    begin(plex, adapter, "52", "541", offset=0)
+    plex.alert("52", "stopped", int(BENIHANA_MS * 0.97))
+    eventually(lambda: watches(emulator), "the history entry")
+    eventually(lambda: settled(bridge), "the outbox to drain")
+    assert marked(emulator) == [(3, 11)]
+    (line,) = [r.getMessage() for r in caplog.records if "season 530" in r.getMessage()]
+    assert "500" in line and "one episode" in line

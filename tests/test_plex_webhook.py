@@ -15,7 +15,8 @@ from bridge.adapters.plex_webhook import multipart_field
 from bridge.http import HttpError, HttpServer
 from tests.conftest import SECRET, eventually, watches
 from tests.plex_helpers import (  # noqa: F401 - fixtures
-    adapter_for, begin, multipart, plex, plex_metadata_reads, post, post_to, running, settled, webhook_payload,
+    BENIHANA_MS, adapter_for, begin, multipart, office_season_3, plex, plex_metadata_reads, post, post_to, running,
+    settled, webhook_payload,
 )
 from tests.plex_standin import TOKEN, PlexStandIn
 
@@ -56,6 +57,17 @@ def test_a_webhook_is_answered_without_waiting_for_simkl(plex, running, emulator
     reply = post(bridge, *multipart(webhook_payload(plex, "media.scrobble", "202", 2_600_000)))
     assert reply.status_code == 202 and time.monotonic() - started < 1.0
     eventually(lambda: bridge.outbox.counts().get("alice", {}).get("pending") == 1, "the queued mark")
+
+
+def test_a_webhook_for_a_multi_episode_file_marks_every_episode_in_it(plex, running, emulator) -> None:
+    office_season_3(plex)
+    bridge, _ = running(alerts=False)
+    # Plex's webhook Metadata has no Media: the played file is found on its own entry of the season.
+    reply = post(bridge, *multipart(webhook_payload(plex, "media.scrobble", "541", int(BENIHANA_MS * 0.9))))
+    assert reply.status_code == 202
+    eventually(lambda: len(watches(emulator)) == 2, "both episodes of the file in the history")
+    eventually(lambda: settled(bridge), "the outbox to drain")
+    assert sorted((w["season"], w["number"]) for w in watches(emulator)) == [(3, 10), (3, 11)]
 
 
 def test_webhooks_need_the_secret(plex, running) -> None:

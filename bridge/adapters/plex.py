@@ -8,10 +8,11 @@ calls (the item's metadata, the session's user) that must not hold up pongs.
 
 A `playing` alert names a session and an item but no user, ids or duration: the first alert of
 a session resolves the item's metadata (and its show's, for an episode) and the user from
-`/status/sessions`, once; later alerts only move its state and position. While the socket is
-down the Supervisor polls `/status/sessions`. A play missing from any sessions list read (those
-polls, the read on reconnecting, the read for a new session) ended without its `stopped` alert
-reaching us and is closed at its last known position.
+`/status/sessions`, once; later alerts only move its state and position. An episode's season is
+read too: the episodes whose Media part is the played file are one multi-episode file, all marked.
+While the socket is down the Supervisor polls `/status/sessions`. A play missing from any sessions
+list read (those polls, the read on reconnecting, the read for a new session) ended without its
+`stopped` alert reaching us and is closed at its last known position.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
+from xml.etree.ElementTree import ParseError
 
 from plexapi.exceptions import NotFound, PlexApiException
 from plexapi.server import PlexServer as PlexClient
@@ -29,12 +31,14 @@ from requests import RequestException
 
 from bridge.adapters import plex_webhook
 from bridge.adapters.base import Backoff, Sink, Supervisor
-from bridge.adapters.plex_alerts import NOTIFICATIONS, AlertSocket
+from bridge.adapters.plex_alerts import NOTIFICATIONS, AlertSocket, bad_notification
 from bridge.adapters.plex_guid import parse_guid
-from bridge.adapters.plex_map import NotMatched, event_from_metadata, in_excluded_library, metadata_from_xml, webhook_event
+from bridge.adapters.plex_map import (
+    NotMatched, event_from_metadata, in_excluded_library, metadata_from_xml, same_file_episodes, webhook_event,
+)
 from bridge.adapters.plex_resume import ResumeWriter
 from bridge.config import PlexServer
-from bridge.events import EventError, PlayEvent, Resume, State
+from bridge.events import EventError, Kind, PlayEvent, Resume, State
 from bridge.http import HttpError, HttpServer
 
 log = logging.getLogger("bridge.adapters.plex")
@@ -42,6 +46,8 @@ log = logging.getLogger("bridge.adapters.plex")
 STATES = {"playing": State.PLAYING, "paused": State.PAUSED, "stopped": State.STOPPED}
 # A show re-matched in Plex (Fix Match) has new ids: its cached metadata is read again after this.
 SHOW_TTL = 600.0
+# A season's episodes (whose files tell a multi-episode file): shared by one play's alerts and webhooks.
+SEASON_TTL = 120.0
 # /status/sessions lists a player waiting for data as `buffering`: its session is still going on.
 SESSION_STATES = {**STATES, "buffering": State.PLAYING}
 
@@ -75,7 +81,7 @@ class PlexAdapter:
         self.plays: dict[str, Play] = {}  # by sessionKey
         self._skipped: dict[str, str] = {}  # sessionKey -> ratingKey not sent (excluded, no id)
         self._told: set[str] = set()  # things already logged once
-        self._shows: dict[str, tuple[float, dict[str, Any]]] = {}  # ratingKey -> (read at, metadata)
+        self._cache: dict[str, tuple[float, Any]] = {}  # show:/season:ratingKey -> (good until, what was read)
         self._client: PlexClient | None = None
         self._socket: AlertSocket | None = None
         self._sink: Sink | None = None
@@ -170,7 +176,7 @@ class PlexAdapter:
             log.warning("%s: playing alert ignored: PlaySessionStateNotification is not a list", self.name)
             return
         for entry in entries:
-            problem = _bad_notification(entry)
+            problem = bad_notification(entry)
             if problem:
                 log.warning("%s: playing alert ignored: %s", self.name, problem)
             elif entry["state"] in STATES:  # `buffering` is transient: the next alert says more
@@ -227,6 +233,7 @@ class PlexAdapter:
                 meta["grandparent"] = self._show(str(meta["grandparentRatingKey"]))
             event = event_from_metadata(meta, server=self.cfg.name, user=live.user, session=key,
                                         state=live.state, position=live.position, at=self.clock())
+            event = self._same_file(meta, event)
         except (EventError, NotFound) as exc:
             self._skipped[key] = rating_key
             level = logging.INFO if isinstance(exc, NotMatched) else logging.WARNING
@@ -278,13 +285,41 @@ class PlexAdapter:
 
     def _show(self, rating_key: str) -> dict[str, Any]:
         """A show's metadata, shared by its episodes' plays and webhooks for SHOW_TTL seconds."""
+        return self._cached(f"show:{rating_key}", SHOW_TTL, lambda: self._metadata(rating_key))
+
+    def _season(self, rating_key: str) -> list[dict[str, Any]]:
+        """A season's episodes (with their Media parts), kept SEASON_TTL seconds."""
+        def read() -> list[dict[str, Any]]:
+            root = self.client().query(f"/library/metadata/{rating_key}/children")
+            return [metadata_from_xml(e) for e in root if e.tag == "Video"] if root is not None else []
+        return self._cached(f"season:{rating_key}", SEASON_TTL, read)
+
+    def _cached(self, key: str, ttl: float, read: Callable[[], Any]) -> Any:
         now = self.clock()
-        cached = self._shows.get(rating_key)
-        if cached is None or now - cached[0] > SHOW_TTL:
-            fresh = {k: v for k, v in self._shows.items() if now - v[0] <= SHOW_TTL}
-            cached = fresh[rating_key] = (now, self._metadata(rating_key))
-            self._shows = fresh
+        cached = self._cache.get(key)  # read once: webhooks (HTTP threads) and the worker share it
+        if cached is None or cached[0] < now:
+            fresh = {k: v for k, v in self._cache.items() if v[0] >= now}
+            cached = fresh[key] = (now + ttl, read())
+            self._cache = fresh
         return cached[1]
+
+    def _same_file(self, meta: dict[str, Any], event: PlayEvent) -> PlayEvent:
+        """An episode with every other episode of its season stored in the same file (a
+        multi-episode file); the one episode when the season or the files cannot be read."""
+        season = str(meta.get("parentRatingKey", ""))
+        if event.kind is not Kind.EPISODE or not season.isdigit():
+            return event
+        try:
+            found = same_file_episodes(meta, self._season(season))
+        except (PlexApiException, RequestException, EventError, ParseError) as exc:
+            log.debug("%s: season %s of plex item %s not read (%s): marked as its one episode",
+                      self.name, season, meta.get("ratingKey"), exc)
+            return event
+        if event.episodes[0] not in found:
+            log.debug("%s: plex item %s: no media file to find in its season: marked as its one episode",
+                      self.name, meta.get("ratingKey"))
+            return event
+        return replace(event, episodes=found)
 
     # -- webhooks -------------------------------------------------------------------------------
 
@@ -307,7 +342,7 @@ class PlexAdapter:
             raise HttpError(400, str(exc)) from None
         if event is None:
             return 200, {"ignored": f"{payload.get('event')} is not a playback event"}
-        self._send(event)
+        self._send(self._same_file(meta, event))
         return 202, {"accepted": True}
 
     def _webhook_show(self, rating_key: str) -> dict[str, Any] | None:
@@ -360,21 +395,6 @@ def _alert_position(state: State, offset: float, last: float) -> float:
     """Where an alert puts an ongoing play. Some clients end a session with a `stopped` alert at
     viewOffset 0: that play stopped where it last was, not at its beginning."""
     return last if state is State.STOPPED and offset == 0 else offset
-
-
-def _bad_notification(entry: Any) -> str:
-    """Why a PlaySessionStateNotification cannot be used ('' when it can)."""
-    if not isinstance(entry, dict):
-        return f"entry is a {type(entry).__name__}, not an object"
-    for name in ("sessionKey", "ratingKey"):
-        if isinstance(entry.get(name), bool) or not isinstance(entry.get(name), (str, int)) or entry.get(name) == "":
-            return f"{name} {entry.get(name)!r} is not a key"
-    offset = entry.get("viewOffset")
-    if isinstance(offset, bool) or not isinstance(offset, (int, float)) or offset < 0:
-        return f"viewOffset {offset!r} is not milliseconds"
-    if not isinstance(entry.get("state"), str):
-        return f"state {entry.get('state')!r} is not a string"
-    return ""
 
 
 def adapters_from_config(servers: tuple[PlexServer, ...] | list[PlexServer]) -> list[PlexAdapter]:

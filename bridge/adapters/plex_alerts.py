@@ -110,3 +110,18 @@ def parse_container(data: bytes | str) -> dict[str, Any] | None:
         log.warning("plex alert ignored: no NotificationContainer object")
         return None
     return container
+
+
+def bad_notification(entry: Any) -> str:
+    """Why a PlaySessionStateNotification cannot be used ('' when it can)."""
+    if not isinstance(entry, dict):
+        return f"entry is a {type(entry).__name__}, not an object"
+    for name in ("sessionKey", "ratingKey"):
+        if isinstance(entry.get(name), bool) or not isinstance(entry.get(name), (str, int)) or entry.get(name) == "":
+            return f"{name} {entry.get(name)!r} is not a key"
+    offset = entry.get("viewOffset")
+    if isinstance(offset, bool) or not isinstance(offset, (int, float)) or offset < 0:
+        return f"viewOffset {offset!r} is not milliseconds"
+    if not isinstance(entry.get("state"), str):
+        return f"state {entry.get('state')!r} is not a string"
+    return ""

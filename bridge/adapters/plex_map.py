@@ -4,6 +4,8 @@ What Plex tells us, and what it does not:
 - An item's ids come from its GUIDs (`plex_guid`). For a new-agent episode they name the episode;
   the show's ids are on the grandparent (the show's own metadata, which the live adapter fetches
   and inlines as `meta["grandparent"]`). A legacy or HAMA episode GUID names the show itself.
+- A file holding several episodes (`S01E01-E02`) is several episode items of one season whose
+  Media parts name the same file: `same_file_episodes` finds them among the season's children.
 - An item without an external id is not mapped. Titles and file names are never guessed from.
 Positions and durations are milliseconds on the wire, seconds in a PlayEvent.
 """
@@ -80,11 +82,16 @@ def event_from_metadata(meta: Any, *, server: str, user: str, session: str, stat
     if show is not None and show.form == "hama anidb" and season == 0 and number > _HAMA_SPECIALS_END:
         raise NotMatched(f"plex episode {label}: special 0/{number} is HAMA's code for an AniDB credit, trailer, "
                          "parody or other episode, which has no Simkl episode number")
+    episodes = (number,)
+    inlined = meta.get("season")
+    if isinstance(inlined, dict):  # the season's children, inlined like the show (map --from plex-metadata)
+        found = same_file_episodes(meta, inlined.get("Metadata"))
+        episodes = found if number in found else episodes
     grandparent = meta.get("grandparent") if isinstance(meta.get("grandparent"), dict) else {}
     title = _text(grandparent, "title") or _text(meta, "grandparentTitle")
     how = "; ".join(h for h in (show_how, f"episode {own_how}" if known(episode_ids) else "") if h)
     return PlayEvent(kind=Kind.EPISODE, ids=show.ids if show else Ids(), episode_ids=episode_ids,
-                     season=season, episodes=(number,), numbering=show.numbering if show else Numbering.TV,
+                     season=season, episodes=episodes, numbering=show.numbering if show else Numbering.TV,
                      title=title, year=_int(grandparent, "year"), matched_by=how, **common)
 
 
@@ -110,6 +117,55 @@ def _position_in_show(meta: dict[str, Any], show: GuidMatch | None, label: str) 
         season, number = meta.get("parentIndex"), meta.get("index")
     if not _count(season) or not _count(number) or number == 0:
         raise EventError(f"plex episode {label}: parentIndex/index {season!r}/{number!r} are not season/episode numbers")
+    return season, number
+
+
+def same_file_episodes(item: Any, children: Any) -> tuple[int, ...]:
+    """The episode numbers stored in the played episode's file, sorted; () when that cannot be told.
+
+    Plex lists a multi-episode file (`S01E01-E02`) as one episode item per episode, each of the
+    season, whose Media parts name the same file. `children` are the season's items (the JSON form
+    of /library/metadata/{parentRatingKey}/children): those whose part files include every file
+    of the played item are in the same file. The played item's files are its own Media parts or,
+    when its metadata carries none (webhooks), those of its own entry among the children. No file
+    to compare, or numbers that are no season/episode numbers: ()."""
+    if not isinstance(item, dict) or not isinstance(children, list):
+        return ()
+    rows = [c for c in children if isinstance(c, dict) and c.get("type") == "episode"]
+    key = item.get("ratingKey")
+    files = _part_files(item) or next((_part_files(c) for c in rows if key not in (None, "")
+                                       and str(c.get("ratingKey")) == str(key)), frozenset())
+    own = _episode_position(item)
+    if not files or own is None:
+        return ()
+    found = {own[1]}
+    for child in rows:
+        position = _episode_position(child) if files <= _part_files(child) else None
+        if position is not None and position[0] == own[0]:
+            found.add(position[1])
+    return tuple(sorted(found))
+
+
+def _part_files(meta: dict[str, Any]) -> frozenset[str]:
+    """The file paths of an item's Media parts (every version and part)."""
+    media = meta.get("Media") if isinstance(meta.get("Media"), list) else []
+    return frozenset(part["file"] for m in media if isinstance(m, dict) and isinstance(m.get("Part"), list)
+                     for part in m["Part"] if isinstance(part, dict) and isinstance(part.get("file"), str) and part["file"])
+
+
+def _episode_position(meta: dict[str, Any]) -> tuple[int, int] | None:
+    """An episode's season and number as `event_from_metadata` numbers it (a legacy or HAMA GUID's
+    own, else Plex's parentIndex/index); None when it has none Simkl could use."""
+    own, _ = _item_match(meta)
+    show = own if own is not None and own.episode is not None else None
+    if show is not None and show.unusable_numbering:
+        return None
+    try:
+        season, number = _position_in_show(meta, show, _label(meta))
+    except EventError:
+        return None
+    if show is not None and show.form == "hama anidb" and season == 0 and number > _HAMA_SPECIALS_END:
+        return None
     return season, number
 
 
@@ -173,6 +229,9 @@ def metadata_from_xml(element: ET.Element) -> dict[str, Any]:
     guids = [{"id": g.get("id")} for g in element.findall("Guid") if g.get("id")]
     if guids:
         meta["Guid"] = guids
+    media = [{"Part": [dict(p.attrib) for p in m.findall("Part")]} for m in element.findall("Media")]
+    if media:
+        meta["Media"] = media  # only the parts' attributes (file, id, key) are used
     return meta
 
 
@@ -214,7 +273,8 @@ def map_webhook(payload: bytes) -> PlayEvent:
 
 def map_metadata(payload: bytes) -> PlayEvent:
     """`simkl-bridge map --from plex-metadata FILE`: a /library/metadata/{key} response (XML or
-    JSON); an episode's JSON may inline its show's metadata as `grandparent`."""
+    JSON); an episode's JSON may inline its show's metadata as `grandparent` and its season's
+    children as `season: {"Metadata": [...]}` (then a multi-episode file is every episode in it)."""
     meta = parse_metadata_response(payload)
     return event_from_metadata(meta, server="plex", user="plex", session=_rating_key(meta), state=State.STOPPED,
                                position=_ms(meta, "viewOffset") / 1000, at=0.0)
