@@ -101,8 +101,8 @@ class KodiCrashed(RuntimeError):
 def real_kodi(test):
     """Marks a test that drives a real Kodi. Kodi 20.1 aborts now and then on its own (seen at the
     end of a play: CDirectoryProvider::OnJobComplete frees GUI textures on a job thread); a test
-    that failed because Kodi died is run once more on a Kodi started anew. Any other failure stands."""
-    for mark in (pytest.mark.kodi, pytest.mark.slow, pytest.mark.flaky(reruns=1, only_rerun=["KodiCrashed"]),
+    that failed because Kodi died is run again (twice at most) on a Kodi started anew. Any other failure stands."""
+    for mark in (pytest.mark.kodi, pytest.mark.slow, pytest.mark.flaky(reruns=2, only_rerun=["KodiCrashed"]),
                  pytest.mark.skipif(available() is not None, reason=f"real Kodi: {available()}")):
         test = mark(test)
     return test
