@@ -230,3 +230,9 @@ class Resume:
     season: int | None = None
     episode: int | None = None
     title: str = ""
+
+    def numbers_fit(self, show_numbering: Numbering | None) -> bool:
+        """Whether this playback's season/episode name the same episode in a server's show counted
+        with `show_numbering` (None: unknown). Simkl counts an anime's episodes per cour, like
+        AniDB; a show counted by TVDB/TMDB seasons may put the same numbers on another episode."""
+        return not self.ids.is_anime or show_numbering is Numbering.ANIDB

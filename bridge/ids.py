@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from bridge.events import INT_IDS, STR_IDS, EventError, Ids
+from bridge.events import INT_IDS, STR_IDS, EventError, Ids, Numbering
 
 _IMDB = re.compile(r"(tt\d{5,10})")
 
@@ -80,3 +80,11 @@ def clean_ids(raw: Mapping[str, Any], where: str = "ids", strict: bool = True) -
         out.setdefault(key, parsed)
     assert set(out) <= set(INT_IDS) | set(STR_IDS)
     return Ids(**out)
+
+
+def numbering_for(show_ids: Ids) -> Numbering:
+    """A show known only by anime ids was scraped with AniDB numbering (one id per cour); with a
+    tvdb/tmdb id next to them, the season/episode numbers are TVDB's."""
+    if show_ids.is_anime and show_ids.tvdb is None and show_ids.tmdb is None:
+        return Numbering.ANIDB
+    return Numbering.TV

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.events import EventError, Ids
-from bridge.ids import clean_ids, parse_imdb, parse_int_id, provider_key
+from bridge.events import EventError, Ids, Kind, Numbering, Resume
+from bridge.ids import clean_ids, numbering_for, parse_imdb, parse_int_id, provider_key
 
 
 def test_types_follow_simkl() -> None:
@@ -48,3 +48,17 @@ def test_item_identity_prefers_the_most_specific_id() -> None:
     assert Ids(tmdb=1, imdb="tt0000001", simkl=5).key() == "simkl:5"
     assert Ids(tmdb=1, anidb=9).key() == "anidb:9"
     assert Ids().key() == ""
+
+
+def test_a_show_known_only_by_anime_ids_counts_like_anidb() -> None:
+    assert numbering_for(Ids(anidb=9541)) is Numbering.ANIDB
+    assert numbering_for(Ids(mal=16498, tvdb=267440)) is Numbering.TV
+    assert numbering_for(Ids(tvdb=81189)) is Numbering.TV
+
+
+def test_an_anime_playback_fits_only_a_show_counted_like_anidb() -> None:
+    anime = Resume("alice", Kind.EPISODE, Ids(anidb=10944, tvdb=267440), 40.0, 0.0, season=1, episode=3)
+    show = Resume("alice", Kind.EPISODE, Ids(tvdb=81189), 40.0, 0.0, season=1, episode=3)
+    assert anime.numbers_fit(Numbering.ANIDB)
+    assert not anime.numbers_fit(Numbering.TV) and not anime.numbers_fit(None)
+    assert show.numbers_fit(Numbering.TV) and show.numbers_fit(None)

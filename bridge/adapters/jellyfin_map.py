@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import parse_qsl
 
-from bridge.adapters.kodi_map import numbering_for
 from bridge.events import EventError, Ids, Kind, PlayEvent, State
-from bridge.ids import clean_ids
+from bridge.ids import clean_ids, numbering_for
 
 TICKS_PER_SECOND = 10_000_000
 # A multi-episode file spans a handful of episodes; a wider range is a broken IndexNumberEnd.
@@ -267,7 +266,8 @@ def _event(
     episodes = tuple(range(first, max(first, last or first) + 1))
     show = series if isinstance(series, dict) else {}
     show_raw = show.get("ProviderIds")
-    show_ids, numbering = numbering_for(clean_ids(show_raw if isinstance(show_raw, dict) else {}, strict=False))
+    show_ids = clean_ids(show_raw if isinstance(show_raw, dict) else {}, strict=False)
+    numbering = numbering_for(show_ids)
     if not show_ids and not own_ids:
         raise NotMatched(f"{label}: neither the episode nor its series has usable ProviderIds")
     how = [f"series ProviderIds {_names(show_ids)}"] if show_ids else []

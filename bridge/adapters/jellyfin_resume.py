@@ -16,9 +16,8 @@ from typing import Any, Callable
 from bridge.adapters.jellyfin_api import JellyfinApi, remember
 from bridge.adapters.jellyfin_map import norm_id
 from bridge.adapters.jellyfin_sessions import parse_date
-from bridge.adapters.kodi_map import numbering_for
-from bridge.events import Ids, Kind, Numbering, Resume
-from bridge.ids import clean_ids
+from bridge.events import Ids, Kind, Resume
+from bridge.ids import clean_ids, numbering_for
 
 log = logging.getLogger("bridge.adapters.jellyfin")
 
@@ -46,10 +45,8 @@ def find_by_ids(items: list[dict[str, Any]], ids: Ids) -> dict[str, Any] | None:
 
 
 def numbers_agree(series: dict[str, Any], resume: Resume) -> bool:
-    """Whether a Simkl playback's season/episode name the same episode in this Jellyfin series. Simkl
-    counts an anime's episodes its own way (per cour, like AniDB); a series with TVDB or TMDB ids is
-    numbered by their seasons, where the same numbers may be another episode."""
-    return not resume.ids.is_anime or numbering_for(item_ids(series))[1] is Numbering.ANIDB
+    """Whether a Simkl playback's season/episode name the same episode in this Jellyfin series."""
+    return resume.numbers_fit(numbering_for(item_ids(series)))
 
 
 def find_episode(episodes: list[dict[str, Any]], season: int, number: int) -> dict[str, Any] | None:

@@ -16,8 +16,8 @@ import json
 import time
 from typing import Any
 
-from bridge.events import EventError, Ids, Kind, Numbering, PlayEvent, Resume, State
-from bridge.ids import clean_ids, parse_imdb
+from bridge.events import EventError, Ids, Kind, PlayEvent, Resume, State
+from bridge.ids import clean_ids, numbering_for, parse_imdb
 
 
 class NotInLibrary(EventError):
@@ -46,14 +46,6 @@ def kodi_ids(obj: dict[str, Any]) -> tuple[Ids, str]:
     ids = clean_ids(found, strict=False)
     how = ",".join(sorted(ids.as_dict()))
     return ids, how
-
-
-def numbering_for(show_ids: Ids) -> tuple[Ids, Numbering]:
-    """A show known only by anime ids was scraped with AniDB numbering (one id per cour); with a
-    tvdb/tmdb id next to them, the season/episode numbers are TVDB's."""
-    if show_ids.is_anime and show_ids.tvdb is None and show_ids.tmdb is None:
-        return show_ids, Numbering.ANIDB
-    return show_ids, Numbering.TV
 
 
 def event_from_item(
@@ -93,7 +85,7 @@ def event_from_item(
 
     show = tvshow if isinstance(tvshow, dict) else {}
     show_ids, show_how = kodi_ids(show)
-    show_ids, numbering = numbering_for(show_ids)
+    numbering = numbering_for(show_ids)
     if not show_ids:
         # Episode numbers mean nothing without the show they count in.
         raise NotInLibrary(f"kodi episode {label!r}: its show has no uniqueid")
@@ -160,12 +152,8 @@ def kodi_utc_offset(labels: Any, now: float) -> float | None:
 
 
 def numbers_agree(show: dict[str, Any], resume: Resume) -> bool:
-    """Whether a Simkl playback's season/episode name the same episode in this Kodi show. Simkl
-    counts an anime's episodes its own way (per cour, like AniDB); a Kodi show scraped with TVDB or
-    TMDB ids counts by their seasons, and the same numbers may be another episode there."""
-    if not resume.ids.is_anime:
-        return True
-    return numbering_for(kodi_ids(show)[0])[1] is Numbering.ANIDB
+    """Whether a Simkl playback's season/episode name the same episode in this Kodi show."""
+    return resume.numbers_fit(numbering_for(kodi_ids(show)[0]))
 
 
 def resume_point(obj: dict[str, Any], resume: Resume, utc_offset: float | None = None) -> dict[str, float] | None:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from bridge.adapters.plex_guid import guid_list_ids, parse_guid
 from bridge.adapters.plex_map import in_excluded_library, metadata_from_xml
-from bridge.events import EventError, Ids, Kind, Numbering, Resume
+from bridge.events import EventError, Ids, Kind, Resume
 
 log = logging.getLogger("bridge.adapters.plex")
 
@@ -40,13 +40,9 @@ def same_item(a: Ids, b: Ids) -> bool:
 
 
 def numbering_agrees(show: dict[str, Any], resume: Resume) -> bool:
-    """Whether a Simkl playback's season/episode name the same episode in this Plex show. Simkl
-    counts an anime's episodes per cour, like AniDB; a show numbered by TVDB or TMDB seasons may
-    put the same numbers on another episode."""
-    if not resume.ids.is_anime:
-        return True
+    """Whether a Simkl playback's season/episode name the same episode in this Plex show."""
     match = parse_guid(show.get("guid"))
-    return match is not None and match.numbering is Numbering.ANIDB
+    return resume.numbers_fit(match.numbering if match is not None else None)
 
 
 def resume_offset(meta: dict[str, Any], resume: Resume) -> int | None:
