@@ -245,10 +245,11 @@ def test_unknown_route_and_garbage_never_kill_it(emulator) -> None:
 
 
 def test_top_level_episodes_resolve_by_their_own_ids(emulator) -> None:
-    known = {"ids": {"tvdb": 349232}, "watched_at": "2026-01-02T03:04:05Z"}
+    by_tvdb = {"ids": {"tvdb": 349232}, "watched_at": "2026-01-02T03:04:05Z"}
+    by_imdb_url = {"ids": {"imdb": "https://www.imdb.com/title/tt0959621/"}, "watched_at": "2026-01-02T03:04:05Z"}
     unknown = {"ids": {"tvdb": 1}}
-    r = call(emulator, "POST", "/sync/history", {"episodes": [known, unknown]}).json()
-    assert r["added"]["episodes"] == 1
+    r = call(emulator, "POST", "/sync/history", {"episodes": [by_tvdb, by_imdb_url, unknown]}).json()
+    assert r["added"]["episodes"] == 2
     assert r["not_found"]["episodes"] == [unknown]
-    (watch,) = emulator.state()["users"]["alice"]["watches"]
-    assert (watch["title"], watch["season"], watch["number"]) == ("Breaking Bad", 1, 2)
+    watches = emulator.state()["users"]["alice"]["watches"]
+    assert sorted((w["title"], w["season"], w["number"]) for w in watches) == [("Breaking Bad", 1, 1), ("Breaking Bad", 1, 2)]

@@ -37,6 +37,16 @@ def parse_stamp(text: Any) -> float | None:
         return None
 
 
+def wanted_ids(ids: Any) -> dict[str, str]:
+    """The ids a request names, as strings (Simkl takes ints or numeric strings; IMDb also as a URL)."""
+    if not isinstance(ids, dict):
+        return {}
+    wanted = {k: str(v) for k, v in ids.items() if k in ID_KEYS and v not in (None, "")}
+    if "imdb" in wanted and "/" in wanted["imdb"]:
+        wanted["imdb"] = next((p for p in wanted["imdb"].split("/") if p.startswith("tt")), wanted["imdb"])
+    return wanted
+
+
 class Catalog:
     def __init__(self, items: list[dict[str, Any]] | None = None):
         if items is None:
@@ -55,10 +65,7 @@ class Catalog:
         """The catalog item a request item means: by any id (tmdb within movie vs tv), else title+year."""
         if not isinstance(request, dict):
             return None
-        ids = request.get("ids") if isinstance(request.get("ids"), dict) else {}
-        wanted = {k: str(v) for k, v in ids.items() if k in ID_KEYS and v not in (None, "")}
-        if "imdb" in wanted and "/" in wanted["imdb"]:
-            wanted["imdb"] = next((p for p in wanted["imdb"].split("/") if p.startswith("tt")), wanted["imdb"])
+        wanted = wanted_ids(request.get("ids"))
         candidates = [i for i in self.items if i["type"] in types]
         for key in ID_KEYS:
             if key in wanted:
@@ -87,9 +94,7 @@ class Catalog:
 
     def find_episode(self, ids: Any) -> tuple[dict[str, Any], int, int] | None:
         """(show, season, number) of the episode these episode-level ids name, by any shared id."""
-        if not isinstance(ids, dict):
-            return None
-        wanted = {(k, str(v)) for k, v in ids.items() if k in ID_KEYS and v not in (None, "")}
+        wanted = set(wanted_ids(ids).items())
         for item in self.items:
             for coords, known in (item.get("episode_ids") or {}).items():
                 if wanted & {(k, str(v)) for k, v in known.items()}:
