@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bridge.events import Ids, Kind, PlayEvent, State  # noqa: E402
 from bridge.outbox import Outbox  # noqa: E402
 from bridge.sender import Sender  # noqa: E402
-from bridge.simkl.bodies import history_body, iso  # noqa: E402
+from bridge.simkl.bodies import history_body  # noqa: E402
+from bridge.times import iso  # noqa: E402
 from bridge.simkl.client import ClientConfig, SimklClient  # noqa: E402
 from bridge.simkl.emulator import Emulator  # noqa: E402
 from bridge.writes import HISTORY, Write  # noqa: E402
@@ -33,7 +34,7 @@ def backlog(n: int) -> list[Write]:
         ev = PlayEvent("plex", "home", "alice", str(i), Kind.EPISODE, Ids(tvdb=81189), State.STOPPED,
                        season=1 + i % 5, episodes=(1 + i % 7,), title="Breaking Bad")
         at = t0 + i * 3 * 86400  # days apart, so that every one is a distinct watch on Simkl
-        writes.append(Write("alice", HISTORY, ev.item_key, f"bench:{i}", history_body(ev, iso(at)), at))
+        writes.append(Write("alice", HISTORY, ev.item, f"bench:{i}", history_body(ev, iso(at)), at))
     return writes
 
 

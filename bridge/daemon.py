@@ -81,9 +81,7 @@ class Bridge:
         host, _, port = config.http.listen.rpartition(":")
         server = HttpServer(host or "127.0.0.1", int(port), config.http.secret)
         for adapter in self.adapters:
-            register = getattr(adapter, "register_routes", None)
-            if register is not None:
-                register(server, self.sink)
+            adapter.register_routes(server, self.sink)
         server.add_route("GET", "/status", lambda _req: (200, self.status()), secret=True)
         server.add_route("POST", "/event", self._event_route, secret=True)
         return server
@@ -165,7 +163,7 @@ class Bridge:
         try:
             owner = adapter.resume_owner()
         except Exception as exc:  # a server that cannot say whose it is gets nobody's
-            log.warning("%s: resume points not pushed: %s: %s", getattr(adapter, "name", adapter), type(exc).__name__, exc)
+            log.warning("%s: resume points not pushed: %s: %s", adapter.name, type(exc).__name__, exc)
             return None
         return self.engine.resolve_account(*owner) if owner else None
 
@@ -198,7 +196,7 @@ class Bridge:
             try:
                 adapter.stop()
             except Exception as exc:
-                log.warning("%s: stop failed: %s", getattr(adapter, "name", adapter), exc)
+                log.warning("%s: stop failed: %s", adapter.name, exc)
         if self.http is not None:
             self.http.stop()
         for thread in self._threads:
@@ -209,7 +207,7 @@ class Bridge:
             "outbox": self.outbox.counts(),
             "blocked_accounts": sorted(self.sender.blocked),
             "sessions": len(self.engine.sessions),
-            "adapters": [getattr(a, "name", str(a)) for a in self.adapters],
+            "adapters": [a.name for a in self.adapters],
         }
 
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Any, Callable
 
 from bridge.events import PlayEvent, State
-from bridge.simkl.bodies import history_body, iso, scrobble_body
+from bridge.item import Item
+from bridge.simkl.bodies import history_body, scrobble_body
+from bridge.times import iso
 from bridge.writes import HISTORY, PAUSE, START, Write
 
 log = logging.getLogger("bridge.engine")
@@ -90,10 +92,10 @@ class Engine:
 
     # -- inputs ---------------------------------------------------------------------------------
 
-    def seed_marks(self, marks: list[tuple[str, str, float]]) -> None:
+    def seed_marks(self, marks: list[tuple[str, Item, float]]) -> None:
         """Remember marks made before a restart (from the outbox) so they are not made again."""
-        for account, item_key, at in marks:
-            self._remember_mark(account, item_key, at)
+        for account, item, at in marks:
+            self._remember_mark(account, item.key, at)
 
     def handle(self, event: PlayEvent) -> list[Write]:
         key: SessionKey = (event.source, event.server, event.session)
@@ -250,9 +252,9 @@ def _describe(event: PlayEvent) -> str:
     return event.title or event.ids.key()
 
 
-def _write(session: Session, kind: str, instant: str, body: dict, at: float) -> Write:
+def _write(session: Session, kind: str, instant: str, body: dict[str, Any], at: float) -> Write:
     """The idempotency key names the account, item and instant: the same write made twice (a resent
     event, a restart) is one outbox row."""
-    item_key = session.event.item_key
-    return Write(account=session.account, kind=kind, item_key=item_key,
-                 idem_key=f"{kind}:{session.account}:{item_key}:{instant}", body=body, at=at)
+    item = session.event.item
+    return Write(account=session.account, kind=kind, item=item,
+                 idem_key=f"{kind}:{session.account}:{item.key}:{instant}", body=body, at=at)

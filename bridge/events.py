@@ -10,12 +10,14 @@ import json
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
+from bridge import ids as idsmod
+from bridge.item import Ids, Item, Kind, Numbering
+from bridge.wire import EventError, is_count, is_number
 
-class Kind(str, Enum):
-    MOVIE = "movie"
-    EPISODE = "episode"
+__all__ = ["EventError", "Ids", "Item", "Kind", "Numbering", "PlayEvent", "Resume", "State", "from_json"]
 
 
 class State(str, Enum):
@@ -26,49 +28,6 @@ class State(str, Enum):
     # Kodi playcount bump). It may arrive while the item is still playing.
     WATCHED = "watched"
 
-
-class Numbering(str, Enum):
-    # season/episode as TVDB/TMDB count them (the usual case, also anime scraped from TVDB)
-    TV = "tv"
-    # AniDB numbering: the anidb id names one cour, episodes count from 1, season is 1 (0 = specials)
-    ANIDB = "anidb"
-
-
-# Id keys Simkl accepts on writes, with the type Simkl expects (simkl-api.md §9).
-INT_IDS = ("simkl", "tmdb", "tvdb", "mal", "anidb", "anilist", "kitsu")
-STR_IDS = ("imdb",)
-ANIME_IDS = ("mal", "anidb", "anilist", "kitsu")
-
-
-@dataclass(frozen=True)
-class Ids:
-    simkl: int | None = None
-    imdb: str | None = None
-    tmdb: int | None = None
-    tvdb: int | None = None
-    mal: int | None = None
-    anidb: int | None = None
-    anilist: int | None = None
-    kitsu: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        # vars(), not dataclasses.asdict: the engine calls this per event and asdict deep-copies.
-        return {k: v for k, v in vars(self).items() if v is not None}
-
-    def __bool__(self) -> bool:
-        return bool(self.as_dict())
-
-    @property
-    def is_anime(self) -> bool:
-        return any(getattr(self, k) is not None for k in ANIME_IDS)
-
-    def key(self) -> str:
-        """A stable identity string for 'the same item' (used for dedupe and supersede)."""
-        d = self.as_dict()
-        for name in ("simkl", "anidb", "mal", "tvdb", "tmdb", "imdb", "anilist", "kitsu"):
-            if name in d:
-                return f"{name}:{d[name]}"
-        return ""
 
 
 @dataclass(frozen=True)
@@ -111,19 +70,19 @@ class PlayEvent:
         Simkl can still mark it by the episode's own ids, but cannot scrobble it."""
         return self.kind is Kind.EPISODE and not self.ids and bool(self.episode_ids)
 
-    @property
-    def item_key(self) -> str:
+    @cached_property
+    def item(self) -> Item:
         """Identity of the watched thing: the movie, or the show plus episode numbers."""
         if self.addressed_by_episode_ids:
-            return f"episode-ids/{self.episode_ids.key()}"
-        base = f"{self.kind.value}/{self.ids.key()}"
-        if self.kind is Kind.EPISODE:
-            eps = ",".join(str(e) for e in self.episodes)
-            base += f"/{self.numbering.value}/s{self.season}e{eps}"
-        return base
+            return Item(self.kind, self.episode_ids, self.numbering, self.season, self.episodes, by_episode_ids=True)
+        return Item(self.kind, self.ids, self.numbering, self.season, self.episodes)
+
+    @property
+    def item_key(self) -> str:
+        return self.item.key
 
     def to_json(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["kind"] = self.kind.value
         d["state"] = self.state.value
         d["numbering"] = self.numbering.value
@@ -136,17 +95,11 @@ class PlayEvent:
         return json.dumps(self.to_json(), sort_keys=True)
 
 
-class EventError(ValueError):
-    """A payload that cannot become a PlayEvent. The message names the field that was wrong."""
-
-
 def from_json(d: Any) -> PlayEvent:
     """Build a PlayEvent from its JSON form (the `event` source of `simkl-bridge map`).
 
     Raises EventError naming the first bad field.
     """
-    from bridge import ids as idsmod  # local: ids depends on events
-
     if not isinstance(d, dict):
         raise EventError("event: expected a JSON object")
 
@@ -172,7 +125,7 @@ def from_json(d: Any) -> PlayEvent:
     if "episode" in d and not episodes:
         episodes = [need("episode", int)]
     for e in episodes:
-        if not isinstance(e, int) or isinstance(e, bool) or e < 0:
+        if not is_count(e):
             raise EventError(f"event.episodes: expected non-negative integers, got {e!r}")
     season = opt("season", int, None)
     if kind is Kind.EPISODE and (season is None or not episodes):
@@ -187,8 +140,8 @@ def from_json(d: Any) -> PlayEvent:
         kind=kind,
         ids=ids,
         state=state,
-        position=float(opt("position", (int, float), 0.0)),
-        duration=float(opt("duration", (int, float), 0.0)),
+        position=_seconds(opt("position", (int, float), 0.0), "position"),
+        duration=_seconds(opt("duration", (int, float), 0.0), "duration"),
         title=opt("title", str, ""),
         year=opt("year", int, None),
         season=season,
@@ -196,8 +149,15 @@ def from_json(d: Any) -> PlayEvent:
         episode_ids=episode_ids,
         numbering=numbering,
         matched_by=opt("matched_by", str, "event json ids"),
-        at=float(opt("at", (int, float), time.time())),
+        at=_seconds(opt("at", (int, float), time.time()), "at"),
     )
+
+
+def _seconds(value: int | float, name: str) -> float:
+    # NaN, Infinity and ints past float range are no position: 1e999 would read as a 100% pause.
+    if not is_number(value) or value < 0:
+        raise EventError(f"event.{name}: expected a finite non-negative number of seconds")
+    return float(value)
 
 
 def _enum(enum: type[Enum], value: str, name: str) -> Any:
@@ -236,3 +196,8 @@ class Resume:
         with `show_numbering` (None: unknown). Simkl counts an anime's episodes per cour, like
         AniDB; a show counted by TVDB/TMDB seasons may put the same numbers on another episode."""
         return not self.ids.is_anime or show_numbering is Numbering.ANIDB
+
+    @property
+    def item(self) -> Item:
+        episodes = (self.episode,) if self.episode is not None else ()
+        return Item(self.kind, self.ids, season=self.season, episodes=episodes)

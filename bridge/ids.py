@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from bridge.events import INT_IDS, STR_IDS, EventError, Ids, Numbering
+from bridge.item import INT_IDS, STR_IDS, Ids, Numbering
+from bridge.wire import EventError, digits
 
 _IMDB = re.compile(r"(tt\d{5,10})")
 
@@ -44,12 +45,8 @@ def parse_int_id(value: Any) -> int | None:
     """An id Simkl wants as int: accept ints and numeric strings, refuse everything else."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        n = int(value.strip())
-        return n if n > 0 else None
-    return None
+    n = value if isinstance(value, int) else digits(value)
+    return n if n is not None and 0 < n < 2**63 else None
 
 
 def parse_imdb(value: Any) -> str | None:

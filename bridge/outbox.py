@@ -15,12 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from bridge.writes import HISTORY, Write
+from bridge.item import Ids, Item, Kind
+from bridge.outbox_migrate import v1_to_v2
+from bridge.writes import HISTORY, PLAYBACK_KINDS, Write
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Each step upgrades a file from the version before it (bridge/outbox_migrate.py).
+_MIGRATIONS = {2: v1_to_v2}
 
 PENDING, SENT, PARKED = "pending", "sent", "parked"
-_PLAYBACK_KINDS = ("pause", "start")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS writes (
@@ -35,7 +38,8 @@ CREATE TABLE IF NOT EXISTS writes (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_at REAL NOT NULL DEFAULT 0,
     last_error TEXT NOT NULL DEFAULT '',
-    done_at REAL
+    done_at REAL,
+    item TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS writes_due ON writes (state, account, next_at);
 CREATE INDEX IF NOT EXISTS writes_item ON writes (account, item_key, state);
@@ -48,6 +52,7 @@ class Entry:
     account: str
     kind: str
     item_key: str
+    item: Item
     idem_key: str
     body: dict[str, Any]
     at: float
@@ -69,11 +74,24 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=10000")
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Create the tables, or bring an older file up to SCHEMA_VERSION, in one transaction."""
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise RuntimeError(f"{self.path}: outbox schema {version} is newer than this simkl-bridge ({SCHEMA_VERSION})")
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='writes'").fetchone() is None:
+                version = SCHEMA_VERSION
+            else:
+                version = max(version, 1)  # files of the first release carry no user_version
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                _MIGRATIONS[step](db)
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _tx(self) -> "_Transaction":
         return _Transaction(self._db, self._lock)
@@ -93,11 +111,12 @@ class Outbox:
             # unsent start/pause writes for the item are superseded.
             db.execute(
                 "DELETE FROM writes WHERE account=? AND item_key=? AND state='pending' AND kind IN (?, ?)",
-                (write.account, write.item_key, *_PLAYBACK_KINDS),
+                (write.account, write.item_key, *PLAYBACK_KINDS),
             )
             db.execute(
-                "INSERT INTO writes (account, kind, item_key, idem_key, body, at) VALUES (?, ?, ?, ?, ?, ?)",
-                (write.account, write.kind, write.item_key, write.idem_key, json.dumps(write.body), write.at),
+                "INSERT INTO writes (account, kind, item_key, idem_key, body, at, item) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (write.account, write.kind, write.item_key, write.idem_key, json.dumps(write.body), write.at,
+                 json.dumps(write.item.to_json())),
             )
         return True
 
@@ -145,7 +164,7 @@ class Outbox:
     def due(self, account: str, now: float, limit: int = 1000, kind: str | None = None) -> list[Entry]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM writes WHERE state='pending' AND account=? AND next_at<=? AND (? IS NULL OR kind=?) "
+                f"SELECT {_COLUMNS} FROM writes WHERE state='pending' AND account=? AND next_at<=? AND (? IS NULL OR kind=?) "
                 "ORDER BY id LIMIT ?",
                 (account, now, kind, kind, limit),
             ).fetchall()
@@ -154,7 +173,7 @@ class Outbox:
     def parked(self, account: str | None = None) -> list[Entry]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM writes WHERE state='parked' AND (? IS NULL OR account=?) ORDER BY id", (account, account)
+                f"SELECT {_COLUMNS} FROM writes WHERE state='parked' AND (? IS NULL OR account=?) ORDER BY id", (account, account)
             ).fetchall()
         return [_entry(r) for r in rows]
 
@@ -173,19 +192,26 @@ class Outbox:
                 "SELECT COUNT(*) FROM writes WHERE state='pending' AND (? IS NULL OR account=?)", (account, account)
             ).fetchone()[0]
 
-    def marks_since(self, ts: float) -> list[tuple[str, str, float]]:
-        """History writes (any state but parked) since ts: the engine's dedupe memory after a restart."""
+    def marks_since(self, ts: float) -> list[tuple[str, Item, float]]:
+        """History writes (any state but parked) since ts: the engine's dedupe memory after a restart,
+        and what reconciliation holds Simkl's playbacks against."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT account, item_key, at FROM writes WHERE kind=? AND state!='parked' AND at>=? ORDER BY at",
+                "SELECT account, item, at FROM writes WHERE kind=? AND state!='parked' AND at>=? AND item!='' ORDER BY at",
                 (HISTORY, ts),
             ).fetchall()
-        return [(a, k, t) for a, k, t in rows]
+        return [(a, Item.from_json(json.loads(i)), t) for a, i, t in rows]
 
 
-def _entry(row: tuple) -> Entry:
-    (id_, account, kind, item_key, idem_key, body, at, _state, attempts, next_at, last_error, _done) = row
-    return Entry(id_, account, kind, item_key, idem_key, json.loads(body), at, attempts, next_at, last_error)
+_COLUMNS = "id, account, kind, item_key, item, idem_key, body, at, attempts, next_at, last_error"
+# A migrated row whose body named no item (none are known): it is still sent, and matches nothing.
+_NO_ITEM = Item(Kind.MOVIE, Ids())
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    (id_, account, kind, item_key, item, idem_key, body, at, attempts, next_at, last_error) = row
+    typed = Item.from_json(json.loads(item)) if item else _NO_ITEM
+    return Entry(id_, account, kind, item_key, typed, idem_key, json.loads(body), at, attempts, next_at, last_error)
 
 
 class _Transaction:
@@ -199,7 +225,7 @@ class _Transaction:
         self.db.execute("BEGIN IMMEDIATE")
         return self.db
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         try:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:

@@ -13,24 +13,20 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from bridge.adapters.base import Adapter
 from bridge.events import Kind, Resume
 from bridge.ids import clean_ids
-from bridge.simkl.bodies import parse_iso
+from bridge.item import Item
+from bridge.times import parse_iso
 
 log = logging.getLogger("bridge.reconcile")
-
-ID_KEYS = ("simkl", "imdb", "tmdb", "tvdb", "mal", "anidb", "anilist", "kitsu")
 
 
 @dataclass(frozen=True)
 class Mark:
-    """An item our outbox marked watched, parsed back from its item_key."""
+    """An item our outbox marked watched, and when."""
 
-    kind: Kind
-    id_name: str
-    id_value: str
-    season: int | None
-    episodes: tuple[int, ...]
+    item: Item
     at: float
 
 
@@ -38,20 +34,6 @@ class Mark:
 class Plan:
     keep: list[Resume] = field(default_factory=list)
     remove: list[int] = field(default_factory=list)  # Simkl playback ids to delete
-
-
-def parse_item_key(item_key: str, at: float) -> Mark | None:
-    """'movie/tmdb:603' or 'episode/tvdb:81189/tv/s1e2,3' -> Mark (None when not parseable)."""
-    parts = item_key.split("/")
-    try:
-        kind = Kind(parts[0])
-        id_name, id_value = parts[1].split(":", 1)
-        if kind is Kind.MOVIE:
-            return Mark(kind, id_name, id_value, None, (), at)
-        season_s, eps = parts[3][1:].split("e", 1)
-        return Mark(kind, id_name, id_value, int(season_s), tuple(int(e) for e in eps.split(",")), at)
-    except (ValueError, IndexError):
-        return None
 
 
 def _media(playback: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +55,9 @@ def to_resume(account: str, playback: dict[str, Any]) -> Resume | None:
         ids = clean_ids(media.get("ids") or {}, strict=False)
         season, number = _episode_numbers(playback)
         progress = float(playback["progress"])
-        paused_at = parse_iso(str(playback["paused_at"]))
+        paused_at = parse_iso(playback["paused_at"])
+        if paused_at is None:
+            raise ValueError(f"paused_at {playback['paused_at']!r} is not a time")
     except (ValueError, KeyError, TypeError) as exc:
         log.warning("%s: ignoring malformed playback %r: %s", account, playback.get("id"), exc)
         return None
@@ -83,17 +67,9 @@ def to_resume(account: str, playback: dict[str, Any]) -> Resume | None:
     return Resume(account, kind, ids, progress, paused_at, season, number, media.get("title") or "")
 
 
-def _matches(mark: Mark, resume: Resume) -> bool:
-    ids = resume.ids.as_dict()
-    if mark.kind is not resume.kind or str(ids.get(mark.id_name)) != mark.id_value:
-        return False
-    return mark.kind is Kind.MOVIE or (mark.season == resume.season and resume.episode in mark.episodes)
-
-
 def _identity(resume: Resume) -> tuple[Any, ...]:
-    ids = resume.ids.as_dict()
-    first = next(((k, str(ids[k])) for k in ID_KEYS if k in ids), ("", resume.title))
-    return (resume.kind, *first, resume.season, resume.episode)
+    # Playbacks without any id are told apart by title, so that two of them are not taken for one.
+    return (resume.kind, resume.ids.key() or resume.title, resume.season, resume.episode)
 
 
 def plan(account: str, playbacks: Iterable[dict[str, Any]], marks: Iterable[Mark]) -> Plan:
@@ -105,7 +81,7 @@ def plan(account: str, playbacks: Iterable[dict[str, Any]], marks: Iterable[Mark
         if resume is None:
             continue
         pid = int(pb.get("id") or 0)
-        if any(_matches(m, resume) and m.at >= resume.paused_at for m in marks):
+        if any(m.at >= resume.paused_at and m.item.overlaps(resume.item) for m in marks):
             result.remove.append(pid)
             continue
         key = _identity(resume)
@@ -129,13 +105,12 @@ class Summary:
         return f"reconciled Simkl playbacks: kept {self.kept} / removed {self.removed} / pushed {self.pushed} to servers"
 
 
-def marks_for(account: str, outbox_marks: Iterable[tuple[str, str, float]]) -> list[Mark]:
-    """The outbox's (account, item_key, at) history rows for one account, parsed."""
-    parsed = (parse_item_key(key, at) for acc, key, at in outbox_marks if acc == account)
-    return [m for m in parsed if m is not None]
+def marks_for(account: str, outbox_marks: Iterable[tuple[str, Item, float]]) -> list[Mark]:
+    """The outbox's (account, item, at) history rows for one account."""
+    return [Mark(item, at) for acc, item, at in outbox_marks if acc == account]
 
 
-def reconcile_account(account: str, client: Any, marks: list[Mark], adapters: Iterable[Any], summary: Summary) -> None:
+def reconcile_account(account: str, client: Any, marks: list[Mark], adapters: Iterable[Adapter], summary: Summary) -> None:
     """Read, prune and push one account's playbacks. Simkl errors propagate to the caller."""
     result = plan(account, client.get_playback() or [], marks)
     for pid in result.remove:
@@ -146,4 +121,4 @@ def reconcile_account(account: str, client: Any, marks: list[Mark], adapters: It
         try:
             summary.pushed += adapter.apply_resume(result.keep)
         except Exception as exc:  # one server being down must not stop the others
-            log.warning("%s: could not set resume points: %s: %s", getattr(adapter, "name", adapter), type(exc).__name__, exc)
+            log.warning("%s: could not set resume points: %s: %s", adapter.name, type(exc).__name__, exc)

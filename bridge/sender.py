@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from bridge.backoff import delay
 from bridge.outbox import Entry, Outbox
 from bridge.simkl.client import AuthError, PermanentError, SimklClient, SimklError, TransientError, not_found_items
 from bridge.writes import HISTORY
@@ -139,8 +140,7 @@ class Sender:
         return reply
 
     def _backoff(self, attempts: int) -> float:
-        delay = min(self.backoff_cap, self.backoff_base * 2**attempts)
-        return delay * (0.5 + 0.5 * self.rng())
+        return delay(attempts, self.backoff_base, self.backoff_cap, self.rng)
 
     def run(self, stop: threading.Event, wake: threading.Event | None = None, idle: float = 1.0) -> None:
         """Flush until `stop` is set; `wake` (set on enqueue) cuts the idle wait short."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from bridge.adapters.base import Backoff, Supervisor
+from bridge.adapters.base import Supervisor
+from bridge.backoff import Backoff
 
 
 def test_backoff_grows_caps_and_resets() -> None:

@@ -5,18 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bridge.events import Ids, Kind, Numbering, PlayEvent, State
-from bridge.simkl.bodies import history_body, iso, parse_iso, scrobble_body
+from bridge.simkl.bodies import history_body, scrobble_body
 
 EP = PlayEvent("kodi", "lr", "alice", "1", Kind.EPISODE, Ids(tvdb=81189, imdb="tt0903747"), State.PAUSED,
                position=450.0, duration=1000.0, title="Breaking Bad", year=2008, season=1, episodes=(2,),
                episode_ids=Ids(tvdb=349232))
 MOVIE = PlayEvent("plex", "home", "alice", "9", Kind.MOVIE, Ids(tmdb=603), State.STOPPED, position=1, duration=3, title="The Matrix", year=1999)
-
-
-def test_time_round_trip() -> None:
-    assert iso(1426433411) == "2015-03-15T15:30:11Z"
-    assert parse_iso("2015-03-15T15:30:11Z") == 1426433411
-    assert parse_iso("2024-01-15T10:30:00.000Z") == parse_iso("2024-01-15T10:30:00Z")
 
 
 def test_movie_history() -> None:

@@ -10,7 +10,7 @@ import requests
 
 from bridge.events import Ids, Kind, PlayEvent, State
 from bridge.simkl.auth import TokenStore
-from bridge.simkl.bodies import parse_iso
+from bridge.times import parse_iso
 from tests.conftest import PACE, SECRET, TOKEN, make_client, watches
 
 MATRIX = PlayEvent("plex", "home", "alice", "1", Kind.MOVIE, Ids(tmdb=603), State.PLAYING, duration=100, title="The Matrix")
@@ -100,6 +100,9 @@ class RecordingAdapter:
 
     def resume_owner(self):
         return ("plex", "home", self.user)
+
+    def register_routes(self, http, sink):
+        pass
 
     def start(self, sink):
         pass

@@ -123,7 +123,7 @@ def test_rewatch_from_the_beginning_counts_again(engine: Engine) -> None:
 def test_marks_survive_a_restart_through_seed(engine: Engine) -> None:
     marked = run(engine, movie(State.PLAYING, 0, 0), movie(State.STOPPED, 100, 100))[-1]
     restarted = Engine(resolve)
-    restarted.seed_marks([(marked.account, marked.item_key, marked.at)])
+    restarted.seed_marks([(marked.account, marked.item, marked.at)])
     # The server re-reports the finished session after the bridge restarted.
     assert run(restarted, movie(State.STOPPED, 100, 200)) == []
 

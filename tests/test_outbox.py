@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import threading
 
+from bridge.item import Ids, Item, Kind
 from bridge.outbox import Outbox
 from bridge.writes import HISTORY, PAUSE, START, Write
 
 
-def w(kind: str, item: str = "movie/tmdb:603", key: str | None = None, account: str = "alice", at: float = 1.0) -> Write:
+def movie(tmdb: int) -> Item:
+    return Item(Kind.MOVIE, Ids(tmdb=tmdb))
+
+
+def w(kind: str, tmdb: int = 603, key: str | None = None, account: str = "alice", at: float = 1.0) -> Write:
     body = {"movies": [{"ids": {"tmdb": 603}, "watched_at": f"t{at}"}]} if kind == HISTORY else {"progress": at}
-    return Write(account, kind, item, key or f"{kind}:{item}:{at}", body, at)
+    item = movie(tmdb)
+    return Write(account, kind, item, key or f"{kind}:{item.key}:{at}", body, at)
 
 
 def test_enqueue_is_idempotent_and_survives_reopening(tmp_path) -> None:
@@ -31,7 +37,7 @@ def test_latest_playback_write_wins_and_a_watch_supersedes_it(tmp_path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
     box.enqueue(w(START, at=1))
     box.enqueue(w(PAUSE, at=2))
-    box.enqueue(w(PAUSE, item="movie/tmdb:27205", at=3))
+    box.enqueue(w(PAUSE, tmdb=27205, at=3))
     assert [(e.kind, e.at) for e in box.due("alice", 10)] == [(PAUSE, 2), (PAUSE, 3)]
     box.enqueue(w(HISTORY, at=4))
     assert [(e.kind, e.item_key) for e in box.due("alice", 10)] == [(PAUSE, "movie/tmdb:27205"), (HISTORY, "movie/tmdb:603")]
@@ -48,7 +54,7 @@ def test_sent_playback_writes_are_not_touched_by_supersede(tmp_path) -> None:
 def test_retry_schedule_and_parking(tmp_path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
     box.enqueue(w(HISTORY, at=1))
-    box.enqueue(w(HISTORY, item="movie/tmdb:1", at=2))
+    box.enqueue(w(HISTORY, tmdb=1, at=2))
     first, second = box.due("alice", 10)
     box.retry([first.id], next_at=100, error="503")
     assert [e.id for e in box.due("alice", 50)] == [second.id]
@@ -63,15 +69,15 @@ def test_retry_schedule_and_parking(tmp_path) -> None:
 def test_marks_since_feeds_the_engine_after_a_restart(tmp_path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
     box.enqueue(w(HISTORY, at=5))
-    box.enqueue(w(HISTORY, item="movie/tmdb:1", at=50))
-    box.enqueue(w(PAUSE, item="movie/tmdb:2", at=60))
-    assert box.marks_since(10) == [("alice", "movie/tmdb:1", 50)]
+    box.enqueue(w(HISTORY, tmdb=1, at=50))
+    box.enqueue(w(PAUSE, tmdb=2, at=60))
+    assert box.marks_since(10) == [("alice", movie(1), 50)]
 
 
 def test_prune_keeps_pending_and_parked(tmp_path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
     for i in range(3):
-        box.enqueue(w(HISTORY, item=f"movie/tmdb:{i}", at=i))
+        box.enqueue(w(HISTORY, tmdb=1 + i, at=i))
     a, b, c = box.due("alice", 10)
     box.mark_sent([a.id], now=5)
     box.park(b.id, "x", now=5)
@@ -92,7 +98,7 @@ def test_many_threads_enqueue_while_one_drains(tmp_path) -> None:
 
     def produce(n: int):
         for i in range(200):
-            box.enqueue(w(HISTORY, item=f"movie/tmdb:{n}-{i}", at=i))
+            box.enqueue(w(HISTORY, tmdb=1 + n * 1000 + i, at=i))
 
     sender = threading.Thread(target=drain)
     sender.start()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bridge.events import Kind
-from bridge.reconcile import Summary, marks_for, parse_item_key, plan, reconcile_account
+from bridge.events import Ids, Item, Kind, Numbering
+from bridge.reconcile import Summary, marks_for, plan, reconcile_account
 
 MOVIE = {"id": 124, "progress": 75, "paused_at": "2024-01-15T11:15:00.000Z", "type": "movie",
          "movie": {"title": "Inception", "year": 2010, "ids": {"simkl": 67890, "slug": "inception", "tmdb": "27205", "imdb": "tt1375666"}}}
@@ -15,28 +15,28 @@ EPISODE = {"id": 123, "progress": 45.5, "paused_at": "2024-01-15T10:30:00.000Z",
 PAUSED_MOVIE = 1705317300.0  # 2024-01-15T11:15:00Z
 
 
-def test_item_keys_round_trip() -> None:
-    m = parse_item_key("episode/tvdb:81189/tv/s1e2,3", 5.0)
-    assert m is not None and (m.kind, m.id_name, m.id_value, m.season, m.episodes) == (Kind.EPISODE, "tvdb", "81189", 1, (2, 3))
-    assert parse_item_key("movie/tmdb:603", 1.0).id_value == "603"  # type: ignore[union-attr]
-    assert parse_item_key("garbage", 1.0) is None
+INCEPTION = Item(Kind.MOVIE, Ids(tmdb=27205))
+
+
+def episodes(*numbers: int, season: int = 1) -> Item:
+    return Item(Kind.EPISODE, Ids(tvdb=81189), Numbering.TV, season, numbers)
 
 
 def test_playback_of_an_item_watched_after_the_pause_is_removed() -> None:
-    marks = marks_for("alice", [("alice", "movie/tmdb:27205", PAUSED_MOVIE + 60), ("bob", "movie/tmdb:1", 0.0)])
+    marks = marks_for("alice", [("alice", INCEPTION, PAUSED_MOVIE + 60), ("bob", Item(Kind.MOVIE, Ids(tmdb=1)), 0.0)])
     result = plan("alice", [MOVIE, EPISODE], marks)
     assert result.remove == [124]
     assert [(r.kind, r.season, r.episode, r.progress) for r in result.keep] == [(Kind.EPISODE, 1, 5, 45.5)]
 
 
 def test_watch_before_the_pause_keeps_the_playback() -> None:
-    marks = marks_for("alice", [("alice", "movie/tmdb:27205", PAUSED_MOVIE - 86400)])
+    marks = marks_for("alice", [("alice", INCEPTION, PAUSED_MOVIE - 86400)])
     result = plan("alice", [MOVIE], marks)
     assert result.remove == [] and result.keep[0].ids.tmdb == 27205 and result.keep[0].ids.imdb == "tt1375666"
 
 
 def test_episode_marked_in_a_multi_episode_file_removes_its_playback() -> None:
-    marks = marks_for("alice", [("alice", "episode/tvdb:81189/tv/s1e4,5", 1705400000.0)])
+    marks = marks_for("alice", [("alice", episodes(4, 5), 1705400000.0)])
     assert plan("alice", [EPISODE], marks).remove == [123]
 
 
@@ -96,7 +96,7 @@ def test_reconcile_account_deletes_stale_and_pushes_the_rest_even_if_one_server_
     simkl = FakeSimkl([MOVIE, EPISODE])
     good, broken = RecordingAdapter(), RecordingAdapter(fail=True)
     summary = Summary()
-    reconcile_account("alice", simkl, marks_for("alice", [("alice", "movie/tmdb:27205", PAUSED_MOVIE + 1)]), [broken, good], summary)
+    reconcile_account("alice", simkl, marks_for("alice", [("alice", INCEPTION, PAUSED_MOVIE + 1)]), [broken, good], summary)
     assert simkl.deleted == [124]
     assert [r.episode for r in good.got] == [5]
     assert (summary.kept, summary.removed, summary.pushed) == (1, 1, 1)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 
-from bridge.events import Ids, Kind, PlayEvent, State
+from bridge.events import Ids, Item, Kind, PlayEvent, State
 from bridge.outbox import Outbox
 from bridge.sender import Sender
-from bridge.simkl.bodies import history_body, iso, scrobble_body
+from bridge.simkl.bodies import history_body, scrobble_body
+from bridge.times import iso
 from bridge.simkl.client import TransientError
 from bridge.writes import HISTORY, PAUSE, Write
 from tests.conftest import TOKEN, make_client
@@ -18,12 +19,12 @@ DAY = 86400.0
 
 def movie_watch(tmdb: int, at: float, account: str = "alice", title: str = "") -> Write:
     ev = PlayEvent("plex", "home", account, "1", Kind.MOVIE, Ids(tmdb=tmdb), State.STOPPED, title=title)
-    return Write(account, HISTORY, ev.item_key, f"h:{account}:{tmdb}:{at}", history_body(ev, iso(at)), at)
+    return Write(account, HISTORY, ev.item, f"h:{account}:{tmdb}:{at}", history_body(ev, iso(at)), at)
 
 
 def episode_watch(season: int, number: int, at: float, account: str = "alice") -> Write:
     ev = PlayEvent("kodi", "lr", account, "1", Kind.EPISODE, Ids(tvdb=81189), State.STOPPED, season=season, episodes=(number,))
-    return Write(account, HISTORY, ev.item_key, f"h:{account}:{season}:{number}:{at}", history_body(ev, iso(at)), at)
+    return Write(account, HISTORY, ev.item, f"h:{account}:{season}:{number}:{at}", history_body(ev, iso(at)), at)
 
 
 def watches_of(emulator, user="alice") -> list[dict]:
@@ -57,7 +58,7 @@ def test_history_and_playbacks_reach_simkl(emulator, tmp_path) -> None:
     box.enqueue(movie_watch(603, 1_700_000_000))
     box.enqueue(episode_watch(1, 2, 1_700_000_100))
     ev = PlayEvent("kodi", "lr", "alice", "1", Kind.EPISODE, Ids(tvdb=81189), State.PAUSED, position=30, duration=100, season=1, episodes=(5,))
-    box.enqueue(Write("alice", PAUSE, ev.item_key, "p1", scrobble_body(ev), 1))
+    box.enqueue(Write("alice", PAUSE, ev.item, "p1", scrobble_body(ev), 1))
     report = Sender(box, lambda a: make_client(emulator)).flush_once()
     assert (report.requests, report.sent) == (2, 3)
     assert sorted(w["label"] for w in watches_of(emulator)) == ["", "S01E02"]
@@ -146,7 +147,7 @@ def test_not_found_items_are_parked_alone(emulator, tmp_path, caplog) -> None:
 
 def test_permanent_refusals_are_parked_with_the_reason(emulator, tmp_path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
-    box.enqueue(Write("alice", PAUSE, "movie/tmdb:603", "p", {"progress": 150, "movie": {"ids": {"tmdb": 603}}}, 1))
+    box.enqueue(Write("alice", PAUSE, Item(Kind.MOVIE, Ids(tmdb=603)), "p", {"progress": 150, "movie": {"ids": {"tmdb": 603}}}, 1))
     report = Sender(box, lambda a: make_client(emulator)).flush_once()
     assert report.parked == 1
     assert "400 wrong_parameter" in box.parked()[0].last_error

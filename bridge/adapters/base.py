@@ -1,26 +1,38 @@
-"""What every adapter shares: the Adapter protocol and a connection supervisor.
+"""What every adapter shares: the Adapter protocol and the one adapter skeleton.
 
-The supervisor is the cure for "a listener that dies quietly": it keeps calling `listen` (which
-blocks while the connection is healthy and returns or raises when it is not), waits a jittered,
-growing backoff between attempts, and while the connection is down calls `poll` at a modest
-interval so that stops are not missed.
+`AdapterBase` is the lifecycle all three servers use: a `Supervisor` that keeps the server's live
+connection up (the cure for "a listener that dies quietly": it keeps calling `listen`, which blocks
+while the connection is healthy, waits a jittered growing backoff between attempts, and polls while
+the connection is down so that stops are not missed), an inbox drained by one worker thread (the
+reader only queues, so handling a message, which may need HTTP calls to the server, never holds up
+the connection's pings), log-once, and a stop that ends both threads.
 """
 
 from __future__ import annotations
 
 import logging
-import random
+import queue
 import threading
 import time
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from bridge.backoff import Backoff
 from bridge.events import PlayEvent, Resume
 
+if TYPE_CHECKING:
+    from bridge.http import HttpServer
+
 Sink = Callable[[PlayEvent], None]
+Listen = Callable[[threading.Event, threading.Event], None]
+# What the worker hands `_handle` when the inbox stayed empty for `_idle_timeout()` seconds.
+IDLE = "idle"
 
 
 class Adapter(Protocol):
-    name: str
+    name: str  # "<source>/<configured server name>"
+
+    def register_routes(self, http: HttpServer, sink: Sink) -> None:
+        """Add this server's webhook routes (if any) to the bridge's HTTP endpoint; called before start."""
 
     def start(self, sink: Sink) -> None:
         """Begin listening (non-blocking: threads inside). Every PlayEvent goes to `sink`."""
@@ -42,22 +54,6 @@ def one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-class Backoff:
-    """Jittered exponential delays: base, 2*base, 4*base ... capped, each scaled by 0.5-1.0."""
-
-    def __init__(self, base: float = 1.0, cap: float = 60.0, rng: Callable[[], float] = random.random):
-        self.base, self.cap, self.rng = base, cap, rng
-        self.attempt = 0
-
-    def next(self) -> float:
-        delay = min(self.cap, self.base * (2**self.attempt))
-        self.attempt += 1
-        return delay * (0.5 + 0.5 * self.rng())
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
 class Supervisor:
     """Runs `listen(stop, connected)` in a thread for as long as the adapter lives.
 
@@ -68,7 +64,7 @@ class Supervisor:
     def __init__(
         self,
         name: str,
-        listen: Callable[[threading.Event, threading.Event], None],
+        listen: Listen,
         poll: Callable[[], None] | None = None,
         poll_interval: float = 30.0,
         backoff: Backoff | None = None,
@@ -128,3 +124,117 @@ class Supervisor:
                 self.stopping.wait(min(remaining, self.poll_interval))
             else:
                 self.stopping.wait(remaining)
+
+
+class AdapterBase:
+    """The skeleton of an adapter; a server's adapter fills in the hooks below.
+
+    Hooks: `_listen(stop, connected)` holds the live connection (run by the Supervisor) and
+    `_post`s what it hears; `_handle(kind, data)` acts on one message in the worker thread;
+    optionally `_poll()` (while disconnected, when `poll_interval` is given), `_abort()` (wake the
+    listener out of a blocking read at stop), `_idle_timeout()` (seconds until the worker wants an
+    IDLE message), `_add_routes(http)` and `listens` (False: webhooks only, no connection).
+    """
+
+    source = ""  # "plex" | "jellyfin" | "kodi"
+    # Failures of the server itself (unreachable, refused): a warning, where a surprise is an error.
+    expected_errors: tuple[type[Exception], ...] = ()
+
+    def __init__(self, server: str, *, log: logging.Logger, backoff: Backoff | None = None,
+                 poll_interval: float | None = None):
+        self.server_name = server
+        self.name = f"{self.source}/{server}"
+        self.log = log
+        self._sink: Sink | None = None
+        self._inbox: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._told: set[str] = set()
+        self.supervisor = Supervisor(self.name, self._listen, poll=self._poll if poll_interval is not None else None,
+                                     poll_interval=poll_interval or 30.0, backoff=backoff or Backoff(1.0, 60.0), log=log)
+
+    # -- the Adapter protocol -------------------------------------------------------------------
+
+    @property
+    def listens(self) -> bool:
+        return True
+
+    def register_routes(self, http: HttpServer, sink: Sink) -> None:
+        self._sink = sink  # the bridge registers routes before it starts adapters
+        self._add_routes(http)
+
+    def start(self, sink: Sink) -> None:
+        self._sink = sink
+        if not self.listens:
+            return
+        self._worker = threading.Thread(target=self._work, name=f"{self.name}-worker", daemon=True)
+        self._worker.start()
+        self.supervisor.start()
+
+    def stop(self) -> None:
+        self.supervisor.stopping.set()
+        self._abort()
+        self.supervisor.stop()
+        self._inbox.put(None)
+        if self._worker is not None:
+            self._worker.join(5)
+
+    def resume_owner(self) -> tuple[str, str, str] | None:
+        return None
+
+    def apply_resume(self, resumes: list[Resume]) -> int:
+        return 0
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    def _listen(self, stop: threading.Event, connected: threading.Event) -> None:
+        raise NotImplementedError
+
+    def _handle(self, kind: str, data: Any) -> None:
+        raise NotImplementedError
+
+    def _poll(self) -> None:
+        """While disconnected (Supervisor thread); only called when a poll_interval was given."""
+
+    def _abort(self) -> None:
+        """Close the live connection so that the listener returns at once."""
+
+    def _idle_timeout(self) -> float | None:
+        return None
+
+    def _add_routes(self, http: HttpServer) -> None:
+        """No routes unless the server has webhooks."""
+
+    # -- for the hooks --------------------------------------------------------------------------
+
+    def _post(self, kind: str, data: Any = None) -> None:
+        """Hand a message to the worker (from the listener, a poll or a webhook thread)."""
+        self._inbox.put((kind, data))
+
+    def _send(self, event: PlayEvent) -> None:
+        if self._sink is not None:
+            self._sink(event)
+
+    def _once(self, what: str, level: int, message: str, *args: Any) -> None:
+        """Log `message` the first time `what` happens; `_forget(what)` lets it be said again."""
+        if what not in self._told:
+            self._told.add(what)
+            self.log.log(level, "%s: " + message, self.name, *args)
+
+    def _forget(self, what: str) -> None:
+        self._told.discard(what)
+
+    def _work(self) -> None:
+        while True:
+            try:
+                message = self._inbox.get(timeout=self._idle_timeout())
+            except queue.Empty:
+                message = (IDLE, None)
+            if message is None:
+                return
+            kind, data = message
+            try:
+                self._handle(kind, data)
+            except self.expected_errors as exc:
+                self.log.warning("%s: %s failed: %s", self.name, kind, exc)
+            except Exception as exc:  # a surprise in one message must not stop the next
+                self.log.error("%s: %s failed: %s: %s", self.name, kind, type(exc).__name__, exc)

@@ -6,20 +6,9 @@ or an anime episode is spelled in a Simkl write (simkl-api.md §4, §6, §9).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from bridge.events import Kind, Numbering, PlayEvent
-
-
-def iso(ts: float) -> str:
-    """Epoch seconds -> Simkl's UTC timestamp form (2015-03-15T15:30:11Z)."""
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(text: str) -> float:
-    """Simkl timestamp (with or without milliseconds) -> epoch seconds."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def _media(event: PlayEvent) -> dict[str, Any]:

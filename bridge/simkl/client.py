@@ -21,6 +21,7 @@ from typing import Any, Callable
 import requests
 
 import bridge
+from bridge.backoff import delay
 
 log = logging.getLogger("bridge.simkl.client")
 
@@ -166,8 +167,7 @@ class SimklClient:
                 self._sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(self.config.backoff_cap, self.config.backoff_base * 2 ** (attempt - 1))
-        return delay * (0.5 + 0.5 * self._rng())
+        return delay(attempt - 1, self.config.backoff_base, self.config.backoff_cap, self._rng)
 
     def _send(self, method: str, path: str, body: Any, params: dict[str, str] | None, auth: bool) -> _Reply:
         cfg = self.config
