@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 def delay(attempt: int, base: float, cap: float, rng: Callable[[], float] = random.random) -> float:
     """The wait before retry number `attempt` (0 for the first retry)."""
-    return min(cap, base * 2 ** max(0, attempt)) * (0.5 + 0.5 * rng())
+    return float(min(cap, base * 2 ** max(0, attempt)) * (0.5 + 0.5 * rng()))
 
 
 class Backoff:

@@ -15,8 +15,9 @@ The rules that keep Simkl honest:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from bridge.events import PlayEvent, State
 from bridge.item import Item
@@ -127,7 +128,8 @@ class Engine:
         writes: list[Write] = []
         for key, session in list(self.sessions.items()):
             if now - session.event.at >= self.session_timeout:
-                log.info("%s: silent for %.0f s; closing at %.0f%%", "/".join(key), now - session.event.at, session.event.progress)
+                log.info("%s: silent for %.0f s; closing at %.0f%%", "/".join(key), now - session.event.at,
+                         session.event.progress)
                 writes += self._close(key, session, session.event.at)
         self._forget_older_than(now - MARK_MEMORY)
         return writes
@@ -238,9 +240,9 @@ class Engine:
                 self.marks[k] = kept
             else:
                 del self.marks[k]
-        for k, (at, _) in list(self.recent.items()):
+        for recent, (at, _) in list(self.recent.items()):
             if at < cutoff:
-                del self.recent[k]
+                del self.recent[recent]
         if len(self._unmapped) > 10_000:
             self._unmapped.clear()
 

@@ -107,7 +107,7 @@ def from_json(d: Any) -> PlayEvent:
         if name not in d:
             raise EventError(f"event.{name}: missing")
         v = d[name]
-        if not isinstance(v, typ) or isinstance(v, bool) and typ is not bool:
+        if not isinstance(v, typ) or (isinstance(v, bool) and typ is not bool):
             raise EventError(f"event.{name}: expected {_tname(typ)}, got {type(v).__name__}")
         return v
 
@@ -164,7 +164,7 @@ def _enum(enum: type[Enum], value: str, name: str) -> Any:
     try:
         return enum(value)
     except ValueError:
-        allowed = ", ".join(m.value for m in enum)  # type: ignore[attr-defined]
+        allowed = ", ".join(m.value for m in enum)
         raise EventError(f"event.{name}: {value!r} is not one of {allowed}") from None
 
 

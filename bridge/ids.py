@@ -9,7 +9,8 @@ titles or file names: no usable id means no match.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from bridge.item import INT_IDS, STR_IDS, Ids, Numbering
 from bridge.wire import EventError, digits

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from bridge.item import Ids, Item, Kind
 from bridge.outbox_migrate import v1_to_v2
@@ -93,7 +94,7 @@ class Outbox:
                     db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
-    def _tx(self) -> "_Transaction":
+    def _tx(self) -> _Transaction:
         return _Transaction(self._db, self._lock)
 
     def close(self) -> None:
@@ -188,9 +189,10 @@ class Outbox:
 
     def pending(self, account: str | None = None) -> int:
         with self._lock:
-            return self._db.execute(
+            count: int = self._db.execute(
                 "SELECT COUNT(*) FROM writes WHERE state='pending' AND (? IS NULL OR account=?)", (account, account)
             ).fetchone()[0]
+        return count
 
     def marks_since(self, ts: float) -> list[tuple[str, Item, float]]:
         """History writes (any state but parked) since ts: the engine's dedupe memory after a restart,

@@ -14,7 +14,7 @@ import sqlite3
 from typing import Any
 
 from bridge import ids as idsmod
-from bridge.item import Item, Kind, Numbering
+from bridge.item import Ids, Item, Kind, Numbering
 
 log = logging.getLogger("bridge.outbox")
 
@@ -44,7 +44,7 @@ def item_from_body(body: Any) -> Item | None:
     return _scrobble_item(body)
 
 
-def _ids(entry: dict[str, Any]) -> idsmod.Ids:
+def _ids(entry: dict[str, Any]) -> Ids:
     raw = entry.get("ids")
     return idsmod.clean_ids(raw if isinstance(raw, dict) else {}, strict=False)
 
@@ -62,7 +62,7 @@ def _scrobble_item(body: dict[str, Any]) -> Item | None:
         return Item(Kind.MOVIE, _ids(body["movie"]))
     for key, numbering in (("show", Numbering.TV), ("anime", Numbering.ANIDB)):
         if isinstance(body.get(key), dict):
-            episode = body.get("episode") if isinstance(body.get("episode"), dict) else {}
+            episode = body["episode"] if isinstance(body.get("episode"), dict) else {}
             number = episode.get("number")
             return Item(Kind.EPISODE, _ids(body[key]), numbering, episode.get("season"),
                         (number,) if isinstance(number, int) else ())

@@ -10,8 +10,9 @@ On start the bridge reads `GET /sync/playback` for each account and decides, pur
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from bridge.adapters.base import Adapter
 from bridge.events import Kind, Resume

@@ -13,8 +13,10 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from functools import partial
+from typing import Any
 
 from bridge.backoff import delay
 from bridge.outbox import Entry, Outbox
@@ -94,7 +96,7 @@ class Sender:
                 break
         for entry in self.outbox.due(account, now, self.batch_size):
             if entry.kind != HISTORY:
-                self._deliver([entry], lambda e=entry: client.scrobble(e.kind, e.body), now, report)
+                self._deliver([entry], partial(client.scrobble, entry.kind, entry.body), now, report)
 
     def _send_history(self, client: SimklClient, batch: list[Entry], now: float, report: FlushReport) -> None:
         body: dict[str, list[Any]] = {}
@@ -113,7 +115,8 @@ class Sender:
             report.parked += len(missing)
             report.sent -= len(missing)
 
-    def _deliver(self, entries: list[Entry], call: Callable[[], dict[str, Any]], now: float, report: FlushReport) -> dict[str, Any] | None:
+    def _deliver(self, entries: list[Entry], call: Callable[[], dict[str, Any]], now: float,
+                 report: FlushReport) -> dict[str, Any] | None:
         ids = [e.id for e in entries]
         report.requests += 1
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 TICKS_PER_SECOND = 10_000_000  # Jellyfin (.NET) ticks are 100 ns
@@ -21,12 +21,12 @@ _KODI_STAMP = "%Y-%m-%d %H:%M:%S"
 
 def iso(ts: float) -> str:
     """Epoch seconds -> Simkl's UTC form, whole seconds (2015-03-15T15:30:11Z)."""
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def iso_ms(ts: float) -> str:
     """Epoch seconds -> UTC with milliseconds (2015-03-15T15:30:11.250Z), as Jellyfin stores dates."""
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def parse_iso(text: Any) -> float | None:

@@ -62,7 +62,7 @@ def test_malformed_playbacks_are_skipped_with_a_line(caplog) -> None:
     bad = [{"id": 5, "type": "movie", "progress": "x", "paused_at": "2024-01-01T00:00:00Z", "movie": {"ids": {}}},
            {"id": 6, "type": "episode", "progress": 1, "paused_at": "2024-01-01T00:00:00Z", "show": {"ids": {"tvdb": 1}}},
            {"id": 7, "type": "song"}]
-    result = plan("alice", bad + [MOVIE], [])
+    result = plan("alice", [*bad, MOVIE], [])
     assert len(result.keep) == 1
     assert len([r for r in caplog.records if "ignoring" in r.getMessage()]) == 3
 

@@ -14,7 +14,8 @@ import logging
 import queue
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bridge.backoff import Backoff
 from bridge.events import PlayEvent, Resume

@@ -10,8 +10,8 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from bridge.simkl.client import SimklClient, SimklError
 
