@@ -19,4 +19,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# Static checks first: a style or type error fails the run before the slow tests start.
+python3 -m ruff check bridge tests bench scripts plugins
+python3 -m mypy
 python3 -m pytest "$@"
