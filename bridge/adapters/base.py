@@ -27,6 +27,10 @@ Sink = Callable[[PlayEvent], None]
 Listen = Callable[[threading.Event, threading.Event], None]
 # What the worker hands `_handle` when the inbox stayed empty for `_idle_timeout()` seconds.
 IDLE = "idle"
+# Entries a memory keyed by item or session keeps (`remember`): a big library, not unbounded, as a
+# daemon runs for months.
+MEMORY_LIMIT = 5000
+_remembering = threading.Lock()  # webhook threads, the worker and the listener share memories
 
 
 class Adapter(Protocol):
@@ -53,6 +57,15 @@ def one_line(text: str, limit: int = 200) -> str:
     """A connection error as one log line: servers and proxies answer with whole pages."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def remember(memory: dict[Any, Any], key: Any, value: Any) -> None:
+    """Store `key` as the newest entry, forgetting the oldest past MEMORY_LIMIT."""
+    with _remembering:
+        memory.pop(key, None)
+        memory[key] = value
+        if len(memory) > MEMORY_LIMIT:
+            del memory[next(iter(memory))]
 
 
 class Supervisor:
@@ -149,7 +162,7 @@ class AdapterBase:
         self._sink: Sink | None = None
         self._inbox: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._worker: threading.Thread | None = None
-        self._told: set[str] = set()
+        self._told: dict[str, None] = {}  # things said once, as a bounded memory (`remember`)
         self.supervisor = Supervisor(self.name, self._listen, poll=self._poll if poll_interval is not None else None,
                                      poll_interval=poll_interval or 30.0, backoff=backoff or Backoff(1.0, 60.0), log=log)
 
@@ -218,11 +231,12 @@ class AdapterBase:
     def _once(self, what: str, level: int, message: str, *args: Any) -> None:
         """Log `message` the first time `what` happens; `_forget(what)` lets it be said again."""
         if what not in self._told:
-            self._told.add(what)
+            remember(self._told, what, None)
             self.log.log(level, "%s: " + message, self.name, *args)
 
     def _forget(self, what: str) -> None:
-        self._told.discard(what)
+        with _remembering:  # not while `remember` trims the memory
+            self._told.pop(what, None)
 
     def _work(self) -> None:
         while True:
