@@ -167,6 +167,18 @@ class Bridge:
             return None
         return self.engine.resolve_account(*owner) if owner else None
 
+    def reconfigure(self, config: Config) -> None:
+        """A reloaded config: accounts, who is whom and the engine's settings apply now; servers, the
+        HTTP endpoint and the sender keep what they started with until a restart."""
+        with self._lock:
+            self.config = config
+            self.engine.reconfigure(
+                AccountMap(config.users, config.catch_all).resolve,
+                threshold=config.engine.watched_threshold,
+                session_timeout=config.engine.session_timeout,
+                send_start=config.engine.send_start,
+            )
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self, reconcile: bool = True) -> None:
@@ -238,12 +250,7 @@ def run_forever(config: Config, reload_path: Path | None = None) -> None:
         from bridge.config_watch import ConfigWatcher
 
         def on_change(new: Config) -> None:
-            with bridge._lock:
-                bridge.config = new
-                bridge.engine.resolve_account = AccountMap(new.users, new.catch_all).resolve
-                bridge.engine.threshold = new.engine.watched_threshold
-                bridge.engine.session_timeout = new.engine.session_timeout
-                bridge.engine.send_start = new.engine.send_start
+            bridge.reconfigure(new)
             log.info("config reloaded from %s (server changes apply on restart)", reload_path)
 
         watcher = ConfigWatcher(reload_path, on_change, lambda msg: log.error("config not reloaded: %s", msg))

@@ -91,6 +91,13 @@ class Engine:
         self.recent: dict[tuple[str, str, str], tuple[float, SessionKey]] = {}
         self._unmapped: set[SessionKey] = set()
 
+    def reconfigure(self, resolve_account: ResolveAccount, *, threshold: float, session_timeout: float, send_start: bool) -> None:
+        """A reloaded config's rules and settings, for every event and tick from now on."""
+        self.resolve_account = resolve_account
+        self.threshold = threshold
+        self.session_timeout = session_timeout
+        self.send_start = send_start
+
     # -- inputs ---------------------------------------------------------------------------------
 
     def seed_marks(self, marks: list[tuple[str, Item, float]]) -> None:

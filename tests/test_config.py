@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bridge.config import SECTIONS, ConfigError, Config, default_config, load, parse
+from bridge.config import (
+    AccountSettings,
+    Config,
+    ConfigError,
+    EngineSettings,
+    HttpSettings,
+    JellyfinServer,
+    KodiHost,
+    OutboxSettings,
+    PlexServer,
+    SimklSettings,
+    UserRule,
+    default_config,
+    load,
+    parse,
+)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
 MINIMAL = """\
@@ -51,9 +67,21 @@ def test_minimal_file_gets_the_defaults() -> None:
     ("", "config.yaml: the file is empty"),
     ("- 1\n", "config.yaml:1: config: expected a mapping, got list"),
     (MINIMAL.replace("alice: {}", "alice: {tokenenv: X}"), "config.yaml:4: accounts.alice.tokenenv: unknown key (did you mean 'token_env'?)"),
+    (MINIMAL.replace("alice: {}", "bad name: {}"), "config.yaml:4: accounts.bad name: account names use letters, digits, '-', '_' or '.'"),
+    (MINIMAL.replace("accounts:\n  alice: {}", "accounts: {}"), "config.yaml:3: accounts: expected a mapping with at least one account"),
+    (MINIMAL + "kodi:\n  - name: a\n    http_port: x\n", "config.yaml:7: kodi[0].http_port: expected an integer or null, got string"),
+    (MINIMAL + "plex:\n  - {name: a, url: 'http://x', token: t, exclude_libraries: [1, 1.5]}\n",
+     "config.yaml:6: plex[0].exclude_libraries[1]: expected a string or an integer, got float"),
+    (MINIMAL + "users:\n  - {account: alice, source: tv}\n", "config.yaml:6: users[0].source: must be one of *, plex, jellyfin, kodi, event, got 'tv'"),
+    (MINIMAL + "plex:\n  - {name: a, url: 'http://x'}\n", "config.yaml: plex[0].token: missing (required)"),
 ])
 def test_errors_name_the_key_and_line(text: str, expected: str) -> None:
     assert error(text).startswith(expected)
+
+
+def test_a_section_with_nothing_under_it_has_its_defaults() -> None:
+    c = parse(MINIMAL + "engine:\noutbox:\nusers:\nplex:\nhttp:\n")
+    assert c.engine.watched_threshold == 80 and c.outbox.batch_size == 500 and c.users == () and c.plex == () and c.http is None
 
 
 def test_environment_substitution(monkeypatch) -> None:
@@ -71,8 +99,10 @@ def test_the_example_parses_and_covers_every_key(monkeypatch) -> None:
     sample = {"": data, "simkl": data["simkl"], "engine": data["engine"], "outbox": data["outbox"], "http": data["http"],
               "account": data["accounts"]["bob"], "users[]": {k: v for u in data["users"] for k, v in u.items()},
               "plex[]": data["plex"][0], "jellyfin[]": data["jellyfin"][0], "kodi[]": data["kodi"][0]}
-    for section, fields in SECTIONS.items():
-        missing = set(fields) - set(sample[section])
+    sections = {"": Config, "simkl": SimklSettings, "engine": EngineSettings, "outbox": OutboxSettings, "http": HttpSettings,
+                "account": AccountSettings, "users[]": UserRule, "plex[]": PlexServer, "jellyfin[]": JellyfinServer, "kodi[]": KodiHost}
+    for section, declared in sections.items():
+        missing = {f.name for f in dataclasses.fields(declared)} - set(sample[section])
         assert not missing, f"config.example.yaml does not show {section or 'top-level'} keys {sorted(missing)}"
 
 

@@ -1,0 +1,209 @@
+"""Every config key, declared once: its type, default and check, as frozen pydantic dataclasses.
+
+A check raises `refused(reason)`, and `reason` is the whole message a user reads after the key's
+path; `bridge.config.yaml_file` adds the file, line and path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
+from pydantic.dataclasses import dataclass
+from pydantic_core import PydanticCustomError
+
+# -- checks: each sits beside the type it refines --------------------------------------------
+
+Loc = tuple[str | int, ...]
+REFUSED = "config"  # the error type of every check below
+NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+NAME_RULE = "use letters, digits, '-', '_' or '.'"
+
+
+def refused(reason: str, at: Loc | None = None) -> PydanticCustomError:
+    """`at` places a check made on a whole section (a cross-reference) at the key it is about."""
+    return PydanticCustomError(REFUSED, "{reason}", {"reason": reason, "at": at})
+
+
+def check(reason: Callable[[Any], str | None]) -> AfterValidator:
+    """A check to put in a key's annotation: `reason` says what is wrong with a value, or None."""
+
+    def validate(value: Any) -> Any:
+        why = reason(value)
+        if why:
+            raise refused(why)
+        return value
+
+    return AfterValidator(validate)
+
+
+def between(lo: float, hi: float) -> AfterValidator:
+    return check(lambda v: None if lo <= v <= hi else f"must be between {lo:g} and {hi:g}, got {_number(v)}")
+
+
+def matches(rx: str, what: str) -> AfterValidator:
+    return check(lambda v: None if re.match(rx, v) else f"{what}, got {v!r}")
+
+
+def null_as(empty: Any) -> BeforeValidator:
+    """A section or list written with nothing under it (`plex:`) has its defaults."""
+    return BeforeValidator(lambda v: empty if v is None else v)
+
+
+def _number(v: float) -> str:
+    # a YAML 150 arrives as 150.0; the message shows what the file says
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+
+def _some_accounts(value: Any) -> Any:
+    if value == {}:
+        raise refused("expected a mapping with at least one account")
+    return value
+
+
+def _state_dir(value: Any) -> Any:
+    # `state_dir: ${STATE_DIR:-}` left empty means the default
+    if isinstance(value, str):
+        return Path(value).expanduser() if value else default_state_dir()
+    return value
+
+
+# Scalars are strict (a 1 is not true, "8080" is not a port); lists are not, so that a YAML list
+# becomes the declared tuple.
+Url = Annotated[StrictStr, matches(r"^https?://[^\s/]+", "must be an http(s) URL")]
+ServerName = Annotated[StrictStr, matches(NAME.pattern, NAME_RULE)]
+AccountName = Annotated[StrictStr, check(lambda v: None if NAME.match(v) else f"account names {NAME_RULE}")]
+T = TypeVar("T")
+Items = Annotated[tuple[T, ...], null_as(())]
+SETTINGS = ConfigDict(extra="forbid")
+
+
+# -- the settings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class SimklSettings:
+    client_id: Annotated[StrictStr, check(lambda v: None if v.strip() else "must not be empty")]
+    api_url: Url = "https://api.simkl.com"
+    app_name: Annotated[StrictStr, matches(r"^[a-z0-9-]+$", "use lowercase letters, digits and '-'")] = "simkl-bridge"
+    timeout: Annotated[StrictFloat, between(1, 600)] = 30.0
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class EngineSettings:
+    watched_threshold: Annotated[StrictFloat, between(1, 100)] = 80.0
+    session_timeout: Annotated[StrictFloat, between(60, 7 * 86400)] = 1800.0
+    send_start: StrictBool = True
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class OutboxSettings:
+    batch_size: Annotated[StrictInt, between(1, 1000)] = 500
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class AccountSettings:
+    token_env: StrictStr | None = None
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class UserRule:
+    account: StrictStr
+    user: StrictStr = "*"
+    source: Literal["*", "plex", "jellyfin", "kodi", "event"] = "*"
+    server: StrictStr = "*"
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class HttpSettings:
+    secret: Annotated[StrictStr, check(lambda v: None if len(v) >= 16 else "must be at least 16 characters")]
+    listen: Annotated[StrictStr, matches(r"^[^\s:]*:\d{1,5}$", "use host:port")] = "127.0.0.1:8765"
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class PlexServer:
+    name: ServerName
+    url: Url
+    token: StrictStr
+    alerts: StrictBool = True
+    webhooks: StrictBool = False
+    exclude_libraries: Items[StrictStr | StrictInt] = ()  # by name or section id
+    resume_user: StrictStr | None = None
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class JellyfinServer:
+    name: ServerName
+    url: Url
+    api_key: StrictStr
+    user: StrictStr | None = None
+    websocket: StrictBool = True
+    webhooks: StrictBool = False
+    exclude_libraries: Items[StrictStr] = ()
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class KodiHost:
+    name: ServerName
+    host: StrictStr = "127.0.0.1"
+    port: Annotated[StrictInt, between(1, 65535)] = 9090
+    http_port: StrictInt | None = 8080
+    username: StrictStr | None = None
+    password: StrictStr | None = None
+    user: StrictStr = "kodi"
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "simkl-bridge"
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class Config:
+    simkl: SimklSettings
+    accounts: Annotated[Mapping[AccountName, Annotated[AccountSettings, null_as({})]], BeforeValidator(_some_accounts),
+                        AfterValidator(MappingProxyType)]  # frozen like the rest
+    state_dir: Annotated[Path, BeforeValidator(_state_dir)] = field(default_factory=default_state_dir)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    engine: Annotated[EngineSettings, null_as({})] = field(default_factory=EngineSettings)
+    outbox: Annotated[OutboxSettings, null_as({})] = field(default_factory=OutboxSettings)
+    users: Items[UserRule] = ()
+    catch_all: StrictStr | None = None
+    http: HttpSettings | None = None
+    plex: Items[PlexServer] = ()
+    jellyfin: Items[JellyfinServer] = ()
+    kodi: Items[KodiHost] = ()
+
+    @model_validator(mode="after")
+    def _references_hold(self) -> Config:
+        """Rules name configured accounts; server names are unique across the kinds of server."""
+        names = ", ".join(self.accounts)
+        for at, account in [*((("users", i, "account"), r.account) for i, r in enumerate(self.users)),
+                            (("catch_all",), self.catch_all)]:
+            if account is not None and account not in self.accounts:
+                raise refused(f"{account!r} is not one of the accounts ({names})", at)
+        kinds: dict[str, str] = {}
+        every: list[tuple[str, Sequence[PlexServer | JellyfinServer | KodiHost]]] = [
+            ("plex", self.plex), ("jellyfin", self.jellyfin), ("kodi", self.kodi)]
+        for kind, servers in every:
+            for i, server in enumerate(servers):
+                if server.name in kinds:
+                    raise refused(f"{server.name!r} is already the name of a {kinds[server.name]} server", (kind, i, "name"))
+                kinds[server.name] = kind
+        return self
+
+
+def default_config(state_dir: str | Path, api_url: str, client_id: str, account: str = "demo") -> Config:
+    """One account receiving every play: the demo's embedded setup."""
+    return Config(
+        simkl=SimklSettings(client_id=client_id, api_url=api_url),
+        accounts={account: AccountSettings()},
+        state_dir=Path(state_dir),
+        users=(UserRule(account=account),),
+    )
