@@ -4,10 +4,17 @@ A write acknowledged by `enqueue` survives a kill -9 at any instant (WAL, synchr
 that was in flight when the process died is still pending and is resent with the same body and
 `watched_at`, which Simkl treats as the same watch. Writes Simkl refuses for good are parked with
 their reason (the dead letter), never retried by themselves.
+
+Every watched mark is also kept in `marks`, a compact table (account, item, when) that outlives
+the write it came from: the engine's dedupe and startup reconciliation read it, so sent writes can
+be pruned and the file stays small however long the bridge runs. Every query the bridge runs while
+it works is an index range in the order it wants (tests/test_outbox.py reads the query plans), so
+its cost does not grow with the backlog.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
 import threading
@@ -16,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bridge.item import Ids, Item, Kind
+from bridge.item import Item
 from bridge.outbox_migrate import v1_to_v2
-from bridge.writes import HISTORY, PLAYBACK_KINDS, Write
+from bridge.writes import HISTORY, KINDS, PLAYBACK_KINDS, Write
 
 SCHEMA_VERSION = 2
 # Each step upgrades a file from the version before it (bridge/outbox_migrate.py).
@@ -26,7 +33,7 @@ _MIGRATIONS = {2: v1_to_v2}
 
 PENDING, SENT, PARKED = "pending", "sent", "parked"
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS writes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     account TEXT NOT NULL,
@@ -39,12 +46,23 @@ CREATE TABLE IF NOT EXISTS writes (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_at REAL NOT NULL DEFAULT 0,
     last_error TEXT NOT NULL DEFAULT '',
-    done_at REAL,
-    item TEXT NOT NULL DEFAULT ''
+    done_at REAL
 );
-CREATE INDEX IF NOT EXISTS writes_due ON writes (state, account, next_at);
-CREATE INDEX IF NOT EXISTS writes_item ON writes (account, item_key, state);
+CREATE INDEX IF NOT EXISTS writes_pending ON writes (account, kind, id) WHERE state='pending';
+CREATE INDEX IF NOT EXISTS writes_next ON writes (account, next_at) WHERE state='pending';
+CREATE INDEX IF NOT EXISTS writes_supersede ON writes (account, item_key, kind) WHERE state='pending';
+CREATE INDEX IF NOT EXISTS writes_sent ON writes (done_at) WHERE state='sent';
+CREATE INDEX IF NOT EXISTS writes_parked ON writes (account, id) WHERE state='parked';
+CREATE TABLE IF NOT EXISTS marks (
+    write_id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    idem_key TEXT NOT NULL UNIQUE,
+    item TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS marks_at ON marks (at);
 """
+_ENTRY = "id, account, kind, item_key, idem_key, body, at, attempts, next_at, last_error"
 
 
 @dataclass(frozen=True)
@@ -53,7 +71,6 @@ class Entry:
     account: str
     kind: str
     item_key: str
-    item: Item
     idem_key: str
     body: dict[str, Any]
     at: float
@@ -72,6 +89,8 @@ class Outbox:
         # One connection shared under a lock: writes are few and small, and one connection keeps
         # SQLite's locking out of the picture for the adapter threads and the sender.
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # Freed pages go back to the file system when pruning asks (must precede the first table).
+        self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=10000")
@@ -89,10 +108,13 @@ class Outbox:
                 version = max(version, 1)  # files of the first release carry no user_version
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 _MIGRATIONS[step](db)
-            for statement in _SCHEMA.split(";"):
+            for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            # A file made before incremental vacuum was asked for takes it only through one VACUUM.
+            self._db.execute("VACUUM")
 
     def _tx(self) -> _Transaction:
         return _Transaction(self._db, self._lock)
@@ -104,21 +126,24 @@ class Outbox:
     # -- writing --------------------------------------------------------------------------------
 
     def enqueue(self, write: Write) -> bool:
-        """Commit a write. False when its idem_key is already known (sent, pending or parked)."""
+        """Commit a write. False when its idem_key is already known (sent, pending, parked or marked)."""
         with self._tx() as db:
-            if db.execute("SELECT 1 FROM writes WHERE idem_key=?", (write.idem_key,)).fetchone():
+            if (db.execute("SELECT 1 FROM writes WHERE idem_key=?", (write.idem_key,)).fetchone()
+                    or db.execute("SELECT 1 FROM marks WHERE idem_key=?", (write.idem_key,)).fetchone()):
                 return False
             # Simkl keeps one playback per item (latest wins), and a watch makes a playback moot:
             # unsent start/pause writes for the item are superseded.
             db.execute(
-                "DELETE FROM writes WHERE account=? AND item_key=? AND state='pending' AND kind IN (?, ?)",
+                "DELETE FROM writes WHERE account=? AND item_key=? AND kind IN (?, ?) AND state='pending'",
                 (write.account, write.item_key, *PLAYBACK_KINDS),
             )
-            db.execute(
-                "INSERT INTO writes (account, kind, item_key, idem_key, body, at, item) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (write.account, write.kind, write.item_key, write.idem_key, json.dumps(write.body), write.at,
-                 json.dumps(write.item.to_json())),
+            cur = db.execute(
+                "INSERT INTO writes (account, kind, item_key, idem_key, body, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (write.account, write.kind, write.item_key, write.idem_key, json.dumps(write.body), write.at),
             )
+            if write.kind == HISTORY:
+                db.execute("INSERT INTO marks (write_id, account, idem_key, item, at) VALUES (?, ?, ?, ?, ?)",
+                           (cur.lastrowid, write.account, write.idem_key, json.dumps(write.item.to_json()), write.at))
         return True
 
     def mark_sent(self, ids: Iterable[int], now: float = 0.0) -> None:
@@ -149,32 +174,58 @@ class Outbox:
             )
             return cur.rowcount
 
-    def prune_sent(self, older_than: float) -> int:
+    def prune(self, sent_before: float, marks_before: float) -> int:
+        """Forget sent writes done before `sent_before` and the marks (of writes no longer kept)
+        made before `marks_before`; give the freed pages back. Returns the rows removed."""
         with self._tx() as db:
-            return db.execute("DELETE FROM writes WHERE state='sent' AND done_at < ?", (older_than,)).rowcount
+            removed = db.execute("DELETE FROM writes WHERE state='sent' AND done_at < ?", (sent_before,)).rowcount
+            removed += db.execute(
+                "DELETE FROM marks WHERE at < ? AND NOT EXISTS (SELECT 1 FROM writes w WHERE w.id = marks.write_id)",
+                (marks_before,),
+            ).rowcount
+        with self._lock:
+            self._db.execute("PRAGMA incremental_vacuum")
+        return removed
 
     # -- reading --------------------------------------------------------------------------------
 
     def accounts_with_due(self, now: float) -> list[str]:
+        """Accounts with a pending write due by `now`: one index probe per account, not a scan."""
+        return [account for account, due in self.next_due_per_account().items() if due <= now]
+
+    def next_due_per_account(self) -> dict[str, float]:
+        """{account: when its earliest pending write is due}, for every account with one."""
         with self._lock:
+            # DISTINCT would read every pending row; stepping from one account to the next reads one each.
             rows = self._db.execute(
-                "SELECT DISTINCT account FROM writes WHERE state='pending' AND next_at<=? ORDER BY account", (now,)
+                "WITH RECURSIVE acc(name) AS ("
+                " SELECT MIN(account) FROM writes WHERE state='pending'"
+                " UNION ALL SELECT (SELECT MIN(account) FROM writes WHERE state='pending' AND account > acc.name)"
+                " FROM acc WHERE acc.name IS NOT NULL)"
+                " SELECT name, (SELECT MIN(next_at) FROM writes WHERE account=acc.name AND state='pending')"
+                " FROM acc WHERE name IS NOT NULL"
             ).fetchall()
-        return [r[0] for r in rows]
+        return {name: float(due) for name, due in rows}
 
     def due(self, account: str, now: float, limit: int = 1000, kind: str | None = None) -> list[Entry]:
+        """Pending writes due by `now`, oldest first: per kind an index range, merged in id order."""
+        kinds = KINDS if kind is None else (kind,)
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM writes WHERE state='pending' AND account=? AND next_at<=? AND (? IS NULL OR kind=?) "
-                "ORDER BY id LIMIT ?",
-                (account, now, kind, kind, limit),
-            ).fetchall()
-        return [_entry(r) for r in rows]
+            per_kind = [
+                self._db.execute(
+                    f"SELECT {_ENTRY} FROM writes INDEXED BY writes_pending "
+                    "WHERE account=? AND kind=? AND state='pending' AND next_at<=? ORDER BY id LIMIT ?",
+                    (account, k, now, limit),
+                ).fetchall()
+                for k in kinds
+            ]
+        return [_entry(r) for r in heapq.merge(*per_kind)][:limit]
 
     def parked(self, account: str | None = None) -> list[Entry]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM writes WHERE state='parked' AND (? IS NULL OR account=?) ORDER BY id", (account, account)
+                f"SELECT {_ENTRY} FROM writes WHERE state='parked' AND (? IS NULL OR account=?) ORDER BY id",
+                (account, account),
             ).fetchall()
         return [_entry(r) for r in rows]
 
@@ -188,32 +239,28 @@ class Outbox:
         return out
 
     def pending(self, account: str | None = None) -> int:
+        accounts = [account] if account is not None else list(self.next_due_per_account())
         with self._lock:
-            count: int = self._db.execute(
-                "SELECT COUNT(*) FROM writes WHERE state='pending' AND (? IS NULL OR account=?)", (account, account)
-            ).fetchone()[0]
-        return count
+            return sum(
+                self._db.execute("SELECT COUNT(*) FROM writes WHERE account=? AND state='pending'", (a,)).fetchone()[0]
+                for a in accounts
+            )
 
     def marks_since(self, ts: float) -> list[tuple[str, Item, float]]:
-        """History writes (any state but parked) since ts: the engine's dedupe memory after a restart,
-        and what reconciliation holds Simkl's playbacks against."""
+        """Watched marks made since ts, unless their write was parked: the engine's dedupe memory
+        after a restart, and what reconciliation holds Simkl's playbacks against."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT account, item, at FROM writes WHERE kind=? AND state!='parked' AND at>=? AND item!='' ORDER BY at",
-                (HISTORY, ts),
+                "SELECT account, item, at FROM marks m WHERE at >= ? AND NOT EXISTS "
+                "(SELECT 1 FROM writes w WHERE w.id = m.write_id AND w.state='parked') ORDER BY at",
+                (ts,),
             ).fetchall()
         return [(a, Item.from_json(json.loads(i)), t) for a, i, t in rows]
 
 
-_COLUMNS = "id, account, kind, item_key, item, idem_key, body, at, attempts, next_at, last_error"
-# A migrated row whose body named no item (none are known): it is still sent, and matches nothing.
-_NO_ITEM = Item(Kind.MOVIE, Ids())
-
-
 def _entry(row: tuple[Any, ...]) -> Entry:
-    (id_, account, kind, item_key, item, idem_key, body, at, attempts, next_at, last_error) = row
-    typed = Item.from_json(json.loads(item)) if item else _NO_ITEM
-    return Entry(id_, account, kind, item_key, typed, idem_key, json.loads(body), at, attempts, next_at, last_error)
+    (id_, account, kind, item_key, idem_key, body, at, attempts, next_at, last_error) = row
+    return Entry(id_, account, kind, item_key, idem_key, json.loads(body), at, attempts, next_at, last_error)
 
 
 class _Transaction:

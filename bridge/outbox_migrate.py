@@ -1,9 +1,10 @@
 """Outbox schema upgrades: each opens a file an older simkl-bridge wrote and keeps every write.
 
-v1 -> v2: rows gain `item`, the typed item identity (bridge.item.Item) that reconciliation
-matches by. v1 stored only its key string; the identity is rebuilt from each row's own body, which
-holds every id the write was sent with (more than the key names). The key and body stay as they
-were, so a pending write is resent byte for byte and a mark keeps deduplicating the same plays.
+v1 -> v2: each watched mark gains a row in `marks` with its typed item identity (bridge.item.Item),
+which reconciliation matches by and which outlives pruning. v1 stored only the item's key string;
+the identity is rebuilt from each history row's own body, which holds every id the write was sent
+with (more than the key names). Rows keep their key and body, so a pending write is resent byte for
+byte and a mark keeps deduplicating the same plays. The v1 indexes give way to v2's partial ones.
 """
 
 from __future__ import annotations
@@ -20,18 +21,25 @@ log = logging.getLogger("bridge.outbox")
 
 
 def v1_to_v2(db: sqlite3.Connection) -> None:
-    db.execute("ALTER TABLE writes ADD COLUMN item TEXT NOT NULL DEFAULT ''")
-    rows = db.execute("SELECT id, body FROM writes").fetchall()
-    for row_id, body in rows:
+    from bridge.outbox import SCHEMA  # the tables and indexes v2 adds; outbox imports this module
+
+    db.execute("DROP INDEX IF EXISTS writes_due")
+    db.execute("DROP INDEX IF EXISTS writes_item")
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    rows = db.execute("SELECT id, account, idem_key, body, at FROM writes WHERE kind='history'").fetchall()
+    for row_id, account, idem_key, body, at in rows:
         item = item_from_body(json.loads(body))
         if item is None:
-            log.warning("outbox row %d: its body names no item; kept, but reconciliation cannot match it", row_id)
+            log.warning("outbox row %d: its body names no item; it is still sent, but no mark is kept for it", row_id)
             continue
-        db.execute("UPDATE writes SET item=? WHERE id=?", (json.dumps(item.to_json()), row_id))
+        db.execute("INSERT INTO marks (write_id, account, idem_key, item, at) VALUES (?, ?, ?, ?, ?)",
+                   (row_id, account, idem_key, json.dumps(item.to_json()), at))
 
 
 def item_from_body(body: Any) -> Item | None:
-    """The item a v1 history or scrobble body was about."""
+    """The item a v1 history body was about."""
     if not isinstance(body, dict):
         return None
     for bucket, numbering in (("movies", Numbering.TV), ("shows", Numbering.TV), ("anime", Numbering.ANIDB)):
@@ -41,7 +49,7 @@ def item_from_body(body: Any) -> Item | None:
     episodes = body.get("episodes")
     if isinstance(episodes, list) and episodes and isinstance(episodes[0], dict):
         return Item(Kind.EPISODE, _ids(episodes[0]), by_episode_ids=True)
-    return _scrobble_item(body)
+    return None
 
 
 def _ids(entry: dict[str, Any]) -> Ids:
@@ -55,15 +63,3 @@ def _history_item(entry: dict[str, Any], kind: Kind, numbering: Numbering) -> It
     season = (entry.get("seasons") or [{}])[0]
     numbers = tuple(e["number"] for e in season.get("episodes", []) if isinstance(e, dict) and "number" in e)
     return Item(kind, _ids(entry), numbering, season.get("number"), numbers)
-
-
-def _scrobble_item(body: dict[str, Any]) -> Item | None:
-    if isinstance(body.get("movie"), dict):
-        return Item(Kind.MOVIE, _ids(body["movie"]))
-    for key, numbering in (("show", Numbering.TV), ("anime", Numbering.ANIDB)):
-        if isinstance(body.get(key), dict):
-            episode = body["episode"] if isinstance(body.get("episode"), dict) else {}
-            number = episode.get("number")
-            return Item(Kind.EPISODE, _ids(body[key]), numbering, episode.get("season"),
-                        (number,) if isinstance(number, int) else ())
-    return None

@@ -1,10 +1,15 @@
 """Drains the outbox into Simkl, one account at a time.
 
 Watched items waiting together go out as one `/sync/history` POST (up to `batch_size` items);
-playback writes (start/pause) go one by one through `/scrobble/*`. A transient failure reschedules
-with jittered exponential backoff; a 401 blocks only that account, keeping its queue until its
-token changes; a permanent refusal parks the write with the reason; an item Simkl cannot find is
-parked alone while the rest of its batch is delivered.
+playback writes (start/pause) go one by one through `/scrobble/*`. A 401 blocks only that account,
+keeping its queue until its token changes; a permanent refusal parks the write with the reason; an
+item Simkl cannot find is parked alone while the rest of its batch is delivered.
+
+A transient failure closes the account's gate: one backoff per account (jittered, growing, at
+least Simkl's Retry-After), during which nothing of that account is sent; then one request probes,
+and once Simkl answers the queue drains at the normal pace. An outage costs one request per
+backoff step, however many batches wait. Between flushes the sender sleeps until the next write is
+due (or an enqueue wakes it), not on a timer.
 """
 
 from __future__ import annotations
@@ -16,16 +21,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 from bridge.backoff import delay
 from bridge.outbox import Entry, Outbox
 from bridge.simkl.client import AuthError, PermanentError, SimklClient, SimklError, TransientError, not_found_items
-from bridge.writes import HISTORY
+from bridge.writes import HISTORY, PLAYBACK_KINDS
 
 log = logging.getLogger("bridge.sender")
 
 BUCKETS = ("movies", "shows", "anime", "episodes")
+# The longest the sender sleeps: a login for an account whose writes wait is only seen by a flush.
+RECHECK = 30.0
+
+
+class _Closed(Exception):
+    """The account's gate closed during this flush: stop sending for it."""
+
+
+@dataclass
+class Gate:
+    failures: int = 0
+    until: float = 0.0
 
 
 @dataclass
@@ -55,6 +72,7 @@ class Sender:
         self.clock = clock
         self.backoff_base, self.backoff_cap, self.rng = backoff_base, backoff_cap, rng
         self.blocked: set[str] = set()
+        self.gates: dict[str, Gate] = {}
         self._logged_out: set[str] = set()
 
     def unblock(self, account: str) -> None:
@@ -68,6 +86,8 @@ class Sender:
         now = self.clock() if now is None else now
         report = FlushReport()
         for account in self.outbox.accounts_with_due(now):
+            if account in self.gates and self.gates[account].until > now:
+                continue
             client = self.client_for(account)  # may unblock the account after a new login
             if account in self.blocked:
                 continue
@@ -79,6 +99,8 @@ class Sender:
                 continue
             try:
                 self._flush_account(account, client, now, report)
+            except _Closed:
+                pass
             except AuthError:
                 self.blocked.add(account)
                 report.blocked.append(account)
@@ -94,8 +116,8 @@ class Sender:
             self._send_history(client, batch, now, report)
             if len(batch) < self.batch_size:
                 break
-        for entry in self.outbox.due(account, now, self.batch_size):
-            if entry.kind != HISTORY:
+        for kind in PLAYBACK_KINDS:
+            for entry in self.outbox.due(account, now, self.batch_size, kind=kind):
                 self._deliver([entry], partial(client.scrobble, entry.kind, entry.body), now, report)
 
     def _send_history(self, client: SimklClient, batch: list[Entry], now: float, report: FlushReport) -> None:
@@ -118,15 +140,12 @@ class Sender:
     def _deliver(self, entries: list[Entry], call: Callable[[], dict[str, Any]], now: float,
                  report: FlushReport) -> dict[str, Any] | None:
         ids = [e.id for e in entries]
+        account = entries[0].account
         report.requests += 1
         try:
             reply = call()
         except TransientError as exc:
-            delay = max(exc.retry_after or 0.0, self._backoff(max(e.attempts for e in entries)))
-            self.outbox.retry(ids, now + delay, str(exc))
-            report.retried += len(ids)
-            log.warning("%s; %d write(s) retried in %.0f s", exc, len(ids), delay)
-            return None
+            self._close_gate(account, ids, str(exc), exc.retry_after, now, report)
         except PermanentError as exc:
             self.outbox.park(ids, str(exc), now)
             report.parked += len(ids)
@@ -135,28 +154,46 @@ class Sender:
         except AuthError:
             raise
         except SimklError as exc:  # any other client failure: keep the write, try later
-            self.outbox.retry(ids, now + self._backoff(0), str(exc))
-            report.retried += len(ids)
-            return None
+            self._close_gate(account, ids, str(exc), None, now, report)
         self.outbox.mark_sent(ids, now)
         report.sent += len(ids)
+        if self.gates.pop(account, None) is not None:
+            log.info("account %r: Simkl answers again; sending its queue", account)
         return reply
 
-    def _backoff(self, attempts: int) -> float:
-        return delay(attempts, self.backoff_base, self.backoff_cap, self.rng)
+    def _close_gate(self, account: str, ids: list[int], error: str, retry_after: float | None, now: float,
+                    report: FlushReport) -> NoReturn:
+        gate = self.gates.setdefault(account, Gate())
+        wait = max(retry_after or 0.0, delay(gate.failures, self.backoff_base, self.backoff_cap, self.rng))
+        gate.failures += 1
+        gate.until = now + wait
+        self.outbox.retry(ids, gate.until, error)
+        report.retried += len(ids)
+        log.warning("%s; account %r waits %.0f s (%d write(s) pending)", error, account, wait, self.outbox.pending(account))
+        raise _Closed
 
-    def run(self, stop: threading.Event, wake: threading.Event | None = None, idle: float = 1.0) -> None:
-        """Flush until `stop` is set; `wake` (set on enqueue) cuts the idle wait short."""
+    def next_wake(self) -> float | None:
+        """When a flush can next send something: the earliest due write of an account that is not
+        blocked, or None when nothing waits."""
+        times = [max(due, self.gates[a].until if a in self.gates else 0.0)
+                 for a, due in self.outbox.next_due_per_account().items() if a not in self.blocked]
+        return min(times, default=None)
+
+    def run(self, stop: threading.Event, wake: threading.Event | None = None, idle: float = RECHECK) -> None:
+        """Flush until `stop` is set, sleeping until the next write is due (at most `idle`
+        seconds); `wake` (set on enqueue) cuts the sleep short."""
+        wake = wake or threading.Event()
         while not stop.is_set():
+            wake.clear()
             try:
                 self.flush_once()
+                due = self.next_wake()
+                pause = idle if due is None else min(idle, due - self.clock())
             except Exception as exc:  # the sender thread must outlive any surprise
                 log.error("sender: %s: %s", type(exc).__name__, exc)
-            if wake is not None:
-                wake.wait(idle)
-                wake.clear()
-            else:
-                stop.wait(idle)
+                pause = idle
+            if pause > 0:
+                wake.wait(pause)
 
 
 def _is_missing(entry: Entry, not_found: list[dict[str, Any]]) -> bool:

@@ -91,9 +91,17 @@ def test_every_request_identifies_the_app(scripted) -> None:
 
 
 def test_5xx_then_success_is_retried_with_growing_backoff(scripted) -> None:
-    server, client, sleeps = scripted((502, {}, {}), (503, {}, {}), (201, {"ok": 1}, {}))
-    assert client.add_history({"movies": [MATRIX]}) == {"ok": 1}
+    server, client, sleeps = scripted((502, {}, {}), (503, {}, {}), (200, {"ok": 1}, {}))
+    assert client.get_activities() == {"ok": 1}
     assert sleeps == [1.0, 2.0]
+
+
+def test_a_write_is_tried_once_per_call(scripted) -> None:
+    """The sender's per-account backoff retries writes; the client adds no requests of its own."""
+    server, client, sleeps = scripted((503, {}, {"Retry-After": "9"}), (201, {"ok": 1}, {}))
+    with pytest.raises(TransientError) as err:
+        client.add_history({"movies": [MATRIX]})
+    assert err.value.retry_after == 9.0 and len(server.seen) == 1 and sleeps == []
 
 
 def test_429_retry_after_is_obeyed(scripted) -> None:
@@ -112,8 +120,11 @@ def test_transient_failures_surface_after_the_retries(scripted) -> None:
 def test_scrobble_lock_collision_waits_and_409_means_already_recorded(scripted) -> None:
     server, client, sleeps = scripted((400, {"error": "RATE_LIMIT"}, {}),
                                       (409, {"watched_at": "2024-01-15T10:30:00.000Z", "expires_at": "2024-01-15T11:30:00.000Z"}, {}))
+    with pytest.raises(TransientError) as err:
+        client.scrobble("stop", {"progress": 99, "movie": MATRIX})
+    assert err.value.retry_after == 5.0 and sleeps == []  # the sender waits the lock out
     reply = client.scrobble("stop", {"progress": 99, "movie": MATRIX})
-    assert reply["already_recorded"] is True and sleeps == [5.0]
+    assert reply["already_recorded"] is True
 
 
 def test_401_is_an_auth_error_and_other_4xx_are_permanent(scripted) -> None:

@@ -81,7 +81,7 @@ def test_prune_keeps_pending_and_parked(tmp_path) -> None:
     a, b, c = box.due("alice", 10)
     box.mark_sent([a.id], now=5)
     box.park(b.id, "x", now=5)
-    assert box.prune_sent(older_than=6) == 1
+    assert box.prune(sent_before=6, marks_before=0) == 1
     assert box.counts()["alice"] == {"pending": 1, "sent": 0, "parked": 1}
 
 
@@ -111,3 +111,33 @@ def test_many_threads_enqueue_while_one_drains(tmp_path) -> None:
     sender.join(10)
     assert len(drained) == len(set(drained)) == 800
     assert box.counts()["alice"]["sent"] == 800
+
+
+def test_every_query_of_the_running_bridge_is_an_index_range(tmp_path) -> None:
+    """What the sender, the engine and reconciliation ask while the bridge runs never reads the
+    whole table nor sorts it: each is an index range in the order wanted (the query plans say so),
+    so a backlog of a million writes costs each call what ten did."""
+    box = Outbox(tmp_path / "o.sqlite")
+    for i in range(50):
+        box.enqueue(w(HISTORY, tmdb=1 + i, at=i))
+        box.enqueue(w(PAUSE, tmdb=1000 + i, at=i, account="bob"))
+    executed: list[str] = []
+    box._db.set_trace_callback(executed.append)
+    box.enqueue(w(PAUSE, tmdb=1, at=100))
+    box.enqueue(w(HISTORY, tmdb=2000, at=101))
+    box.accounts_with_due(200)
+    box.next_due_per_account()
+    (first, *_) = box.due("alice", 200, limit=10, kind=HISTORY)
+    box.due("bob", 200, limit=10)
+    box.mark_sent([first.id], now=300)
+    box.retry([first.id + 1], next_at=400, error="503")
+    box.marks_since(10)
+    box.prune(sent_before=250, marks_before=0)
+    box._db.set_trace_callback(None)
+    queries = [q for q in executed if q.split()[0].upper() in ("SELECT", "DELETE", "UPDATE", "WITH")]
+    assert len(queries) >= 12
+    for query in queries:
+        plan = " | ".join(row[3] for row in box._db.execute("EXPLAIN QUERY PLAN " + query))
+        assert "TEMP B-TREE" not in plan, (query, plan)
+        scans = [step for step in plan.split(" | ") if step.startswith("SCAN") and not step.startswith("SCAN acc")]
+        assert scans == [], (query, plan)

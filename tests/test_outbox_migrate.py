@@ -21,22 +21,23 @@ def migrated(tmp_path: Path) -> Outbox:
     return Outbox(path)
 
 
-def test_a_v1_outbox_keeps_every_row_and_gains_typed_items(tmp_path) -> None:
+def test_a_v1_outbox_keeps_every_row_and_its_marks_gain_typed_items(tmp_path) -> None:
     box = migrated(tmp_path)
     assert box._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert box.counts() == {"alice": {"pending": 2, "sent": 1, "parked": 1}, "bob": {"pending": 2, "sent": 0, "parked": 0}}
-    pending = {e.item_key: e.item for e in box.due("alice", 1e12) + box.due("bob", 1e12)}
-    assert pending == {
-        "episode-ids/tvdb:349232": Item(Kind.EPISODE, Ids(tvdb=349232), by_episode_ids=True),
-        "movie/tmdb:27205": Item(Kind.MOVIE, Ids(tmdb=27205)),
-        "episode/anidb:9541/anidb/s1e4": Item(Kind.EPISODE, Ids(anidb=9541), Numbering.ANIDB, 1, (4,)),
-        "episode/tvdb:121361/tv/s3e9": Item(Kind.EPISODE, Ids(tvdb=121361, imdb="tt0944947"), Numbering.TV, 3, (9,)),
-    }
-    # Every key is the one today's engine makes for the same play, so old marks still deduplicate.
-    assert all(item.key == key for key, item in pending.items())
-    # The sent movie is still a mark: the engine and reconciliation see it after the upgrade.
+    pending = {(e.kind, e.item_key) for e in box.due("alice", 1e12) + box.due("bob", 1e12)}
+    assert pending == {("history", "episode-ids/tvdb:349232"), ("pause", "movie/tmdb:27205"),
+                       ("history", "episode/anidb:9541/anidb/s1e4"), ("start", "episode/tvdb:121361/tv/s3e9")}
+    # Every watched mark but the parked one, its item rebuilt from the body it was sent with.
     marks = box.marks_since(0)
-    assert ("alice", Item(Kind.MOVIE, Ids(tmdb=603, imdb="tt0133093")), 1_780_000_000.0) in marks
+    assert marks == [
+        ("alice", Item(Kind.MOVIE, Ids(tmdb=603, imdb="tt0133093")), 1_780_000_000.0),
+        ("bob", Item(Kind.EPISODE, Ids(anidb=9541), Numbering.ANIDB, 1, (4,)), 1_780_000_020.0),
+        ("alice", Item(Kind.EPISODE, Ids(tvdb=349232), by_episode_ids=True), 1_780_000_030.0),
+    ]
+    # Each key is the one today's engine makes for the same play, so old marks still deduplicate.
+    assert [item.key for _, item, _ in marks] == ["movie/tmdb:603", "episode/anidb:9541/anidb/s1e4",
+                                                  "episode-ids/tvdb:349232"]
     counts = box.counts()
     box.close()
     assert Outbox(tmp_path / "outbox.sqlite").counts() == counts  # opened again: nothing migrates twice
@@ -52,5 +53,6 @@ def test_every_pending_v1_write_is_delivered(tmp_path, emulator) -> None:
     # The episode known only by its own id (tvdb 349232) is Breaking Bad S1E2 in the catalog.
     assert [(w["season"], w["number"]) for w in watches(emulator, "alice")] == [(1, 2)]
     assert [w["number"] for w in watches(emulator, "bob")] == [4]
-    playbacks = {u: [p["progress"] for p in emulator.state()["users"][u]["playbacks"]] for u in ("alice", "bob")}
-    assert playbacks == {"alice": [13.51], "bob": [0.3]}
+    # The pause became alice's Simkl playback; bob's start only says "watching now" (no playback).
+    assert [p["progress"] for p in emulator.state()["users"]["alice"]["playbacks"]] == [13.51]
+    assert any(r["path"].startswith("/scrobble/start") for r in emulator.requests)

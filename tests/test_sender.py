@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 
-
 from bridge.events import Ids, Item, Kind, PlayEvent, State
 from bridge.outbox import Outbox
 from bridge.sender import Sender
 from bridge.simkl.bodies import history_body, scrobble_body
-from bridge.times import iso
 from bridge.simkl.client import TransientError
+from bridge.times import iso
 from bridge.writes import HISTORY, PAUSE, Write
 from tests.conftest import TOKEN, make_client
 
@@ -69,7 +68,8 @@ def test_history_and_playbacks_reach_simkl(emulator, tmp_path) -> None:
 def test_an_outage_of_several_minutes_delivers_everything_exactly_once(emulator, tmp_path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
     now = [1_700_000_000.0]
-    sender = Sender(box, lambda a: make_client(emulator, max_retries=1), clock=lambda: now[0], backoff_base=5, backoff_cap=120)
+    client = make_client(emulator)  # one client: its pacing spaces every POST of this test
+    sender = Sender(box, lambda a: client, clock=lambda: now[0], backoff_base=5, backoff_cap=120)
     emulator.fault("down")
     for i in range(30):
         box.enqueue(movie_watch(603, now[0] - i * 3 * DAY))
@@ -89,7 +89,7 @@ def test_an_outage_of_several_minutes_delivers_everything_exactly_once(emulator,
     # a re-run of the same writes (a replayed sync) is refused locally and ignored by Simkl
     again = movie_watch(603, 1_700_000_000.0)
     assert box.enqueue(again) is False
-    make_client(emulator).add_history(again.body)
+    client.add_history(again.body)
     assert len(watches_of(emulator)) == 33
 
 
@@ -190,3 +190,28 @@ def test_the_run_loop_survives_surprises(tmp_path) -> None:
     stop.set()
     t.join(5)
     assert len(calls) >= 3 and box.pending() == 1
+
+
+def test_an_outage_costs_one_request_per_backoff_step_however_much_waits(emulator, tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    for i in range(200):  # 20 batches of 10
+        box.enqueue(movie_watch(603, 1_700_000_000.0 - i * DAY))
+    now = [1_700_000_000.0]
+    client = make_client(emulator)
+    sender = Sender(box, lambda a: client, clock=lambda: now[0], batch_size=10, backoff_base=5, backoff_cap=60,
+                    rng=lambda: 1.0)
+    emulator.fault("down")
+    per_second = []
+    while now[0] < 1_700_000_000 + 600:  # ten simulated minutes, a flush every second
+        per_second.append(sender.flush_once().requests)
+        now[0] += 1
+    # One probe per backoff step: 5, 10, 20, 40, then every 60 s.
+    assert max(per_second) == 1
+    probes = [t for t, n in enumerate(per_second) if n]
+    assert probes[:5] == [0, 5, 15, 35, 75] and all(b - a == 60 for a, b in zip(probes[4:], probes[5:]))
+    assert sum(per_second) == len(probes) == 13 and box.pending() == 200
+    emulator.recover()
+    now[0] = 1_700_000_000 + 600 + 60
+    report = sender.flush_once()
+    assert (report.requests, report.sent, box.pending()) == (20, 200, 0)  # drained at the normal pace
+    assert sender.next_wake() is None and sender.gates == {}

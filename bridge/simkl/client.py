@@ -60,7 +60,7 @@ class ClientConfig:
     app_version: str = bridge.__version__
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
-    max_retries: int = 3
+    max_retries: int = 3  # in-call retries of a transient failure, for reads only
     post_interval: float = 1.0  # Simkl: 1 POST per second per token
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
@@ -161,7 +161,9 @@ class SimklClient:
                                      reply.status, error or str(reply.status))
             except TransientError as exc:
                 attempt += 1
-                if attempt > self.config.max_retries:
+                # A write is retried by the sender's one backoff per account, never here as well:
+                # in-call retries on top of it multiplied the POSTs an outage costs.
+                if attempt > self.config.max_retries or method == "POST":
                     raise
                 delay = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
                 log.debug("%s; retrying in %.1f s (attempt %d)", exc, delay, attempt)
