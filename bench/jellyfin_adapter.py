@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bridge.adapters.jellyfin import JellyfinAdapter  # noqa: E402
 from bridge.config import JellyfinServer, default_config  # noqa: E402
 from bridge.daemon import Bridge  # noqa: E402
+from bridge.emulator import DEFAULT_CLIENT_ID, Emulator  # noqa: E402
 from bridge.simkl.auth import TokenStore  # noqa: E402
 from bridge.simkl.client import ClientConfig, SimklClient  # noqa: E402
-from bridge.simkl.emulator import DEFAULT_CLIENT_ID, Emulator  # noqa: E402
 from tests.jellyfin_standin import ALICE, API_KEY, JellyfinStandIn  # noqa: E402
 
 TOKEN = "bench-token-0123456789"

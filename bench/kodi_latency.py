@@ -26,10 +26,10 @@ from bridge.adapters.kodi import KodiAdapter  # noqa: E402
 from bridge.adapters.kodi_rpc import TcpConnection  # noqa: E402
 from bridge.config import parse  # noqa: E402
 from bridge.daemon import Bridge  # noqa: E402
+from bridge.emulator import DEFAULT_CLIENT_ID, Emulator  # noqa: E402
 from bridge.events import PlayEvent, State  # noqa: E402
 from bridge.simkl.auth import TokenStore  # noqa: E402
 from bridge.simkl.client import ClientConfig, SimklClient  # noqa: E402
-from bridge.simkl.emulator import DEFAULT_CLIENT_ID, Emulator  # noqa: E402
 from tests.conftest import eventually  # noqa: E402
 from tests.kodi_real import RealKodi, available  # noqa: E402
 

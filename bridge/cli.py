@@ -121,7 +121,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
-    from bridge.simkl.emulator import serve
+    from bridge.emulator import serve
 
     serve(args.port, args.host)
     return 0

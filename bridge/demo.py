@@ -12,10 +12,10 @@ from pathlib import Path
 
 from bridge.config import default_config
 from bridge.daemon import Bridge
+from bridge.emulator import Emulator
 from bridge.events import Ids, Kind, PlayEvent, State
 from bridge.simkl.auth import TokenStore, login
 from bridge.simkl.client import ClientConfig, SimklClient
-from bridge.simkl.emulator import Emulator
 
 CLIENT_ID = "emulator-client"
 # Real Simkl allows 1 POST/s per token; the demo's emulator and client agree on a faster pace so

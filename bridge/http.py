@@ -1,8 +1,10 @@
-"""The bridge's own small HTTP endpoint: Plex and Jellyfin webhooks, the Kodi addon, a status page.
+"""The one HTTP server of the project: the bridge's endpoint (Plex and Jellyfin webhooks, the Kodi
+addon's /event, a status page) and the local Simkl emulator both run on it.
 
-Adapters register routes; this module only does transport: size limits, the shared secret, JSON
-replies, and turning any handler failure into a one-line log and an error status so one bad request
-never takes the endpoint down.
+Handlers are registered per route; this module only does transport: routing (exact paths and
+`{name}` segments), size limits, the shared secret, JSON replies with extra headers, and turning
+any handler failure into a one-line log and an error status so one bad request never takes the
+server down.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger("bridge.http")
@@ -30,15 +34,29 @@ class HttpError(Exception):
         self.reason = reason
 
 
+class Hangup(Exception):
+    """Raised by a handler to close the connection without any reply, as a crashing server would."""
+
+
+@dataclass
+class Response:
+    """A reply with headers of its own (e.g. Retry-After); a handler may also return (status, body)."""
+
+    status: int
+    body: Any = None  # JSON-able, or str/bytes sent as text; a 204 sends nothing
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Request:
     method: str
-    path: str  # without the secret segment and without the query
+    path: str  # without the secret segment, the query and a trailing slash
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-cased names
     stream: BinaryIO  # the body, limited to content_length bytes
     content_length: int
     client: str = ""
+    params: dict[str, str] = field(default_factory=dict)  # the route's {name} segments
     _body: bytes | None = field(default=None, repr=False)
 
     def body(self, limit: int = MAX_BODY) -> bytes:
@@ -55,25 +73,54 @@ class Request:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise HttpError(400, f"body is not JSON ({exc})") from None
 
+    @property
+    def consumed(self) -> bool:
+        """Whether the whole body has been read, so the connection can carry another request."""
+        return self._body is not None or self.content_length == 0
 
-Handler = Callable[[Request], "tuple[int, Any]"]
+
+Handler = Callable[[Request], "tuple[int, Any] | Response"]
+
+
+def _error_json(status: int, reason: str) -> Any:
+    return {"error": reason}
 
 
 @dataclass
 class Route:
     method: str
-    path: str
+    path: str  # as registered: exact, or with {name} segments
     handler: Handler
     secret: bool
+    pattern: re.Pattern[str] | None = None  # set when the path has {name} segments
+
+    def match(self, path: str) -> dict[str, str] | None:
+        if self.pattern is None:
+            return {} if path == self.path else None
+        found = self.pattern.fullmatch(path)
+        return found.groupdict() if found else None
+
+
+def _pattern(path: str) -> re.Pattern[str] | None:
+    if "{" not in path:
+        return None
+    segments = (f"(?P<{s[1:-1]}>[^/]+)" if s.startswith("{") and s.endswith("}") else re.escape(s) for s in path.split("/"))
+    return re.compile("/".join(segments))
 
 
 class HttpServer:
-    """Routes are exact paths. Routes with secret=True accept the secret as a leading path segment
-    (`/<secret>/plex`, the form media-server UIs can always store), a `secret` query parameter or an
-    `X-Bridge-Secret` header."""
+    """Routes are exact paths or paths with `{name}` segments (exact ones win). Routes with
+    secret=True accept the secret as a leading path segment (`/<secret>/plex`, the form media-server
+    UIs can always store), a `secret` query parameter or an `X-Bridge-Secret` header.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, secret: str = ""):
-        self.secret = secret
+    `fallback` answers what no route matches (default: 404); `error_body` shapes the JSON body of
+    the server's own errors; `keep_alive` lets a client reuse its connection once the body is read."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, secret: str = "", *, name: str = "bridge-http",
+                 keep_alive: bool = False, fallback: Handler | None = None,
+                 error_body: Callable[[int, str], Any] = _error_json):
+        self.secret, self.name, self.keep_alive = secret, name, keep_alive
+        self.fallback, self.error_body = fallback, error_body
         self.routes: dict[tuple[str, str], Route] = {}
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
@@ -82,15 +129,15 @@ class HttpServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     def add_route(self, method: str, path: str, handler: Handler, secret: bool = True) -> None:
-        self.routes[(method.upper(), path)] = Route(method.upper(), path, handler, secret)
+        self.routes[(method.upper(), path)] = Route(method.upper(), path, handler, secret, _pattern(path))
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="bridge-http", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self.name, daemon=True)
         self._thread.start()
-        log.info("listening on %s", self.url)
+        log.info("%s listening on %s", self.name, self.url)
 
     def stop(self) -> None:
         # shutdown() waits for serve_forever forever, so only ask a loop that is running.
@@ -107,36 +154,59 @@ class HttpServer:
             return False
         return hmac.compare_digest(given.encode(), self.secret.encode())
 
-    def dispatch(self, method: str, raw_path: str, headers: dict[str, str], stream: BinaryIO, client: str) -> tuple[int, Any]:
+    def _find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        route = self.routes.get((method, path))
+        if route is not None:
+            return route, {}
+        for route in self.routes.values():
+            params = route.match(path) if route.method == method and route.pattern is not None else None
+            if params is not None:
+                return route, params
+        return None
+
+    def _resolve(self, method: str, path: str) -> tuple[Route, dict[str, str], str, str | None] | None:
+        """(route, its params, the path it answers, the secret the path carried)."""
+        found = self._find(method, path)
+        if found is not None:
+            return (*found, path, None)
+        if path.count("/") >= 2:
+            head, rest = path[1:].split("/", 1)
+            found = self._find(method, "/" + rest)
+            if found is not None and found[0].secret:  # /<secret>/rest-of-path
+                return (*found, "/" + rest, head)
+        if self.fallback is not None:
+            return Route(method, path, self.fallback, secret=False), {}, path, None
+        return None
+
+    def dispatch(self, method: str, raw_path: str, headers: dict[str, str], stream: BinaryIO,
+                 client: str) -> tuple[Response, Request | None]:
+        """The reply, and the request when a handler saw it. A handler's Hangup goes through."""
         parts = urlsplit(raw_path)
         query = parse_qs(parts.query)
-        path = parts.path
-        given = headers.get("x-bridge-secret") or (query.get("secret") or [None])[0]
-        route = self.routes.get((method, path))
-        if route is None and path.count("/") >= 2:
-            # /<secret>/rest-of-path
-            head, rest = path[1:].split("/", 1)
-            route = self.routes.get((method, "/" + rest))
-            if route is not None:
-                given, path = head, "/" + rest
-        if route is None:
-            return 404, {"error": "no such route"}
+        resolved = self._resolve(method, parts.path.rstrip("/") or "/")
+        if resolved is None:
+            return Response(404, self.error_body(404, "no such route")), None
+        route, params, path, in_path = resolved
+        given = in_path or headers.get("x-bridge-secret") or next(iter(query.get("secret", [])), None)
         if not self._authorized(route, given):
             log.warning("%s %s from %s: refused, missing or wrong secret", method, path, client)
-            return 403, {"error": "missing or wrong secret"}
+            return Response(403, self.error_body(403, "missing or wrong secret")), None
         try:
             length = int(headers.get("content-length") or 0)
         except ValueError:
-            return 400, {"error": "bad Content-Length"}
-        request = Request(method, path, query, headers, stream, max(0, length), client)
+            return Response(400, self.error_body(400, "bad Content-Length")), None
+        request = Request(method, path, query, headers, stream, max(0, length), client, params)
         try:
-            return route.handler(request)
+            reply = route.handler(request)
+        except Hangup:
+            raise
         except HttpError as exc:
             log.warning("%s %s from %s: %s", method, path, client, exc.reason)
-            return exc.status, {"error": exc.reason}
-        except Exception as exc:  # a handler bug must not take the endpoint down
+            return Response(exc.status, self.error_body(exc.status, exc.reason)), request
+        except Exception as exc:  # a handler bug must not take the server down
             log.error("%s %s from %s: handler failed: %s: %s", method, path, client, type(exc).__name__, exc)
-            return 500, {"error": "internal error"}
+            return Response(500, self.error_body(500, "internal error")), request
+        return (reply if isinstance(reply, Response) else Response(*reply)), request
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -146,26 +216,37 @@ class HttpServer:
 
             def _serve(self) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                status, payload = server.dispatch(self.command, self.path, headers, self.rfile, self.client_address[0])
-                if isinstance(payload, (bytes, str)):
-                    data = payload.encode() if isinstance(payload, str) else payload
-                    ctype = "text/plain; charset=utf-8"
-                else:
-                    data = json.dumps(payload).encode()
-                    ctype = "application/json"
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
+                try:
+                    reply, request = server.dispatch(self.command, self.path, headers, cast(BinaryIO, self.rfile),
+                                                     self.client_address[0])
+                except Hangup:
+                    self.close_connection = True
+                    return
+                self.send_response(reply.status)
+                data = b""
+                if reply.status != 204:
+                    data, ctype = _encode(reply.body)
+                    self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
-                # The body may not have been read (refused early): close rather than desync.
-                self.send_header("Connection", "close")
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                # A body that was not read (refused early) would desync the next request: close.
+                if not (server.keep_alive and request is not None and request.consumed):
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
                 self.wfile.write(data)
-                self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 # The stdlib line holds the request path, which may carry the secret: say nothing.
                 pass
 
         return _Handler
+
+
+def _encode(body: Any) -> tuple[bytes, str]:
+    if isinstance(body, (bytes, str)):
+        return (body.encode() if isinstance(body, str) else body), "text/plain; charset=utf-8"
+    return json.dumps(body).encode(), "application/json"

@@ -8,10 +8,9 @@ import pytest
 
 from bridge.config import Config, parse
 from bridge.daemon import Bridge
+from bridge.emulator import DEFAULT_CLIENT_ID, Emulator
 from bridge.simkl.auth import TokenStore
-
 from bridge.simkl.client import ClientConfig, SimklClient
-from bridge.simkl.emulator import DEFAULT_CLIENT_ID, Emulator
 
 # Tests run the emulator's POST limit faster than Simkl's 1/s; client and emulator agree on it.
 PACE = 0.02

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.simkl.emulator import Emulator
+from bridge.emulator import Emulator
 from tests.conftest import TOKEN
 
 WORKER = Path(__file__).with_name("crash_worker.py")

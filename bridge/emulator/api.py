@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.simkl.emulator_store import (
-    DUPLICATE_WINDOW, SCROBBLE_WATCHED, Catalog, User, Watch, echo_ids, media_echo, parse_stamp, stamp,
-)
+from bridge.emulator.catalog import Catalog, echo_ids, media_echo
+from bridge.emulator.store import DUPLICATE_WINDOW, SCROBBLE_WATCHED, User, Watch, parse_stamp, stamp
 
 Reply = tuple[int, Any]
 
@@ -27,13 +26,13 @@ def envelope(status: int, error: str, message: str = "") -> Reply:
 def history_add(user: User, catalog: Catalog, body: Any, now: float, allow_rewatch: bool) -> Reply:
     if not isinstance(body, dict):
         return envelope(400, "wrong_parameter", "Body must be a JSON object")
-    buckets = {k: body.get(k) for k in ("movies", "shows", "anime", "episodes") if k in body}
+    buckets: dict[str, Any] = {k: body.get(k) for k in ("movies", "shows", "anime", "episodes") if k in body}
     if not buckets:
         return envelope(400, "empty_field", "Missed movies, shows, anime or episodes")
     for name, items in buckets.items():
         if not isinstance(items, list):
             return envelope(400, "wrong_parameter", f"{name} must be an array")
-    added = {"movies": 0, "shows": 0, "episodes": 0, "statuses": []}
+    added: dict[str, Any] = {"movies": 0, "shows": 0, "episodes": 0, "statuses": []}
     not_found: dict[str, list[Any]] = {"movies": [], "shows": [], "episodes": []}
     for req in buckets.get("movies", []):
         item = catalog.find(req, ("movie",))
@@ -110,7 +109,10 @@ def _mark_show(user: User, catalog: Catalog, item: dict[str, Any], req: dict[str
     return count
 
 
-def _locate(catalog: Catalog, item: dict[str, Any], season: int, number: int, tvdb_anime: bool):
+Located = tuple[dict[str, Any] | None, int | None, int | None, tuple[int, int] | None]  # (item, season, number, tvdb)
+
+
+def _locate(catalog: Catalog, item: dict[str, Any], season: int, number: int, tvdb_anime: bool) -> Located:
     if tvdb_anime:
         mapped = catalog.tvdb_to_anidb(item, season, number)
         if mapped is None:
@@ -187,12 +189,13 @@ def scrobble(user: User, catalog: Catalog, action: str, body: Any, now: float) -
     tvdb = None
     target = item
     if media_key == "show" or (media_key == "anime" and episode is not None):
-        if not isinstance(episode, dict) or not isinstance(episode.get("season"), int) or not isinstance(episode.get("number"), int):
+        if not (isinstance(episode, dict) and isinstance(episode.get("season"), int) and isinstance(episode.get("number"), int)):
             return envelope(400, "empty_field", "Missed episode season/number")
-        located = _locate(catalog, item, episode["season"], episode["number"], item["type"] == "anime" and media_key == "show")
-        if located[0] is None:
+        found, season, number, tvdb = _locate(catalog, item, episode["season"], episode["number"],
+                                              item["type"] == "anime" and media_key == "show")
+        if found is None:
             return envelope(404, "id_err", "Episode could not be resolved")
-        target, season, number, tvdb = located
+        target = found
     key = (target["ids"]["simkl"], season, number)
     last = user.last_scrobble.get(key)
     if action in ("stop", "pause") and progress >= SCROBBLE_WATCHED and last is not None and now - last < DUPLICATE_WINDOW:
@@ -242,9 +245,9 @@ def playback_list(user: User, kind: str | None, query: dict[str, str], legacy_sp
     out = []
     for pb in sorted(user.playbacks, key=lambda p: p.paused_at, reverse=True):
         is_movie = pb.season is None
-        if kind == "movies" and not is_movie or kind == "episodes" and is_movie:
+        if (kind == "movies" and not is_movie) or (kind == "episodes" and is_movie):
             continue
-        if date_from is not None and pb.paused_at < date_from or date_to is not None and pb.paused_at >= date_to:
+        if (date_from is not None and pb.paused_at < date_from) or (date_to is not None and pb.paused_at >= date_to):
             continue
         if hide_watched and user.watched_after(pb.item["ids"]["simkl"], pb.season, pb.number, pb.paused_at):
             continue
@@ -287,7 +290,7 @@ def all_items(user: User, catalog: Catalog, kind: str | None, status: str | None
             continue
         group = {"movie": "movies", "show": "shows", "anime": "anime"}[item["type"]]
         item_status = "completed" if item["type"] == "movie" else "watching"
-        if kind and kind != group or status and status != item_status:
+        if (kind and kind != group) or (status and status != item_status):
             continue
         entry: dict[str, Any] = {"last_watched_at": stamp(last), "status": item_status, "user_rating": None,
                                  ("movie" if group == "movies" else "show"): {"title": item["title"], "year": item.get("year"),

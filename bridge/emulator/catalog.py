@@ -1,0 +1,98 @@
+"""The emulator's catalog: what Simkl knows, and how a request's ids or title find an item.
+
+Items resolve by ids (or exact title + year); anime follow AniDB (one entry per cour), with TVDB
+seasons mapped onto the cours. The stock catalog is catalog.json beside this file.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+ID_KEYS = ("simkl", "imdb", "tmdb", "tvdb", "mal", "anidb", "anilist", "kitsu")
+
+
+def wanted_ids(ids: Any) -> dict[str, str]:
+    """The ids a request names, as strings (Simkl takes ints or numeric strings; IMDb also as a URL)."""
+    if not isinstance(ids, dict):
+        return {}
+    wanted = {k: str(v) for k, v in ids.items() if k in ID_KEYS and v not in (None, "")}
+    if "imdb" in wanted and "/" in wanted["imdb"]:
+        wanted["imdb"] = next((p for p in wanted["imdb"].split("/") if p.startswith("tt")), wanted["imdb"])
+    return wanted
+
+
+class Catalog:
+    def __init__(self, items: list[dict[str, Any]] | None = None):
+        if items is None:
+            items = json.loads((Path(__file__).with_name("catalog.json")).read_text())
+        self.items: list[dict[str, Any]] = []
+        for item in items:
+            self.add(item)
+
+    def add(self, item: dict[str, Any]) -> dict[str, Any]:
+        item = copy.deepcopy(item)
+        item.setdefault("ids", {}).setdefault("simkl", 900000 + len(self.items))
+        self.items.append(item)
+        return item
+
+    def find(self, request: Any, types: tuple[str, ...]) -> dict[str, Any] | None:
+        """The catalog item a request item means: by any id (tmdb within movie vs tv), else title+year."""
+        if not isinstance(request, dict):
+            return None
+        wanted = wanted_ids(request.get("ids"))
+        candidates = [i for i in self.items if i["type"] in types]
+        for key in ID_KEYS:
+            if key in wanted:
+                hits = [i for i in candidates if str(i["ids"].get(key)) == wanted[key]]
+                if hits:
+                    return hits[0]
+        title = request.get("title")
+        if isinstance(title, str) and title and not wanted:
+            year = request.get("year")
+            for i in candidates:
+                if i["title"].casefold() == title.casefold() and (year is None or i.get("year") == year):
+                    return i
+        return None
+
+    def cours(self, anime: dict[str, Any]) -> list[dict[str, Any]]:
+        """The AniDB entries sharing this anime's TVDB id, by TVDB season."""
+        tvdb = anime["ids"].get("tvdb")
+        same = [i for i in self.items if i["type"] == "anime" and tvdb is not None and i["ids"].get("tvdb") == tvdb]
+        return sorted(same or [anime], key=lambda i: i.get("tvdb_season", 1))
+
+    def tvdb_to_anidb(self, anime: dict[str, Any], season: int, number: int) -> tuple[dict[str, Any], int] | None:
+        for cour in self.cours(anime):
+            if cour.get("tvdb_season", 1) == season:
+                return (cour, number) if 1 <= number <= cour.get("episodes", 0) else None
+        return None
+
+    def find_episode(self, ids: Any) -> tuple[dict[str, Any], int, int] | None:
+        """(show, season, number) of the episode these episode-level ids name, by any shared id."""
+        wanted = set(wanted_ids(ids).items())
+        for item in self.items:
+            for coords, known in (item.get("episode_ids") or {}).items():
+                if wanted & {(k, str(v)) for k, v in known.items()}:
+                    season, number = coords.split("x")
+                    return item, int(season), int(number)
+        return None
+
+    @staticmethod
+    def has_episode(item: dict[str, Any], season: int, number: int) -> bool:
+        if item["type"] == "anime":
+            return season in (0, 1) and 1 <= number <= item.get("episodes", 0)
+        return 1 <= number <= int(item.get("seasons", {}).get(str(season), 0))
+
+
+def echo_ids(item: dict[str, Any]) -> dict[str, Any]:
+    """Simkl answers with the resolved ids; external ids frequently come back as strings."""
+    return {k: (v if k == "simkl" else str(v)) for k, v in item["ids"].items()}
+
+
+def media_echo(item: dict[str, Any]) -> dict[str, Any]:
+    out = {"title": item["title"], "year": item.get("year"), "ids": echo_ids(item)}
+    if item["type"] in ("movie", "anime"):
+        out["anime_type"] = item.get("anime_type")
+    return out
