@@ -22,16 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge.adapters.kodi import KodiAdapter  # noqa: E402
-from bridge.adapters.kodi_rpc import TcpConnection  # noqa: E402
-from bridge.config import parse  # noqa: E402
-from bridge.daemon import Bridge  # noqa: E402
-from bridge.emulator import DEFAULT_CLIENT_ID, Emulator  # noqa: E402
-from bridge.events import PlayEvent, State  # noqa: E402
-from bridge.simkl.auth import TokenStore  # noqa: E402
-from bridge.simkl.client import ClientConfig, SimklClient  # noqa: E402
-from tests.conftest import eventually  # noqa: E402
-from tests.kodi_real import RealKodi, available  # noqa: E402
+from bridge.adapters.kodi import KodiAdapter
+from bridge.adapters.kodi.api import TcpConnection
+from bridge.config import parse
+from bridge.daemon import Bridge
+from bridge.emulator import DEFAULT_CLIENT_ID, Emulator
+from bridge.events import PlayEvent, State
+from bridge.simkl.auth import TokenStore
+from bridge.simkl.client import ClientConfig, SimklClient
+from tests.adapters.kodi.real import RealKodi, available
+from tests.conftest import eventually
 
 TOKEN = "bench-token-0123456789abcdef"
 DAYS_APART = 3 * 86400.0
@@ -119,14 +119,15 @@ def measure(bridge: Bridge, kodi: RealKodi, emulator: Emulator, clock: ViewingCl
             kodi.play(kodi.movie)
             time.sleep(0.5)  # a viewing that starts from the beginning: a rewatch, not a resumed tail
             kodi.seek(90)
-            wait(lambda: len(stops) == i + 1, 30, f"OnStop of play {i + 1}", step=0.01)
-            wait(lambda: watches(emulator) > before, 30, f"the watch of play {i + 1}")
+            wait(lambda i=i: len(stops) == i + 1, 30, f"OnStop of play {i + 1}", step=0.01)
+            wait(lambda before=before: watches(emulator) > before, 30, f"the watch of play {i + 1}")
             landed = time.monotonic()
             if watches(emulator) != before + 1:
                 raise SystemExit(f"play {i + 1}: the emulator gained {watches(emulator) - before} watches, not 1")
-            wait(lambda: len(stopped_events) == i + 1, 5, "the stopped event")
+            wait(lambda i=i: len(stopped_events) == i + 1, 5, "the stopped event")
             results.append((stopped_events[i] - stops[i], landed - stops[i]))
-            print(f"play {i + 1:2d}: OnStop -> event {results[-1][0] * 1000:6.1f} ms, -> on Simkl {results[-1][1] * 1000:6.1f} ms",
+            to_event, to_simkl = results[-1]
+            print(f"play {i + 1:2d}: OnStop -> event {to_event * 1000:6.1f} ms, -> on Simkl {to_simkl * 1000:6.1f} ms",
                   flush=True)
             clock.next_play()
             time.sleep(1.2)  # Simkl's one POST per second is not what is being measured here

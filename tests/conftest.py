@@ -86,7 +86,7 @@ def eventually(probe, what: str, timeout: float = 10.0, interval: float = 0.02):
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
-# -- real Kodi (tests/kodi_real.py) ----------------------------------------------------------------
+# -- real Kodi (tests/adapters/kodi/real.py) --------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)
@@ -106,7 +106,7 @@ def pytest_runtest_call(item):
     except Exception as exc:
         kodi = item.funcargs.get("kodi")
         if hasattr(kodi, "crashed") and kodi.crashed():
-            from tests.kodi_real import KodiCrashed
+            from tests.adapters.kodi.real import KodiCrashed
 
             raise KodiCrashed(f"Kodi died during the test ({kodi._last_words()}): {exc}") from exc
         raise

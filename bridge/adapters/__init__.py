@@ -15,7 +15,7 @@ from bridge.events import EventError, PlayEvent, from_json
 
 MAP_SOURCES: dict[str, str] = {
     "event": "bridge.adapters:map_event",
-    "kodi": "bridge.adapters.kodi_map:map_file",
+    "kodi": "bridge.adapters.kodi.map:map_file",
     "plex-webhook": "bridge.adapters.plex_map:map_webhook",
     "plex-metadata": "bridge.adapters.plex_map:map_metadata",
     "jellyfin-webhook": "bridge.adapters.jellyfin_map:map_webhook",

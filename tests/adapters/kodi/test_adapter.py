@@ -7,108 +7,13 @@ One real Kodi serves the module (starting one costs a few seconds); each test ru
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from datetime import datetime
-from typing import Any, Callable
-from zoneinfo import ZoneInfo
 
-import pytest
-
-from bridge.adapters.base import Backoff
-from bridge.adapters.kodi import KodiAdapter
-from bridge.config import KodiHost
-from bridge.adapters.kodi_map import CLOCK_LABELS
-from bridge.events import Ids, Kind, PlayEvent, Resume, State
-from tests import conftest
-from tests.conftest import make_client, watches
-from tests.kodi_real import KODI_TZ, RealKodi, free_port, real_kodi
-from tests.test_kodi_rpc import FakeKodi, notification, reply
-
-
-def eventually(probe, what: str, timeout: float = 20.0):
-    # A real Kodi takes its time: a roomier default than the other adapters' tests.
-    return conftest.eventually(probe, what, timeout, interval=0.05)
-
-
-# -- a scripted Kodi ------------------------------------------------------------------------------
-
-MOVIE = {"id": 1, "type": "movie", "title": "The Matrix", "year": 1999, "file": "/m/The.Matrix.1999.mp4",
-         "imdbnumber": "603", "uniqueid": {"tmdb": "603", "imdb": "tt0133093"}, "runtime": 8160, "season": -1, "episode": -1,
-         "tvshowid": -1}
-
-
-def kodi_time(s: float) -> dict[str, int]:
-    return {"hours": int(s // 3600), "minutes": int(s % 3600 // 60), "seconds": int(s % 60), "milliseconds": 0}
-
-
-def failure(request: dict[str, Any]) -> bytes:
-    return json.dumps({"id": request["id"], "jsonrpc": "2.0", "error": {"code": -32100, "message": "Failed to execute method."}}).encode()
-
-
-class ScriptedKodi:
-    """Answers the adapter's requests from a little state; the video player has id `playerid`."""
-
-    def __init__(self, playerid: int = 1, item: Any = MOVIE):
-        self.playerid, self.item = playerid, item
-        self.position, self.speed, self.active = 600.0, 1, False
-        self.answered: list[str] = []
-        # Library requests: method -> params -> result, or None for a Kodi error.
-        self.library: dict[str, Callable[[dict[str, Any]], Any]] = {}
-        self.fake = FakeKodi(self.answer)
-
-    def answer(self, request: dict[str, Any]) -> bytes:
-        method, params = request["method"], request.get("params") or {}
-        if method in self.library:
-            result = self.library[method](params)
-            return failure(request) if result is None else reply(request, result)
-        self.answered.append(method)
-        if method == "Player.GetActivePlayers":
-            players = [{"playerid": self.playerid, "playertype": "internal", "type": "video"}] if self.active else []
-            return reply(request, players) + (self.on_avstart() if self.active and self.answered.count(method) == 1 else b"")
-        if params.get("playerid", self.playerid) != self.playerid:
-            return failure(request)
-        if method == "Player.GetItem":
-            return reply(request, {"item": self.item})
-        if method == "Player.GetProperties":
-            return reply(request, {"time": kodi_time(self.position), "totaltime": kodi_time(8160), "speed": self.speed})
-        return reply(request, "OK")
-
-    def on_avstart(self) -> bytes:
-        return notification("Player.OnAVStart", item={"id": 1, "type": "movie"}, player={"playerid": self.playerid, "speed": 1})
-
-    def start(self) -> None:
-        self.active = True
-        self.notify("Player.OnAVStart", item={"id": 1, "type": "movie"}, player={"playerid": self.playerid, "speed": 1})
-
-    def notify(self, method: str, **data: Any) -> None:
-        eventually(lambda: self.fake.client is not None, "the adapter to connect")
-        assert self.fake.client is not None
-        self.fake.client.sendall(notification(method, **data))
-
-    def host(self, name: str = "lr") -> KodiHost:
-        return KodiHost(name=name, port=self.fake.port, http_port=None, user="alice")
-
-
-@pytest.fixture
-def scripted():
-    made: list[tuple[ScriptedKodi, KodiAdapter]] = []
-
-    def make(playing: bool = False, heartbeat: float = 30.0, **kw) -> tuple[ScriptedKodi, KodiAdapter, list[PlayEvent]]:
-        kodi = ScriptedKodi(**kw)
-        kodi.active = playing
-        adapter = KodiAdapter(kodi.host(), backoff=Backoff(0.05, 0.2), heartbeat=heartbeat)
-        events: list[PlayEvent] = []
-        adapter.start(events.append)
-        made.append((kodi, adapter))
-        eventually(lambda: "Player.GetActivePlayers" in kodi.answered, "the adapter to look at what Kodi plays")
-        return kodi, adapter, events
-
-    yield make
-    for kodi, adapter in made:
-        adapter.stop()
-        kodi.fake.close()
+from bridge.events import PlayEvent, State
+from tests.adapters.kodi.real import eventually, free_port, kodi, kodi_bridge, playbacks, real_kodi  # noqa: F401 - fixtures
+from tests.adapters.kodi.standin import MOVIE, ScriptedKodi, kodi_time, scripted  # noqa: F401 - fixtures
+from tests.conftest import watches
 
 
 def test_pause_and_resume_are_read_from_the_player_that_is_playing(scripted) -> None:
@@ -195,29 +100,6 @@ def test_a_garbage_reply_is_one_log_line_and_the_next_play_still_works(scripted,
     assert event.ids.tmdb == 603
 
 
-def test_resume_points_are_set_one_by_one_and_a_refused_one_does_not_stop_the_rest(scripted, caplog) -> None:
-    caplog.set_level(logging.INFO, logger="bridge.adapters.kodi")
-    kodi, adapter, _ = scripted()
-    never_played = {"lastplayed": "", "resume": {"position": 0.0, "total": 0.0}, "runtime": 8000}
-    kodi.library = {
-        "XBMC.GetInfoLabels": lambda p: {CLOCK_LABELS[0]: time.strftime("%Y-%m-%d", time.gmtime()),
-                                         CLOCK_LABELS[1]: time.strftime("%H:%M:%S", time.gmtime())},
-        "VideoLibrary.GetMovies": lambda p: {"movies": [dict(never_played, movieid=1, title="Locked", uniqueid={"tmdb": "603"}),
-                                                        dict(never_played, movieid=2, title="Open", uniqueid={"tmdb": "604"})]},
-        "VideoLibrary.SetMovieDetails": lambda p: None if p["movieid"] == 1 else "OK",
-    }
-    eventually(adapter.supervisor.connected.is_set, "the adapter to connect")
-    paused = time.time() - 60
-    done = adapter.apply_resume([Resume("alice", Kind.MOVIE, Ids(tmdb=603), 50.0, paused),
-                                 Resume("alice", Kind.MOVIE, Ids(tmdb=604), 25.0, paused),
-                                 Resume("alice", Kind.MOVIE, Ids(tmdb=999), 25.0, paused)])  # not in this library
-    assert done == 1
-    sets = [r["params"] for r in kodi.fake.requests if r["method"] == "VideoLibrary.SetMovieDetails"]
-    assert sets[-1] == {"movieid": 2, "resume": {"position": 2000.0, "total": 8000.0}}
-    (refused,) = [r.getMessage() for r in caplog.records if "not set" in r.getMessage()]
-    assert "tmdb:603" in refused and "Failed to execute method" in refused
-
-
 def test_each_configured_kodi_is_its_own_adapter_and_one_down_does_not_hold_up_another(bridge_for, caplog) -> None:
     caplog.set_level(logging.INFO, logger="bridge.adapters")
     kodi = ScriptedKodi()
@@ -235,35 +117,8 @@ def test_each_configured_kodi_is_its_own_adapter_and_one_down_does_not_hold_up_a
     kodi.fake.close()
 
 
+
 # -- a real Kodi ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def kodi(tmp_path_factory):
-    k = RealKodi(tmp_path_factory.mktemp("kodi"))
-    k.build()
-    yield k
-    k.quit()
-
-
-@pytest.fixture
-def kodi_bridge(kodi, bridge_for):
-    """A running bridge whose only adapter is this Kodi, with plays attributed to alice."""
-    def make():
-        extra = f"kodi: [{{name: lr, port: {kodi.tcp_port}, http_port: {kodi.http_port}, user: alice}}]"
-        bridge = bridge_for(extra, adapters=None)
-        (adapter,) = bridge.adapters
-        assert isinstance(adapter, KodiAdapter)
-        bridge.start(reconcile=False)
-        eventually(adapter.supervisor.connected.is_set, "the adapter to connect")
-        return bridge, adapter
-    yield make
-    if kodi.ping() and kodi.rpc("Player.GetActivePlayers"):
-        kodi.stop()
-
-
-def playbacks(emulator):
-    return emulator.state()["users"].get("alice", {}).get("playbacks", [])
 
 
 @real_kodi
@@ -334,32 +189,6 @@ def test_a_loose_file_is_not_sent_and_logged_once(kodi, kodi_bridge, emulator, c
 
 
 @real_kodi
-def test_startup_puts_simkls_paused_position_into_kodi_unless_kodis_is_newer(kodi, kodi_bridge, emulator) -> None:
-    (movie,) = kodi.rpc("VideoLibrary.GetMovies")["movies"]
-    set_movie = lambda **details: kodi.rpc("VideoLibrary.SetMovieDetails", {"movieid": movie["movieid"], **details})
-    set_movie(lastplayed="2001-01-01 00:00:00", resume={"position": 0.0, "total": 0.0})
-    make_client(emulator).scrobble("pause", {"progress": 35, "movie": {"ids": {"tmdb": 603}}})
-    make_client(emulator).scrobble("pause", {"progress": 50, "show": {"ids": {"tvdb": 81189}}, "episode": {"season": 1, "number": 2}})
-    bridge, _ = kodi_bridge()
-    assert bridge.reconcile().pushed == 2
-    assert library_resume(kodi, "movie") == {"position": pytest.approx(7.0, abs=0.2), "total": 20}
-    assert library_resume(kodi, "episode") == {"position": pytest.approx(10.0, abs=0.2), "total": 20}
-    # Kodi played the movie after Simkl's pause: Kodi's own resume point stays. Its lastplayed is in
-    # Kodi's time zone (3.5 h west of UTC here), which the adapter must not take for its own.
-    kodi_now = datetime.now(ZoneInfo(KODI_TZ)).strftime("%Y-%m-%d %H:%M:%S")
-    set_movie(lastplayed=kodi_now, resume={"position": 12.0, "total": 20.0})
-    assert bridge.reconcile().pushed == 0
-    assert library_resume(kodi, "movie")["position"] == 12.0
-    set_movie(resume={"position": 0.0, "total": 0.0})
-    (episode,) = kodi.rpc("VideoLibrary.GetEpisodes")["episodes"]
-    kodi.rpc("VideoLibrary.SetEpisodeDetails", {"episodeid": episode["episodeid"], "resume": {"position": 0.0, "total": 0.0}})
-
-
-def library_resume(kodi, kind: str) -> dict:
-    (item,) = kodi.rpc(f"VideoLibrary.Get{kind.title()}s", {"properties": ["resume"]})[f"{kind}s"]
-    return item["resume"]
-
-
 @real_kodi
 def test_kodi_killed_mid_play_is_reconnected(kodi, kodi_bridge, emulator, caplog) -> None:
     """Runs last in the module: it restarts the shared Kodi."""

@@ -23,7 +23,8 @@ import pytest
 
 from tests.conftest import SECRET, watches
 
-ADDON = Path(__file__).resolve().parent.parent / "plugins" / "kodi" / "service.simkl.bridge"
+ROOT = Path(__file__).resolve().parents[3]
+ADDON = ROOT / "plugins" / "kodi" / "service.simkl.bridge"
 PROFILE = "special://profile/addon_data/service.simkl.bridge/"
 
 

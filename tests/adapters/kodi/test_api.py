@@ -8,11 +8,12 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-from bridge.adapters.kodi_rpc import HttpRpc, JsonStream, RpcError, TcpConnection
+from bridge.adapters.kodi.api import HttpRpc, JsonStream, RpcError, TcpConnection
+from tests.adapters.kodi.standin import FakeKodi, notification, reply
 
 # What Kodi 20 wrote on 9090 (shared/kodi-headless.md §6), plus strings that fool naive framing.
 MESSAGES = [
@@ -67,68 +68,6 @@ def test_a_message_that_never_ends_is_refused() -> None:
 
 
 # -- TcpConnection ----------------------------------------------------------------------------------
-
-
-class FakeKodi:
-    """Accepts TCP clients on 127.0.0.1, one at a time, and hands each request it reads to `answer`,
-    which returns the raw bytes to write back (replies, notifications, in whatever order it likes)."""
-
-    def __init__(self, answer: Callable[[dict[str, Any]], bytes]):
-        self.answer = answer
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.client: socket.socket | None = None
-        self.connections = 0
-        self.requests: list[dict[str, Any]] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        try:
-            while True:
-                self.client, _ = self.listener.accept()
-                self.connections += 1
-                self._talk(self.client)
-        except OSError:
-            pass  # closed by the test
-
-    def _talk(self, client: socket.socket) -> None:
-        decoder, buf = json.JSONDecoder(), ""
-        try:
-            while data := client.recv(65536):
-                buf += data.decode()
-                while buf:
-                    try:
-                        request, end = decoder.raw_decode(buf)
-                    except json.JSONDecodeError:
-                        break  # the rest of this request is still on its way
-                    buf = buf[end:]
-                    self.requests.append(request)
-                    client.sendall(self.answer(request))
-        except OSError:
-            pass  # dropped by the test or by the client
-
-    def drop(self) -> None:
-        """The link goes away (Kodi itself carries on)."""
-        client, self.client = self.client, None
-        if client is not None:
-            try:
-                client.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # the client left first
-            client.close()
-
-    def close(self) -> None:
-        self.drop()
-        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
-        self.listener.close()
-
-
-def notification(method: str, **data: Any) -> bytes:
-    return json.dumps({"jsonrpc": "2.0", "method": method, "params": {"data": data, "sender": "xbmc"}}).encode()
-
-
-def reply(request: dict[str, Any], result: Any) -> bytes:
-    return json.dumps({"id": request["id"], "jsonrpc": "2.0", "result": result}).encode()
 
 
 def serving(conn: TcpConnection) -> tuple[list[tuple[str, dict]], threading.Event]:
@@ -270,10 +209,10 @@ def test_a_refused_login_says_so_in_one_line(kodi_web, username, password) -> No
 
 def test_http_error_replies_and_unreachable_kodi(kodi_web) -> None:
     port, _ = kodi_web
-    with pytest.raises(RpcError, match="Bad.Method: Kodi error: Method not found"):
+    with pytest.raises(RpcError, match=r"Bad\.Method: Kodi error: Method not found"):
         HttpRpc("127.0.0.1", port, "kodi", "secret").call("Bad.Method")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    with pytest.raises(RpcError, match="JSONRPC.Ping: ConnectionError"):
+    with pytest.raises(RpcError, match=r"JSONRPC\.Ping: ConnectionError"):
         HttpRpc("127.0.0.1", closed_port, timeout=2).call("JSONRPC.Ping")

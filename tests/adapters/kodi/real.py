@@ -1,4 +1,5 @@
-"""A real Kodi (Debian's package) run headless on Xvfb for the end-to-end tests.
+"""A real Kodi (Debian's package) run headless on Xvfb for the end-to-end tests, and the fixtures
+that run a bridge against it.
 
 Follows shared/kodi-headless.md: a private HOME with a null ALSA sink (without it every playback
 stalls 10 s), a small offline library of generated clips whose .nfo files carry the ids, scraped by
@@ -17,13 +18,15 @@ import sqlite3
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import eventually
+from bridge.adapters.kodi import KodiAdapter
+from tests import conftest
 
 CLIP_SECONDS = 20
 # Kodi writes `lastplayed` in its local time zone (its own setting, not $TZ). A zone with a
@@ -164,7 +167,7 @@ class RealKodi:
     def _enable_addons(self) -> None:
         for addon in map(addon_id, self.addons):
             self.rpc("Addons.SetAddonEnabled", {"addonid": addon, "enabled": True})
-            self._wait(lambda: self.rpc("Addons.GetAddonDetails", {"addonid": addon, "properties": ["enabled"]})["addon"]["enabled"],
+            self._wait(lambda addon=addon: self.rpc("Addons.GetAddonDetails", {"addonid": addon, "properties": ["enabled"]})["addon"]["enabled"],
                        10, f"add-on {addon} to be enabled")
 
     def _add_sources(self) -> None:
@@ -185,10 +188,11 @@ class RealKodi:
 
     def start(self) -> None:
         env = dict(os.environ, HOME=str(self.home), KODI_AE_SINK="ALSA")
-        log = open(self.root / "kodi-console.log", "ab")
-        self.proc = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 640x360x24", "kodi", "--standalone", "--windowing=x11",
-                                      "--logging=console"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                     preexec_fn=_no_core_dumps)
+        # Kodi's output goes to the file through its own descriptor: ours can close at once.
+        with open(self.root / "kodi-console.log", "ab") as log:
+            self.proc = subprocess.Popen(["xvfb-run", "-a", "-s", "-screen 0 640x360x24", "kodi", "--standalone",
+                                          "--windowing=x11", "--logging=console"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True, preexec_fn=_no_core_dumps)
         self._wait(self.ping, 60, "Kodi to answer JSON-RPC")
 
     def ping(self) -> bool:
@@ -277,4 +281,37 @@ class RealKodi:
 
     @staticmethod
     def _wait(probe, timeout: float, what: str):
-        return eventually(probe, what, timeout, interval=0.1)
+        return conftest.eventually(probe, what, timeout, interval=0.1)
+
+
+def eventually(probe, what: str, timeout: float = 20.0):
+    # A real Kodi takes its time: a roomier default than the other adapters' tests.
+    return conftest.eventually(probe, what, timeout, interval=0.05)
+
+
+@pytest.fixture(scope="module")
+def kodi(tmp_path_factory):
+    k = RealKodi(tmp_path_factory.mktemp("kodi"))
+    k.build()
+    yield k
+    k.quit()
+
+
+@pytest.fixture
+def kodi_bridge(kodi, bridge_for):
+    """A running bridge whose only adapter is this Kodi, with plays attributed to alice."""
+    def make():
+        extra = f"kodi: [{{name: lr, port: {kodi.tcp_port}, http_port: {kodi.http_port}, user: alice}}]"
+        bridge = bridge_for(extra, adapters=None)
+        (adapter,) = bridge.adapters
+        assert isinstance(adapter, KodiAdapter)
+        bridge.start(reconcile=False)
+        eventually(adapter.supervisor.connected.is_set, "the adapter to connect")
+        return bridge, adapter
+    yield make
+    if kodi.ping() and kodi.rpc("Player.GetActivePlayers"):
+        kodi.stop()
+
+
+def playbacks(emulator):
+    return emulator.state()["users"].get("alice", {}).get("playbacks", [])

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 
 from tests import conftest
+from tests.adapters.kodi.real import RealKodi, free_port, real_kodi
 from tests.conftest import SECRET, watches
-from tests.kodi_real import RealKodi, free_port, real_kodi
 
-
-ADDON = Path(__file__).resolve().parent.parent / "plugins" / "kodi" / "service.simkl.bridge"
-BUILD = Path(__file__).resolve().parent.parent / "scripts" / "build_kodi_addon.py"
+ROOT = Path(__file__).resolve().parents[3]
+ADDON = ROOT / "plugins" / "kodi" / "service.simkl.bridge"
+BUILD = ROOT / "scripts" / "build_kodi_addon.py"
 ADDON_ID = "service.simkl.bridge"
 SETTINGS = """<settings version="2">
     <setting id="bridge_url">http://127.0.0.1:{port}</setting>
@@ -64,7 +64,7 @@ class EmptyAddonRepository(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

@@ -1,34 +1,20 @@
-"""Kodi JSON-RPC results -> PlayEvents and resume points (pure functions, no Kodi needed).
+"""Kodi JSON-RPC results -> PlayEvents (pure functions, no Kodi needed).
 
 The payloads are shaped like what Kodi 20 really returns (see shared/kodi-headless.md §6).
 """
 
 from __future__ import annotations
 
-import calendar
 import json
 from pathlib import Path
 
 import pytest
 
-from bridge.adapters.kodi_map import (CLOCK_LABELS, NotInLibrary, event_from_item, find_by_ids, kodi_utc_offset,
-                                      numbers_agree, resume_point, seconds)
+from bridge.adapters.kodi.map import NotInLibrary, event_from_item, seconds
 from bridge.cli import main as cli
-from bridge.events import EventError, Ids, Kind, Numbering, Resume, State
+from bridge.events import EventError, Ids, Kind, Numbering, State
 from bridge.simkl.bodies import history_body
-
-MOVIE = {"episode": -1, "file": "/media/movies/TheMatrix/The.Matrix.1999.mp4", "id": 1, "imdbnumber": "603",
-         "label": "The Matrix", "runtime": 8160, "season": -1, "showtitle": "", "title": "The Matrix", "tvshowid": -1,
-         "type": "movie", "uniqueid": {"tmdb": "603"}, "year": 1999}
-EPISODE = {"episode": 2, "file": "/media/tv/Show/Season 01/Show.S01E02.mkv", "id": 7, "imdbnumber": "349232",
-           "label": "Second Episode", "runtime": 2880, "season": 1, "showtitle": "Test Show", "title": "Second Episode",
-           "tvshowid": 1, "type": "episode", "uniqueid": {"imdb": "tt1054724", "tmdb": "62086", "tvdb": "349232"}, "year": 1970}
-SHOW = {"imdbnumber": "81189", "label": "Test Show", "title": "Test Show", "tvshowid": 1, "year": 2008,
-        "uniqueid": {"imdb": "tt0903747", "tmdb": "1396", "tvdb": "81189"}}
-LOOSE = {"episode": -1, "file": "/media/loose/direct.mp4", "imdbnumber": "", "label": "direct.mp4", "runtime": 0,
-         "season": -1, "showtitle": "", "title": "", "tvshowid": -1, "type": "unknown", "year": 0}
-PAUSED_AT_40 = {"percentage": 40.0, "speed": 0, "time": {"hours": 0, "minutes": 19, "seconds": 12, "milliseconds": 0},
-                "totaltime": {"hours": 0, "minutes": 48, "seconds": 0, "milliseconds": 0}}
+from tests.adapters.kodi.payloads import EPISODE, LOOSE, MOVIE, PAUSED_AT_40, SHOW
 
 
 def event(item, **kw):
@@ -115,89 +101,6 @@ def test_kodi_time_objects_become_seconds() -> None:
     assert seconds({"hours": 1, "minutes": 2, "seconds": 3, "milliseconds": 500}) == 3723.5
     assert seconds(None) == 0 and seconds({"hours": "1"}) == 0 and seconds({"seconds": True}) == 0
     assert seconds({"hours": 0, "minutes": 0, "seconds": 0, "milliseconds": -120}) == 0  # just after a start
-
-
-def test_library_objects_are_found_by_any_shared_id() -> None:
-    other = dict(MOVIE, movieid=2, uniqueid={"tmdb": "604"}, imdbnumber="604")
-    matrix = dict(MOVIE, movieid=1, uniqueid={"tmdb": "603", "imdb": "tt0133093"})
-    assert find_by_ids([other, matrix], Ids(imdb="tt0133093")) is matrix
-    assert find_by_ids([other, matrix], Ids(tvdb=603)) is None
-
-
-# -- resume points --------------------------------------------------------------------------------
-
-NOON_UTC = calendar.timegm((2026, 11, 20, 12, 0, 0))
-
-
-def resume(progress: float = 35.0, paused_at: float = NOON_UTC) -> Resume:
-    return Resume("alice", Kind.MOVIE, Ids(tmdb=603), progress, paused_at)
-
-
-def library_movie(lastplayed: str = "", position: float = 0.0, total: float = 8000.0, runtime: int = 8160):
-    return dict(MOVIE, movieid=1, lastplayed=lastplayed, resume={"position": position, "total": total}, runtime=runtime)
-
-
-def test_simkls_pause_becomes_kodis_resume_point() -> None:
-    assert resume_point(library_movie(), resume(35), utc_offset=0) == {"position": 2800.0, "total": 8000.0}
-
-
-def test_without_a_resume_total_the_runtime_gives_the_length() -> None:
-    assert resume_point(library_movie(total=0), resume(50), utc_offset=0) == {"position": 4080.0, "total": 8160.0}
-    assert resume_point(library_movie(total=0, runtime=0), resume(50), utc_offset=0) is None
-
-
-def test_kodi_already_resuming_there_is_left_alone() -> None:
-    assert resume_point(library_movie(position=2800.4), resume(35), utc_offset=0) is None
-
-
-@pytest.mark.parametrize("lastplayed, pushed", [
-    ("2026-11-20 11:59:58", True),   # Kodi played it before Simkl's pause
-    ("2026-11-20 12:00:00", False),  # the same second: maybe later, and Kodi's own state is kept
-    ("2026-11-20 12:00:01", False),  # after
-])
-def test_kodi_played_after_simkls_pause_keeps_its_own_resume_point(lastplayed, pushed) -> None:
-    point = resume_point(library_movie(lastplayed, position=600), resume(paused_at=NOON_UTC + 0.4), utc_offset=0)
-    assert (point is not None) is pushed
-
-
-def test_lastplayed_is_read_in_kodis_time_zone() -> None:
-    # A Kodi 3.5 h west of UTC played it at 09:00 local = 12:30 UTC, after Simkl's pause at noon UTC.
-    kodi_west = library_movie("2026-11-20 09:00:00", position=600)
-    assert resume_point(kodi_west, resume(), utc_offset=-3.5 * 3600) is None
-    # A Kodi 2 h east played it at 13:30 local = 11:30 UTC, before the pause.
-    kodi_east = library_movie("2026-11-20 13:30:00", position=600)
-    assert resume_point(kodi_east, resume(), utc_offset=2 * 3600) is not None
-
-
-@pytest.mark.parametrize("simkl_ids, kodi_show_ids, agree", [
-    (Ids(tvdb=81189, imdb="tt0903747"), {"tvdb": "81189"}, True),
-    (Ids(mal=1575, tvdb=79481), {"tvdb": "79481"}, False),  # Simkl's anime numbers vs Kodi's TVDB seasons
-    (Ids(anidb=4563), {"anidb": "4563"}, True),              # both count the AniDB way
-])
-def test_an_anime_resume_point_goes_only_to_a_show_numbered_the_same_way(simkl_ids, kodi_show_ids, agree) -> None:
-    resume = Resume("alice", Kind.EPISODE, simkl_ids, 40.0, NOON_UTC, season=1, episode=14)
-    assert numbers_agree(dict(SHOW, uniqueid=kodi_show_ids, imdbnumber=""), resume) is agree
-
-
-@pytest.mark.parametrize("clock, offset", [
-    ("08:30:00 AM", -3.5 * 3600),  # Newfoundland, 12-hour clock
-    ("12:00:02 PM", 0.0),
-    ("12:00:00 AM", 12 * 3600),    # the next day's midnight, labels say 2026-11-20 -> date below
-    ("13:59:58", 2 * 3600),        # 24-hour clock: no meridiem
-])
-def test_kodis_utc_offset_comes_from_its_clock_labels(clock, offset) -> None:
-    date = "2026-11-21" if clock == "12:00:00 AM" else "2026-11-20"
-    labels = {CLOCK_LABELS[0]: date, CLOCK_LABELS[1]: clock}
-    assert kodi_utc_offset(labels, NOON_UTC + 1.7) == offset
-
-
-@pytest.mark.parametrize("labels", [
-    {CLOCK_LABELS[0]: "2026-11-20", CLOCK_LABELS[1]: "08:30:00 nachm."},  # a meridiem we cannot read
-    {CLOCK_LABELS[0]: "Friday, November 20, 2026", CLOCK_LABELS[1]: "12:00:00"},
-    {}, None, "12:00",
-])
-def test_an_unreadable_kodi_clock_gives_no_offset(labels) -> None:
-    assert kodi_utc_offset(labels, NOON_UTC) is None
 
 
 # -- simkl-bridge map --from kodi -------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Kodi JSON-RPC transport: the raw TCP notification socket, and HTTP for requests.
+"""Kodi JSON-RPC: the raw TCP notification socket, HTTP for requests, and the requests the
+adapter makes (`KodiApi`).
 
 On TCP port 9090 Kodi writes JSON objects back to back with no delimiter, and replies and
 notifications interleave in any order (OnPause may come before the PlayPause reply). So bytes go
@@ -11,9 +12,29 @@ import itertools
 import json
 import socket
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import requests
+
+from bridge.item import Kind
+from bridge.wire import is_count
+
+ITEM_PROPERTIES = ["title", "showtitle", "season", "episode", "tvshowid", "uniqueid", "imdbnumber", "file", "year", "runtime"]
+SHOW_PROPERTIES = ["title", "uniqueid", "imdbnumber", "year"]
+POSITION_PROPERTIES = ["time", "totaltime", "speed"]
+# `runtime` stays 0 unless streamdetails are asked for too (Kodi 20 fills it from them).
+# Episodes have no `imdbnumber` field: asking for it fails the whole request.
+MOVIE_RESUME_PROPERTIES = ["uniqueid", "imdbnumber", "resume", "lastplayed", "runtime", "streamdetails", "title"]
+EPISODE_RESUME_PROPERTIES = ["episode", "uniqueid", "resume", "lastplayed", "runtime", "streamdetails", "title"]
+# Kodi's clock as info labels: `lastplayed` is in Kodi's local time, which need not be this
+# machine's (a bridge in a UTC container next to a Kodi on local time is the usual case). Kodi
+# lowercases label arguments, so "hh" is all there is: 24-hour or 12-hour plus a meridiem,
+# depending on Kodi's regional settings.
+CLOCK_LABELS = ("System.Date(yyyy-mm-dd)", "System.Time(hh:mm:ss xx)")
+# The setter of a library item's details, and the name of its id there.
+_SETTERS = {Kind.MOVIE: ("VideoLibrary.SetMovieDetails", "movieid"),
+            Kind.EPISODE: ("VideoLibrary.SetEpisodeDetails", "episodeid")}
 
 Notification = Callable[[str, dict[str, Any]], None]
 
@@ -150,7 +171,8 @@ class TcpConnection:
             return
         method, params = message.get("method"), message.get("params")
         if isinstance(method, str) and isinstance(params, dict):
-            on_notification(method, params.get("data") if isinstance(params.get("data"), dict) else {})
+            data = params.get("data")
+            on_notification(method, data if isinstance(data, dict) else {})
 
     def close(self) -> None:
         if self.closed.is_set():
@@ -200,3 +222,87 @@ def _result(method: str, reply: Any) -> Any:
         message = err.get("message") if isinstance(err, dict) else err
         raise RpcError(f"{method}: Kodi error: {message}")
     return reply.get("result")
+
+
+class KodiApi:
+    """The requests the adapter makes: over the live TCP link when it is up (`conn`), else over
+    HTTP when a web server port is configured. Replies that should be objects but are not read as
+    empty, which the mapping then reports as what is missing."""
+
+    def __init__(self, http: HttpRpc | None):
+        self.http = http
+        self.conn: TcpConnection | None = None
+
+    @property
+    def linked(self) -> bool:
+        return self.conn is not None and not self.conn.closed.is_set()
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        conn = self.conn
+        if conn is not None and not conn.closed.is_set():
+            return conn.call(method, params)
+        if self.http is not None:
+            return self.http.call(method, params)
+        raise RpcError(f"{method}: Kodi is not connected")
+
+    def get(self, method: str, params: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+        """A reply that should be an object (or hold one under `key`)."""
+        reply = self.call(method, params)
+        if key is not None:
+            reply = reply.get(key) if isinstance(reply, dict) else None
+        return reply if isinstance(reply, dict) else {}
+
+    def items(self, method: str, params: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        found = self.get(method, params).get(key)
+        return [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
+
+    # -- the player -----------------------------------------------------------------------------
+
+    def video_player(self) -> dict[str, Any] | None:
+        """The active video player, or None when Kodi plays no video."""
+        players = self.call("Player.GetActivePlayers")
+        if not isinstance(players, list):
+            return None
+        return next((p for p in players if isinstance(p, dict) and p.get("type") == "video"), None)
+
+    def playing(self, playerid: int, properties: list[str] = ITEM_PROPERTIES) -> dict[str, Any]:
+        return self.get("Player.GetItem", {"playerid": playerid, "properties": properties}, "item")
+
+    def position(self, playerid: int) -> dict[str, Any]:
+        return self.get("Player.GetProperties", {"playerid": playerid, "properties": POSITION_PROPERTIES})
+
+    # -- the library ----------------------------------------------------------------------------
+
+    def show(self, tvshowid: int) -> dict[str, Any]:
+        # Not cached: a library rebuild can give a tvshowid to another show, and this is one cheap
+        # local request per play.
+        return self.get("VideoLibrary.GetTVShowDetails", {"tvshowid": tvshowid, "properties": SHOW_PROPERTIES}, "tvshowdetails")
+
+    def same_file(self, item: dict[str, Any]) -> tuple[int, ...]:
+        """Episode numbers stored in this item's file: a multi-episode file is several episodes."""
+        episodes = self.items("VideoLibrary.GetEpisodes", {"tvshowid": item["tvshowid"], "season": item.get("season"),
+                                                           "properties": ["episode", "file"]}, "episodes")
+        return tuple(e["episode"] for e in episodes if e.get("file") == item.get("file") and is_count(e.get("episode")))
+
+    def movies(self) -> list[dict[str, Any]]:
+        return self.items("VideoLibrary.GetMovies", {"properties": MOVIE_RESUME_PROPERTIES}, "movies")
+
+    def shows(self) -> list[dict[str, Any]]:
+        return self.items("VideoLibrary.GetTVShows", {"properties": SHOW_PROPERTIES}, "tvshows")
+
+    def episodes(self, tvshowid: int, season: int) -> list[dict[str, Any]]:
+        return self.items("VideoLibrary.GetEpisodes", {"tvshowid": tvshowid, "season": season,
+                                                       "properties": EPISODE_RESUME_PROPERTIES}, "episodes")
+
+    def clock(self) -> dict[str, Any]:
+        """Kodi's date and time as CLOCK_LABELS (see resume.kodi_utc_offset)."""
+        return self.get("XBMC.GetInfoLabels", {"labels": list(CLOCK_LABELS)})
+
+    def set_resume(self, kind: Kind, obj: dict[str, Any], point: dict[str, float]) -> bool:
+        """Set the resume point of the library movie or episode `obj`; False when it has no id."""
+        setter, key = _SETTERS[kind]
+        libid = obj.get(key)
+        if not is_count(libid):
+            return False
+        self.call(setter, {key: libid, "resume": point})
+        return True
