@@ -15,6 +15,7 @@ The rules that keep Simkl honest:
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -84,11 +85,14 @@ class Engine:
         self.threshold = threshold
         self.session_timeout = session_timeout
         self.send_start = send_start
-        self.sessions: dict[SessionKey, Session] = {}
+        # Least recently heard first: the timeout sweep stops at the first session still alive.
+        self.sessions: OrderedDict[SessionKey, Session] = OrderedDict()
         # (account, item_key) -> epoch seconds of each remembered mark
         self.marks: dict[tuple[str, str], list[float]] = {}
+        self._mark_order: deque[tuple[float, tuple[str, str]]] = deque()  # to forget the oldest first
         # (account, item_key, kind) -> (epoch seconds, session key) of the last start/pause written
         self.recent: dict[tuple[str, str, str], tuple[float, SessionKey]] = {}
+        self._recent_order: deque[tuple[float, tuple[str, str, str]]] = deque()
         self._unmapped: set[SessionKey] = set()
 
     def reconfigure(self, resolve_account: ResolveAccount, *, threshold: float, session_timeout: float, send_start: bool) -> None:
@@ -133,12 +137,14 @@ class Engine:
     def tick(self, now: float) -> list[Write]:
         """Close sessions silent for longer than the timeout, from their last known position."""
         writes: list[Write] = []
-        for key, session in list(self.sessions.items()):
-            if now - session.event.at >= self.session_timeout:
-                log.info("%s: silent for %.0f s; closing at %.0f%%", "/".join(key), now - session.event.at,
-                         session.event.progress)
-                writes += self._close(key, session, session.event.at)
-        self._forget_older_than(now - MARK_MEMORY)
+        while self.sessions:
+            key, session = next(iter(self.sessions.items()))
+            if now - session.event.at < self.session_timeout:
+                break
+            log.info("%s: silent for %.0f s; closing at %.0f%%", "/".join(key), now - session.event.at,
+                     session.event.progress)
+            writes += self._close(key, session, session.event.at)
+        self._forget_older_than(now)
         return writes
 
     # -- transitions ----------------------------------------------------------------------------
@@ -166,7 +172,7 @@ class Engine:
         if key not in self.sessions:
             # The server's signal usually arrives mid-play; keep the session so its stop is known.
             session.state = State.PLAYING
-            self.sessions[key] = session
+        self._heard(key, session)
         return self._mark(session, event.at)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -174,7 +180,11 @@ class Engine:
     def _open(self, key: SessionKey, session: Session, event: PlayEvent) -> None:
         session.event = self._keep_known_position(session.event, event)
         session.state = event.state
+        self._heard(key, session)
+
+    def _heard(self, key: SessionKey, session: Session) -> None:
         self.sessions[key] = session
+        self.sessions.move_to_end(key)
 
     @staticmethod
     def _keep_known_position(previous: PlayEvent, event: PlayEvent) -> PlayEvent:
@@ -227,7 +237,9 @@ class Engine:
         # at the end still goes through, by the episode's own ids).
         if event.addressed_by_episode_ids or self._echo(kind, session, key, event.at):
             return []
-        self.recent[(session.account, event.item_key, kind)] = (event.at, key)
+        recent = (session.account, event.item_key, kind)
+        self.recent[recent] = (event.at, key)
+        self._recent_order.append((event.at, recent))
         if kind == PAUSE:
             session.saved_progress = event.progress
         return [_write(session, kind, f"{event.at!r}:{'/'.join(key)}", scrobble_body(event), event.at)]
@@ -239,16 +251,21 @@ class Engine:
 
     def _remember_mark(self, account: str, item_key: str, at: float) -> None:
         self.marks.setdefault((account, item_key), []).append(at)
+        self._mark_order.append((at, (account, item_key)))
 
-    def _forget_older_than(self, cutoff: float) -> None:
-        for k, times in list(self.marks.items()):
-            kept = [t for t in times if t >= cutoff]
-            if kept:
-                self.marks[k] = kept
-            else:
-                del self.marks[k]
-        for recent, (at, _) in list(self.recent.items()):
-            if at < cutoff:
+    def _forget_older_than(self, now: float) -> None:
+        """Drop marks past MARK_MEMORY and playback writes past ECHO_WINDOW, oldest first: the cost
+        is what is forgotten, not what is remembered."""
+        while self._mark_order and self._mark_order[0][0] < now - MARK_MEMORY:
+            at, k = self._mark_order.popleft()
+            times = self.marks.get(k, [])
+            if at in times:
+                times.remove(at)
+            if not times:
+                self.marks.pop(k, None)
+        while self._recent_order and self._recent_order[0][0] < now - ECHO_WINDOW:
+            at, recent = self._recent_order.popleft()
+            if recent in self.recent and self.recent[recent][0] == at:
                 del self.recent[recent]
         if len(self._unmapped) > 10_000:
             self._unmapped.clear()

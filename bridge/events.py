@@ -10,11 +10,10 @@ import json
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cached_property
 from typing import Any
 
 from bridge import ids as idsmod
-from bridge.item import Ids, Item, Kind, Numbering
+from bridge.item import Ids, Item, Kind, Numbering, lazy
 from bridge.wire import EventError, is_count, is_number
 
 __all__ = ["EventError", "Ids", "Item", "Kind", "Numbering", "PlayEvent", "Resume", "State", "from_json"]
@@ -70,7 +69,7 @@ class PlayEvent:
         Simkl can still mark it by the episode's own ids, but cannot scrobble it."""
         return self.kind is Kind.EPISODE and not self.ids and bool(self.episode_ids)
 
-    @cached_property
+    @lazy
     def item(self) -> Item:
         """Identity of the watched thing: the movie, or the show plus episode numbers."""
         if self.addressed_by_episode_ids:
@@ -95,61 +94,65 @@ class PlayEvent:
         return json.dumps(self.to_json(), sort_keys=True)
 
 
-def from_json(d: Any) -> PlayEvent:
-    """Build a PlayEvent from its JSON form (the `event` source of `simkl-bridge map`).
+_REQUIRED = object()
+_STR, _INT, _NUM, _DICT, _LIST, _KEY = (str,), (int,), (int, float), (dict,), (list,), (str, int)
 
-    Raises EventError naming the first bad field.
-    """
+
+def _field(d: dict[str, Any], name: str, types: tuple[type, ...], default: Any = _REQUIRED) -> Any:
+    """One field of an event's JSON form. `type(v) in types`, not isinstance: JSON's bool is an int."""
+    v = d.get(name)
+    if v is None:
+        if default is _REQUIRED:
+            if name in d:
+                raise EventError(f"event.{name}: expected {_tname(types)}, got null")
+            raise EventError(f"event.{name}: missing")
+        return default
+    if type(v) not in types:
+        raise EventError(f"event.{name}: expected {_tname(types)}, got {type(v).__name__}")
+    return v
+
+
+def from_json(d: Any) -> PlayEvent:
+    """Build a PlayEvent from its JSON form (the `event` source of `simkl-bridge map`, the Kodi
+    addon, scripts). Raises EventError naming the first bad field."""
     if not isinstance(d, dict):
         raise EventError("event: expected a JSON object")
-
-    def need(name: str, typ: type | tuple[type, ...]) -> Any:
-        if name not in d:
-            raise EventError(f"event.{name}: missing")
-        v = d[name]
-        if not isinstance(v, typ) or (isinstance(v, bool) and typ is not bool):
-            raise EventError(f"event.{name}: expected {_tname(typ)}, got {type(v).__name__}")
-        return v
-
-    def opt(name: str, typ: type | tuple[type, ...], default: Any) -> Any:
-        if d.get(name) is None:
-            return default
-        return need(name, typ)
-
-    kind = _enum(Kind, need("kind", str), "kind")
-    state = _enum(State, need("state", str), "state")
-    numbering = _enum(Numbering, opt("numbering", str, "tv"), "numbering")
-    ids = idsmod.clean_ids(opt("ids", dict, {}), where="event.ids")
-    episode_ids = idsmod.clean_ids(opt("episode_ids", dict, {}), where="event.episode_ids")
-    episodes = opt("episodes", list, [])
+    kind = _enum(Kind, _field(d, "kind", _STR), "kind")
+    state = _enum(State, _field(d, "state", _STR), "state")
+    numbering = _enum(Numbering, _field(d, "numbering", _STR, "tv"), "numbering")
+    raw_ids, raw_episode_ids = _field(d, "ids", _DICT, None), _field(d, "episode_ids", _DICT, None)
+    ids = idsmod.clean_ids(raw_ids, where="event.ids") if raw_ids else Ids()
+    episode_ids = idsmod.clean_ids(raw_episode_ids, where="event.episode_ids") if raw_episode_ids else Ids()
+    episodes = _field(d, "episodes", _LIST, [])
     if "episode" in d and not episodes:
-        episodes = [need("episode", int)]
+        episodes = [_field(d, "episode", _INT)]
     for e in episodes:
         if not is_count(e):
             raise EventError(f"event.episodes: expected non-negative integers, got {e!r}")
-    season = opt("season", int, None)
+    season = _field(d, "season", _INT, None)
     if kind is Kind.EPISODE and (season is None or not episodes):
         raise EventError("event.season/episodes: an episode needs a season and an episode number")
     if not ids and not (kind is Kind.EPISODE and episode_ids):
         raise EventError("event.ids: no usable id (tmdb, tvdb, imdb, anidb, mal, ...)")
+    at = d.get("at")
     return PlayEvent(
-        source=opt("source", str, "event"),
-        server=opt("server", str, "default"),
-        user=opt("user", str, ""),
-        session=str(opt("session", (str, int), "1")),
+        source=_field(d, "source", _STR, "event"),
+        server=_field(d, "server", _STR, "default"),
+        user=_field(d, "user", _STR, ""),
+        session=str(_field(d, "session", _KEY, "1")),
         kind=kind,
         ids=ids,
         state=state,
-        position=_seconds(opt("position", (int, float), 0.0), "position"),
-        duration=_seconds(opt("duration", (int, float), 0.0), "duration"),
-        title=opt("title", str, ""),
-        year=opt("year", int, None),
+        position=_seconds(_field(d, "position", _NUM, 0.0), "position"),
+        duration=_seconds(_field(d, "duration", _NUM, 0.0), "duration"),
+        title=_field(d, "title", _STR, ""),
+        year=_field(d, "year", _INT, None),
         season=season,
         episodes=tuple(episodes),
         episode_ids=episode_ids,
         numbering=numbering,
-        matched_by=opt("matched_by", str, "event json ids"),
-        at=_seconds(opt("at", (int, float), time.time()), "at"),
+        matched_by=_field(d, "matched_by", _STR, "event json ids"),
+        at=_seconds(_field(d, "at", _NUM) if at is not None else time.time(), "at"),
     )
 
 

@@ -9,10 +9,34 @@ never parsed back).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
+
+T = TypeVar("T")
+V = TypeVar("V")
+
+
+class lazy(Generic[T, V]):
+    """functools.cached_property without its lock (Python 3.11 takes one at every read): the value
+    is computed on first use and stored in the instance's __dict__, which even a frozen dataclass
+    has, so later reads are plain attribute reads. Two threads computing it at once get equal values."""
+
+    def __init__(self, compute: Callable[[T], V]):
+        self.compute = compute
+        self.name = compute.__name__
+
+    @overload
+    def __get__(self, instance: None, owner: type[T]) -> lazy[T, V]: ...
+    @overload
+    def __get__(self, instance: T, owner: type[T]) -> V: ...
+    def __get__(self, instance: T | None, owner: type[T]) -> lazy[T, V] | V:
+        if instance is None:
+            return self
+        value = self.compute(instance)
+        instance.__dict__[self.name] = value
+        return value
 
 
 class Kind(str, Enum):
@@ -52,7 +76,7 @@ class Ids:
         return {k: v for k, v in vars(self).items() if v is not None}
 
     def __bool__(self) -> bool:
-        return bool(self.as_dict())
+        return any(v is not None for v in vars(self).values())
 
     @property
     def is_anime(self) -> bool:
@@ -60,8 +84,11 @@ class Ids:
 
     def key(self) -> str:
         """The first id by ID_PRIORITY as 'name:value' ('' when there is none)."""
-        d = self.as_dict()
-        return next((f"{name}:{d[name]}" for name in ID_PRIORITY if name in d), "")
+        for name in ID_PRIORITY:
+            value = getattr(self, name)
+            if value is not None:
+                return f"{name}:{value}"
+        return ""
 
     def overlaps(self, other: Ids) -> bool:
         """The one id-overlap rule: the same thing when some provider gives both the same id."""
@@ -84,7 +111,7 @@ class Item:
     episodes: tuple[int, ...] = ()
     by_episode_ids: bool = False
 
-    @cached_property
+    @lazy
     def key(self) -> str:
         if self.by_episode_ids:
             return f"episode-ids/{self.ids.key()}"
