@@ -6,7 +6,7 @@ catch-all account. Pure.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from bridge.config import UserRule
 

@@ -32,6 +32,7 @@ log = logging.getLogger("bridge.daemon")
 TICK_SECONDS = 15.0
 # Simkl keeps playbacks up to 90 days (VIP); marks older than that cannot make one stale.
 RECONCILE_LOOKBACK = 90 * 86400.0
+PRUNE_EVERY = 3600.0
 
 ClientFactory = Callable[[str, str], SimklClient]  # (account, token) -> client
 
@@ -58,6 +59,7 @@ class Bridge:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._pruned_at = float("-inf")
         self.engine = self._make_engine(config)
         self.engine.seed_marks(self.outbox.marks_since(clock() - MARK_MEMORY))
         self.sender = Sender(self.outbox, self.client_for, batch_size=config.outbox.batch_size)
@@ -132,12 +134,18 @@ class Bridge:
             self._wake.set()
 
     def tick(self, now: float | None = None) -> None:
+        now = self.clock() if now is None else now
         with self._lock:
-            writes = self.engine.tick(self.clock() if now is None else now)
+            writes = self.engine.tick(now)
             for write in writes:
                 self.outbox.enqueue(write)
         if writes:
             self._wake.set()
+        if now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            # Marks outlive the writes they came from for as long as dedupe and reconciliation look back.
+            self.outbox.prune(sent_before=now - self.config.outbox.keep_sent_days * 86400.0,
+                              marks_before=now - max(MARK_MEMORY, RECONCILE_LOOKBACK))
 
     def flush(self) -> Any:
         """Send what is due now (tests and the demo call this; the sender thread does it in `run`)."""

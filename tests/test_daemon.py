@@ -78,6 +78,25 @@ def test_a_restart_does_not_mark_the_same_viewing_again(emulator, bridge_for) ->
     assert len(watches(emulator)) == 1
 
 
+def test_delivered_writes_are_pruned_and_their_marks_still_keep_a_replay_out(emulator, bridge_for) -> None:
+    t = 1_700_000_000.0
+    now = [t]
+    first = bridge_for("outbox: {keep_sent_days: 1}", clock=lambda: now[0])
+    first.sink(at(MATRIX, State.PLAYING, 0, t))
+    first.sink(at(MATRIX, State.STOPPED, 100, t + 100))
+    assert first.flush().sent == 1
+    now[0] = t + 2 * 86400
+    first.tick()
+    assert first.outbox.counts() == {}  # the delivered write is gone from the file
+    first.sink(at(MATRIX, State.STOPPED, 100, t + 100))  # the very same stop, replayed by the server
+    assert first.outbox.pending() == 0
+    first.outbox.close()
+    second = bridge_for(clock=lambda: now[0])
+    second.sink(at(MATRIX, State.STOPPED, 100, t + 150, session="webhook"))  # another source, the same viewing
+    assert second.flush().requests == 0
+    assert len(watches(emulator)) == 1
+
+
 def test_offline_plays_are_delivered_once_simkl_is_back(emulator, bridge_for) -> None:
     bridge = bridge_for()
     emulator.fault("down")

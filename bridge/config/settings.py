@@ -105,6 +105,7 @@ class EngineSettings:
 @dataclass(frozen=True, config=SETTINGS)
 class OutboxSettings:
     batch_size: Annotated[StrictInt, between(1, 1000)] = 500
+    keep_sent_days: Annotated[StrictInt | StrictFloat, between(0, 3650)] = 7
 
 
 @dataclass(frozen=True, config=SETTINGS)
