@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import re
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 log = logging.getLogger("bridge.http")
 
 MAX_BODY = 4 * 1024 * 1024  # Plex payloads with cast lists are ~20 KB; thumbnails are streamed past
+# How long the serving loop sleeps with nothing to do; stop() wakes it early.
+IDLE_POLL = 3600.0
 
 
 class HttpError(Exception):
@@ -135,17 +138,33 @@ class HttpServer:
         self.routes[(method.upper(), path)] = Route(method.upper(), path, handler, secret, _pattern(path))
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self.name, daemon=True)
+        # The loop sleeps in select() until a connection comes: an idle bridge does not wake up to
+        # look for a shutdown request (stop() wakes it instead).
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(IDLE_POLL,), name=self.name,
+                                         daemon=True)
         self._thread.start()
         log.info("%s listening on %s", self.name, self.url)
 
     def stop(self) -> None:
         # shutdown() waits for serve_forever forever, so only ask a loop that is running.
         if self._thread is not None:
-            self._server.shutdown()
+            shutting = threading.Thread(target=self._server.shutdown, daemon=True)
+            shutting.start()
+            while shutting.is_alive():
+                self._wake()
+                shutting.join(0.05)
             self._thread.join(timeout=5)
             self._thread = None
         self._server.server_close()
+
+    def _wake(self) -> None:
+        """A connection of our own, so that the sleeping loop sees the shutdown request."""
+        host, port = self._server.server_address[:2]
+        name = host.decode() if isinstance(host, (bytes, bytearray)) else host
+        try:
+            socket.create_connection((name if name not in ("0.0.0.0", "::") else "localhost", port), timeout=1).close()
+        except OSError:
+            pass
 
     def _authorized(self, route: Route, given: str | None) -> bool:
         if not route.secret:
