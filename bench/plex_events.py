@@ -18,20 +18,19 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge.adapters.base import Backoff  # noqa: E402
-from bridge.adapters.plex import PlexAdapter  # noqa: E402
-from bridge.adapters.plex_alerts import parse_container  # noqa: E402
-from bridge.adapters.plex_webhook import read_payload  # noqa: E402
-from bridge.config import PlexServer  # noqa: E402
-from bridge.http import HttpServer, Request  # noqa: E402
-from tests.plex_standin import MACHINE_ID, TOKEN, PlexStandIn  # noqa: E402
+from bridge.adapters.plex.adapter import PlexAdapter
+from bridge.adapters.plex.alerts import parse_container
+from bridge.adapters.plex.webhook import read_payload
+from bridge.backoff import Backoff
+from bridge.config import PlexServer
+from bridge.http import HttpServer, Request
+from tests.adapters.plex.standin import MACHINE_ID, TOKEN, PlexStandIn
 
 
 def frame(session: str, rating_key: str, offset: int, state: str = "playing") -> bytes:
@@ -49,7 +48,7 @@ def main(n: int) -> None:
              duration=1_320_000, parentIndex=1, index=3, grandparentRatingKey="500", grandparentTitle="The Office")
     plex.start()
     got: list = []
-    adapter = PlexAdapter(PlexServer(name="home", url=plex.url, token=TOKEN), backoff=Backoff(0.05, 0.2))
+    adapter = PlexAdapter(PlexServer(name="home", url=plex.url, token=TOKEN, webhooks=True), backoff=Backoff(0.05, 0.2))
     adapter._sink = got.append
 
     # steady alerts, decoded from the wire bytes, on the calling thread
@@ -113,7 +112,6 @@ def main(n: int) -> None:
 
     # the same webhook posted to the bridge's HTTP endpoint: how long Plex waits for the answer
     http = HttpServer(secret="s" * 16)
-    adapter.cfg = replace(adapter.cfg, webhooks=True)
     adapter.register_routes(http, got.append)
     http.start()
     session = requests.Session()

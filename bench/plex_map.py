@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge.adapters.plex_map import event_from_metadata, parse_metadata_response, webhook_event  # noqa: E402
-from bridge.events import State  # noqa: E402
+from bridge.adapters.plex.map import event_from_metadata, parse_metadata_response, webhook_event
+from bridge.events import State
 
 CAST = [{"id": 1000 + n, "tag": f"Actor {n}", "role": f"Role {n}", "thumb": f"https://metadata-static.plex.tv/p/{n}.jpg"}
         for n in range(40)]
@@ -40,7 +41,8 @@ def items(n: int) -> dict[str, Any]:
                    index=1 + n % 13, grandparentRatingKey="9700")
     if form == 1:
         show = {"ratingKey": "9700", "type": "show", "title": f"Show {n}", "year": 2008,
-                "guid": "plex://show/5d9c086c46115600200aa2fe", "Guid": [{"id": f"tvdb://{81189 + n}"}, {"id": f"tmdb://{1396 + n}"}]}
+                "guid": "plex://show/5d9c086c46115600200aa2fe",
+                "Guid": [{"id": f"tvdb://{81189 + n}"}, {"id": f"tmdb://{1396 + n}"}]}
         return dict(episode, guid=f"plex://episode/5d9c0e13{n:016x}", grandparentGuid=show["guid"], grandparent=show,
                     Guid=[{"id": f"imdb://tt{1054724 + n:07d}"}, {"id": f"tvdb://{349233 + n}"}])
     if form == 2:

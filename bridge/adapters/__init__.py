@@ -16,8 +16,8 @@ from bridge.events import EventError, PlayEvent, from_json
 MAP_SOURCES: dict[str, str] = {
     "event": "bridge.adapters:map_event",
     "kodi": "bridge.adapters.kodi.map:map_file",
-    "plex-webhook": "bridge.adapters.plex_map:map_webhook",
-    "plex-metadata": "bridge.adapters.plex_map:map_metadata",
+    "plex-webhook": "bridge.adapters.plex.map:map_webhook",
+    "plex-metadata": "bridge.adapters.plex.map:map_metadata",
     "jellyfin-webhook": "bridge.adapters.jellyfin_map:map_webhook",
     "jellyfin-session": "bridge.adapters.jellyfin_map:map_session",
 }

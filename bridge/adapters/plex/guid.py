@@ -15,8 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.events import Ids, Numbering
 from bridge.ids import clean_ids, parse_imdb, provider_key
+from bridge.item import Ids, Numbering
+from bridge.wire import digits
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def _nfo(agent: str, path: str) -> GuidMatch | None:
         return None
     if parse_imdb(m["id"]):
         provider = "imdb"
-    elif m["id"].isdigit() and len(m["id"]) <= _NFO_ID_DIGITS:
+    elif digits(m["id"]) is not None and len(m["id"]) <= _NFO_ID_DIGITS:
         provider = "tvdb" if agent == "xbmcnfotv" else "tmdb"
     else:
         return None

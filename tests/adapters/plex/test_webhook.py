@@ -11,14 +11,22 @@ import tracemalloc
 
 import pytest
 
-from bridge.adapters.plex_webhook import multipart_field
+from bridge.adapters.plex.webhook import multipart_field
 from bridge.http import HttpError, HttpServer
-from tests.conftest import SECRET, eventually, watches
-from tests.plex_helpers import (  # noqa: F401 - fixtures
-    BENIHANA_MS, adapter_for, begin, multipart, office_season_3, plex, plex_metadata_reads, post, post_to, running,
-    settled, webhook_payload,
+from tests.adapters.plex.helpers import (
+    BENIHANA_MS,
+    adapter_for,
+    begin,
+    multipart,
+    office_season_3,
+    plex_metadata_reads,
+    post,
+    post_to,
+    settled,
+    webhook_payload,
 )
-from tests.plex_standin import TOKEN, PlexStandIn
+from tests.adapters.plex.standin import TOKEN, PlexStandIn
+from tests.conftest import SECRET, eventually, watches
 
 
 @pytest.mark.slow

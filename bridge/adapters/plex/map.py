@@ -1,8 +1,8 @@
 """Plex metadata and webhooks -> PlayEvent. Pure functions, no sockets.
 
 What Plex tells us, and what it does not:
-- An item's ids come from its GUIDs (`plex_guid`). For a new-agent episode they name the episode;
-  the show's ids are on the grandparent (the show's own metadata, which the live adapter fetches
+- An item's ids come from its GUIDs (`guid.py`). For a new-agent episode they name the episode;
+  the show's ids are on the grandparent (the show's own metadata, which the live adapter reads
   and inlines as `meta["grandparent"]`). A legacy or HAMA episode GUID names the show itself.
 - A file holding several episodes (`S01E01-E02`) is several episode items of one season whose
   Media parts name the same file: `same_file_episodes` finds them among the season's children.
@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from bridge.adapters.plex_guid import GuidMatch, guid_list_ids, known, parse_guid
+from bridge.adapters.plex.guid import GuidMatch, guid_list_ids, known, parse_guid
 from bridge.events import EventError, Ids, Kind, Numbering, PlayEvent, State
+from bridge.wire import digits, is_count, is_number
 
 
 class NotMatched(EventError):
@@ -28,13 +30,8 @@ class NotVideo(NotMatched):
     """A track, clip, trailer or photo: nothing Simkl tracks."""
 
 
-WEBHOOK_STATES = {
-    "media.play": State.PLAYING,
-    "media.resume": State.PLAYING,
-    "media.pause": State.PAUSED,
-    "media.stop": State.STOPPED,
-    "media.scrobble": State.WATCHED,
-}
+WEBHOOK_STATES = {"media.play": State.PLAYING, "media.resume": State.PLAYING, "media.pause": State.PAUSED,
+                  "media.stop": State.STOPPED, "media.scrobble": State.WATCHED}
 
 # HAMA numbers AniDB's own specials 1-99 in season 0 and codes its credits, trailers, parodies and
 # "other" episodes as 101+, 201+, 301+, 401+ (O1 is 0/401): only the first kind has an episode number.
@@ -64,7 +61,7 @@ def event_from_metadata(meta: Any, *, server: str, user: str, session: str, stat
     if kind not in ("movie", "episode"):
         raise NotVideo(f"plex item {label}: type {kind!r} is not a movie or episode")
     duration = _ms(meta, "duration") / 1000
-    common = dict(source="plex", server=server, user=user, session=session, state=state,
+    common: dict[str, Any] = dict(source="plex", server=server, user=user, session=session, state=state,
                   position=position, duration=duration, at=at)
     own, own_how = _item_match(meta)
     if kind == "movie":
@@ -74,20 +71,15 @@ def event_from_metadata(meta: Any, *, server: str, user: str, session: str, stat
                          matched_by=own_how, **common)
 
     show, show_how, episode_ids = _show_match(meta, own, own_how)
-    if show is not None and show.unusable_numbering:
-        raise NotMatched(f"plex episode {label}: {show.unusable_numbering}; no Simkl episode can be derived")
     if show is None and not known(episode_ids):
         raise NotMatched(f"plex episode {label}: guid {_guids(meta)} and its show carry no usable id")
     season, number = _position_in_show(meta, show, label)
-    if show is not None and show.form == "hama anidb" and season == 0 and number > _HAMA_SPECIALS_END:
-        raise NotMatched(f"plex episode {label}: special 0/{number} is HAMA's code for an AniDB credit, trailer, "
-                         "parody or other episode, which has no Simkl episode number")
-    episodes = (number,)
+    episodes: tuple[int, ...] = (number,)
     inlined = meta.get("season")
     if isinstance(inlined, dict):  # the season's children, inlined like the show (map --from plex-metadata)
         found = same_file_episodes(meta, inlined.get("Metadata"))
         episodes = found if number in found else episodes
-    grandparent = meta.get("grandparent") if isinstance(meta.get("grandparent"), dict) else {}
+    grandparent = gp if isinstance(gp := meta.get("grandparent"), dict) else {}
     title = _text(grandparent, "title") or _text(meta, "grandparentTitle")
     how = "; ".join(h for h in (show_how, f"episode {own_how}" if known(episode_ids) else "") if h)
     return PlayEvent(kind=Kind.EPISODE, ids=show.ids if show else Ids(), episode_ids=episode_ids,
@@ -111,12 +103,18 @@ def _show_match(meta: dict[str, Any], own: GuidMatch | None, own_how: str) -> tu
 
 
 def _position_in_show(meta: dict[str, Any], show: GuidMatch | None, label: str) -> tuple[int, int]:
+    """An episode's season and number as Simkl counts them in `show`'s numbering: its legacy or HAMA
+    GUID's own, else Plex's parentIndex/index. NotMatched when they name no Simkl episode."""
+    if show is not None and show.unusable_numbering:
+        raise NotMatched(f"plex episode {label}: {show.unusable_numbering}; no Simkl episode can be derived")
+    season, number = meta.get("parentIndex"), meta.get("index")
     if show is not None and show.episode is not None:
         season, number = show.season, show.episode
-    else:
-        season, number = meta.get("parentIndex"), meta.get("index")
-    if not _count(season) or not _count(number) or number == 0:
+    if not is_count(season) or not is_count(number) or number == 0:
         raise EventError(f"plex episode {label}: parentIndex/index {season!r}/{number!r} are not season/episode numbers")
+    if show is not None and show.form == "hama anidb" and season == 0 and number > _HAMA_SPECIALS_END:
+        raise NotMatched(f"plex episode {label}: special 0/{number} is HAMA's code for an AniDB credit, trailer, "
+                         "parody or other episode, which has no Simkl episode number")
     return season, number
 
 
@@ -148,7 +146,7 @@ def same_file_episodes(item: Any, children: Any) -> tuple[int, ...]:
 
 def _part_files(meta: dict[str, Any]) -> frozenset[str]:
     """The file paths of an item's Media parts (every version and part)."""
-    media = meta.get("Media") if isinstance(meta.get("Media"), list) else []
+    media = m if isinstance(m := meta.get("Media"), list) else []
     return frozenset(part["file"] for m in media if isinstance(m, dict) and isinstance(m.get("Part"), list)
                      for part in m["Part"] if isinstance(part, dict) and isinstance(part.get("file"), str) and part["file"])
 
@@ -157,16 +155,10 @@ def _episode_position(meta: dict[str, Any]) -> tuple[int, int] | None:
     """An episode's season and number as `event_from_metadata` numbers it (a legacy or HAMA GUID's
     own, else Plex's parentIndex/index); None when it has none Simkl could use."""
     own, _ = _item_match(meta)
-    show = own if own is not None and own.episode is not None else None
-    if show is not None and show.unusable_numbering:
-        return None
     try:
-        season, number = _position_in_show(meta, show, _label(meta))
+        return _position_in_show(meta, own if own is not None and own.episode is not None else None, _label(meta))
     except EventError:
         return None
-    if show is not None and show.form == "hama anidb" and season == 0 and number > _HAMA_SPECIALS_END:
-        return None
-    return season, number
 
 
 def webhook_event(payload: Any, *, server: str, at: float) -> PlayEvent | None:
@@ -186,8 +178,7 @@ def webhook_event(payload: Any, *, server: str, at: float) -> PlayEvent | None:
     if meta["type"] not in ("movie", "episode"):
         return None
     account = _object(payload, "Account")
-    user = next((str(v) for v in (account.get("title"), account.get("id"))
-                 if isinstance(v, (str, int)) and not isinstance(v, bool) and v != ""), None)
+    user = next((str(v) for v in (account.get("title"), account.get("id")) if is_key(v)), None)
     if user is None:
         raise EventError("plex webhook Account: neither a title nor an id")
     player = _object(payload, "Player").get("uuid")
@@ -201,14 +192,27 @@ def in_excluded_library(meta: dict[str, Any], excluded: Sequence[str | int]) -> 
     """Whether the item's library is listed in `excluded`, by title (any case) or section id."""
     title = meta.get("librarySectionTitle")
     section = meta.get("librarySectionID")
-    section = int(section) if isinstance(section, str) and section.isdigit() else section
+    section = digits(section) if isinstance(section, str) else section
     for entry in excluded:
         if isinstance(title, str) and str(entry).casefold() == title.casefold():
             return True
-        wanted = int(entry) if isinstance(entry, str) and entry.isdigit() else entry
-        if isinstance(wanted, int) and not isinstance(wanted, bool) and wanted == section:
+        wanted = digits(entry) if isinstance(entry, str) else entry
+        if is_count(wanted) and wanted == section:
             return True
     return False
+
+
+def to_read(meta: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The ratingKeys of what an episode's mapping needs read from the server (None: nothing): its
+    show, for the ids a new agent's episode GUID lacks (a legacy or HAMA one names the show), to
+    inline as `grandparent`; its season, whose episodes (inlined as `season`) tell its file's."""
+    if meta.get("type") != "episode":
+        return None, None
+    own = parse_guid(meta.get("guid"))
+    show, season = meta.get("grandparentRatingKey"), meta.get("parentRatingKey")
+    needs_show = show and not isinstance(meta.get("grandparent"), dict) and (own is None or own.episode is None)
+    has_season = not isinstance(meta.get("season"), dict) and (is_count(season) or digits(season) is not None)
+    return (str(show) if needs_show else None), (str(season) if has_season else None)
 
 
 # Attributes Plex's JSON API sends as numbers; XML sends every attribute as text.
@@ -262,7 +266,7 @@ def map_webhook(payload: bytes) -> PlayEvent:
     """`simkl-bridge map --from plex-webhook FILE`: the JSON of a webhook's `payload` part."""
     data = _json(payload)
     server = data.get("Server") if isinstance(data, dict) else None
-    name = server.get("title") if isinstance(server, dict) and isinstance(server.get("title"), str) else "plex"
+    name = title if isinstance(server, dict) and isinstance(title := server.get("title"), str) else "plex"
     event = webhook_event(data, server=name, at=0.0)
     if event is None:
         meta = data.get("Metadata") if isinstance(data.get("Metadata"), dict) else {}
@@ -300,14 +304,19 @@ def _ms(meta: dict[str, Any], name: str) -> float:
     value = meta.get(name)
     if value is None:
         return 0.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if not is_number(value) or value < 0:
         raise EventError(f"plex Metadata.{name}: expected milliseconds, got {value!r}")
     return float(value)
 
 
+def is_key(value: Any) -> bool:
+    """A ratingKey or sessionKey: Plex's JSON gives them as strings or numbers."""
+    return (isinstance(value, str) and value != "") or (isinstance(value, int) and not isinstance(value, bool))
+
+
 def _rating_key(meta: dict[str, Any]) -> str:
     key = meta.get("ratingKey")
-    if isinstance(key, bool) or not isinstance(key, (str, int)) or key == "":
+    if not is_key(key):
         raise EventError(f"plex Metadata.ratingKey: expected a string, got {key!r}")
     return str(key)
 
@@ -319,7 +328,7 @@ def _label(meta: dict[str, Any]) -> str:
 
 
 def _guids(meta: dict[str, Any]) -> str:
-    entries = meta.get("Guid") if isinstance(meta.get("Guid"), list) else []
+    entries = e if isinstance(e := meta.get("Guid"), list) else []
     found: Iterable[Any] = [meta.get("guid")] + [g.get("id") for g in entries if isinstance(g, dict)]
     shown = [g for g in found if isinstance(g, str) and g]
     return ", ".join(shown) if shown else "(none)"
@@ -332,8 +341,4 @@ def _text(meta: dict[str, Any], name: str) -> str:
 
 def _int(meta: dict[str, Any], name: str) -> int | None:
     value = meta.get(name)
-    return value if _count(value) and value > 0 else None
-
-
-def _count(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    return value if is_count(value) and value > 0 else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from bridge.adapters.plex_map import map_metadata, metadata_from_xml, same_file_episodes
+from bridge.adapters.plex.map import map_metadata, metadata_from_xml, same_file_episodes
 from bridge.cli import main
 
 DOUBLE = "/tv/The Office (US)/Season 03/The Office (US) - S03E10-E11 - A Benihana Christmas.mkv"

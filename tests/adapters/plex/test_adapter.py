@@ -10,12 +10,20 @@ import time
 
 import pytest
 
-from tests.conftest import PACE, eventually, watches
-from tests.plex_helpers import (  # noqa: F401 - fixtures
-    BENIHANA_MS, EPISODE_MS, MATRIX_MS, adapter_for, begin, office_season_3, playbacks, plex, plex_metadata_reads,
-    progress, running, settled,
+from tests.adapters.plex.helpers import (
+    BENIHANA_MS,
+    EPISODE_MS,
+    MATRIX_MS,
+    adapter_for,
+    begin,
+    office_season_3,
+    playbacks,
+    plex_metadata_reads,
+    progress,
+    settled,
 )
-from tests.plex_standin import TOKEN, PlexStandIn
+from tests.adapters.plex.standin import PlexStandIn
+from tests.conftest import PACE, eventually, watches
 
 
 def test_a_movie_on_the_new_agent_played_through_is_marked_once(plex, running, emulator) -> None:
@@ -123,18 +131,6 @@ def test_a_play_that_ended_while_the_server_was_down_is_closed_at_its_last_posit
     assert watches(emulator) == []
 
 
-def test_a_silent_socket_is_caught_by_the_watchdog_and_reconnected(plex, running, emulator, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="bridge.adapters.plex")
-    _, adapter = running()
-    begin(plex, adapter, "15", "100", offset=1_000)
-    plex.freeze()  # open, but neither messages nor pongs any more
-    eventually(lambda: any("no message or pong" in r.getMessage() for r in caplog.records), "the watchdog", 3)
-    plex.wait_connected()
-    progress(plex, adapter, "15", 600_000)
-    plex.alert("15", "stopped", MATRIX_MS)
-    eventually(lambda: watches(emulator), "the history entry after reconnecting")
-
-
 def test_without_the_socket_the_sessions_list_is_polled(plex, running, emulator) -> None:
     plex.ws_routes["/:/websockets/notifications"] = lambda conn: conn.close()  # alerts refused
     bridge, adapter = running(connect=False)
@@ -145,27 +141,6 @@ def test_without_the_socket_the_sessions_list_is_polled(plex, running, emulator)
     eventually(lambda: watches(emulator), "the stop found by polling")
     polls = sum(1 for r in plex.requests if r.path == "/status/sessions")
     assert polls < 40  # ~5 per second at the test's 0.2 s interval: no busy loop
-
-
-def test_odd_alerts_are_logged_and_the_listener_keeps_running(plex, running, emulator, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="bridge.adapters.plex")
-    _, adapter = running()
-    plex.broadcast("not json")
-    plex.broadcast({"NotificationContainer": {"type": "playing", "PlaySessionStateNotification": {"a": 1}}})
-    plex.broadcast({"NotificationContainer": {"type": "playing", "PlaySessionStateNotification": [
-        {"sessionKey": "1", "ratingKey": "100", "viewOffset": "soon", "state": "playing"}]}})
-    plex.broadcast({"NotificationContainer": {"type": "timeline", "TimelineEntry": []}})
-    def ignored() -> list[str]:
-        return [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
-
-    eventually(lambda: len(ignored()) >= 3, "three log lines")
-    lines = ignored()
-    assert "not JSON" in lines[0] and "not a list" in lines[1] and "viewOffset 'soon'" in lines[2]
-    assert len(lines) == 3  # the timeline notification is not an error
-    begin(plex, adapter, "17", "100")
-    plex.alert("17", "stopped", MATRIX_MS)
-    eventually(lambda: watches(emulator), "a good play after the garbage")
-
 
 
 def test_a_stop_reported_at_offset_zero_keeps_the_last_known_position(plex, running, emulator) -> None:
@@ -252,17 +227,6 @@ def test_an_unmatched_item_is_skipped_with_one_log_line(plex, running, caplog) -
     (line,) = [r.getMessage() for r in caplog.records if "not sent" in r.getMessage()]
     assert "local://600" in line and "carries no usable id" in line
     assert bridge.outbox.counts() == {}
-
-
-def test_a_refused_notifications_socket_is_one_log_line_without_the_token(plex, running, caplog) -> None:
-    caplog.set_level(logging.DEBUG)
-    del plex.ws_routes["/:/websockets/notifications"]
-    plex.route("GET", r"/:/websockets/notifications", lambda req: (401, "<html>\n<title>Unauthorized</title>\n</html>"))
-    running(connect=False)
-    (line,) = eventually(lambda: [r.getMessage() for r in caplog.records if "disconnected" in r.getMessage()],
-                         "the disconnect line")
-    assert "401" in line and "\n" not in line
-    assert not any(TOKEN in r.getMessage() for r in caplog.records)
 
 
 def test_stop_ends_the_adapters_threads(plex, running) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.adapters.plex_guid import parse_guid
-from bridge.adapters.plex_map import NotMatched
+from bridge.adapters.plex.guid import parse_guid
+from bridge.adapters.plex.map import NotMatched
 from bridge.events import Numbering
-from tests.test_plex_map import legacy_episode, mapped
+from tests.adapters.plex.test_map import legacy_episode, mapped
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,10 @@ import time
 
 import pytest
 
-from bridge.adapters.plex_resume import resume_offset
+from bridge.adapters.plex.resume import resume_offset
 from bridge.events import Ids, Kind, Resume
+from tests.adapters.plex.helpers import MATRIX_MS, adapter_for
 from tests.conftest import PACE, make_client
-from tests.plex_helpers import MATRIX_MS, adapter_for, plex  # noqa: F401 - fixtures
-
 
 
 def test_startup_sets_plex_view_offsets_only_where_plex_is_older(plex, bridge_for, emulator) -> None:

@@ -12,16 +12,18 @@ that user's token.
 from __future__ import annotations
 
 import logging
-import xml.etree.ElementTree as ET
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from bridge.adapters.plex_guid import guid_list_ids, parse_guid
-from bridge.adapters.plex_map import in_excluded_library, metadata_from_xml
-from bridge.events import EventError, Ids, Kind, Resume
+from bridge.adapters.plex.guid import guid_list_ids, parse_guid
+from bridge.adapters.plex.map import in_excluded_library
+from bridge.events import Ids, Kind, Resume
+
+if TYPE_CHECKING:
+    from bridge.adapters.plex.api import PlexApi
 
 log = logging.getLogger("bridge.adapters.plex")
 
-Query = Callable[[str], "ET.Element | None"]  # plexapi's PlexServer.query: path -> parsed XML
 SECTION_TYPES = {Kind.MOVIE: "movie", Kind.EPISODE: "show"}
 
 
@@ -32,11 +34,6 @@ def item_ids(meta: dict[str, Any]) -> Ids:
     if match is not None:
         ids = Ids(**{**match.ids.as_dict(), **ids.as_dict()})
     return ids
-
-
-def same_item(a: Ids, b: Ids) -> bool:
-    mine = a.as_dict()
-    return any(mine.get(k) == v for k, v in b.as_dict().items())
 
 
 def numbering_agrees(show: dict[str, Any], resume: Resume) -> bool:
@@ -62,23 +59,12 @@ def resume_offset(meta: dict[str, Any], resume: Resume) -> int | None:
     return offset if offset > 0 and offset != own else None
 
 
-def _items(root: ET.Element | None) -> list[dict[str, Any]]:
-    out = []
-    for element in root if root is not None else ():
-        if element.tag in ("Video", "Directory"):
-            try:
-                out.append(metadata_from_xml(element))
-            except EventError as exc:
-                log.debug("plex item skipped while looking for resume targets: %s", exc)
-    return out
-
-
 class ResumeWriter:
     """One reconciliation's worth of lookups against one server (sections listed once per kind)."""
 
-    def __init__(self, name: str, query: Query, excluded: Sequence[str | int]):
+    def __init__(self, name: str, api: PlexApi, excluded: Sequence[str | int]):
         self.name = name
-        self.query = query
+        self.api = api
         self.excluded = excluded
         self._catalog: dict[Kind, list[dict[str, Any]]] = {}
 
@@ -89,15 +75,14 @@ class ResumeWriter:
             offset = resume_offset(target, resume) if target else None
             if target is None or offset is None:
                 continue
-            self.query(f"/:/progress?key={target['ratingKey']}&identifier=com.plexapp.plugins.library"
-                       f"&time={offset}&state=stopped")
+            self.api.set_progress(str(target["ratingKey"]), offset)
             log.info("%s: resume point of %s set to %.0f s from Simkl", self.name,
                      resume.title or target.get("title"), offset / 1000)
             done += 1
         return done
 
     def _find(self, resume: Resume) -> dict[str, Any] | None:
-        matches = [m for m in self._library(resume.kind) if same_item(item_ids(m), resume.ids)]
+        matches = [m for m in self._library(resume.kind) if item_ids(m).overlaps(resume.ids)]
         if resume.kind is Kind.MOVIE:
             return next(iter(matches), None)
         item = next((m for m in matches if numbering_agrees(m, resume)), None)
@@ -106,16 +91,16 @@ class ResumeWriter:
                 log.info("%s: resume point of %s S%sE%s not set: Simkl numbers this anime's episodes differently "
                          "from Plex", self.name, resume.title, resume.season, resume.episode)
             return None
-        leaves = _items(self.query(f"/library/metadata/{item['ratingKey']}/allLeaves"))
+        leaves = self.api.items(f"/library/metadata/{item['ratingKey']}/allLeaves")
         return next((e for e in leaves if (e.get("parentIndex"), e.get("index")) == (resume.season, resume.episode)), None)
 
     def _library(self, kind: Kind) -> list[dict[str, Any]]:
         if kind not in self._catalog:
             items: list[dict[str, Any]] = []
-            for section in _items(self.query("/library/sections")):
+            for section in self.api.items("/library/sections"):
                 meta = {"librarySectionID": section.get("key"), "librarySectionTitle": section.get("title")}
                 if section.get("type") != SECTION_TYPES[kind] or in_excluded_library(meta, self.excluded):
                     continue
-                items += _items(self.query(f"/library/sections/{section.get('key')}/all?includeGuids=1"))
+                items += self.api.items(f"/library/sections/{section.get('key')}/all?includeGuids=1")
             self._catalog[kind] = items
         return self._catalog[kind]

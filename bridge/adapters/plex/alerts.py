@@ -1,4 +1,4 @@
-"""Plex's websocket notifications (`/:/websockets/notifications`) with a watchdog.
+"""Plex's websocket notifications (`/:/websockets/notifications`) with pings and a watchdog.
 
 plexapi's AlertListener runs websocket-client without pings, so a connection that dies without a
 close (a NAT entry dropped, a server frozen, a laptop resumed) leaves it waiting forever: the
@@ -6,6 +6,14 @@ most common failure of Plex scrobblers. This reader speaks the same protocol (on
 `{"NotificationContainer": {...}}` per text frame) but pings the server every `ping_interval`
 seconds and gives up when nothing at all, neither a message nor a pong, arrived for `watchdog`
 seconds. Giving up means returning control to the Supervisor, which reconnects with backoff.
+
+websocket-client has pings and a pong timeout of its own, but only in `WebSocketApp.run_forever`,
+which does not fit: its handshake has no timeout but the process-wide `setdefaulttimeout` (a
+frozen server that accepts the connection holds it forever), it logs every lost connection at
+ERROR with the exception's text (for a refused handshake, the reply's headers and whole page), and
+its first ping waits a whole interval (so a live connection is known only then). The connection
+itself, its frames and pings are websocket-client's; the loop below only decides when to ping and
+when to give up.
 """
 
 from __future__ import annotations
@@ -14,13 +22,18 @@ import json
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import websocket
 
-log = logging.getLogger("bridge.adapters.plex")
+from bridge.adapters.plex.map import is_key
+from bridge.adapters.plex.sessions import STATES
+from bridge.events import State
+from bridge.wire import is_number
 
-NOTIFICATIONS = "/:/websockets/notifications"
+log = logging.getLogger("bridge.adapters.plex")
 
 
 class SilentConnection(ConnectionError):
@@ -45,18 +58,15 @@ class AlertSocket:
         self._ws.settimeout(min(1.0, self.ping_interval / 2))
 
     def close(self) -> None:
-        """From the serving thread: a polite close frame, then the socket is gone."""
-        ws = self._ws
-        if ws is not None:
-            try:
-                ws.close(timeout=0.2)
-            except Exception:  # closing a broken socket may fail in many ways; it is closed either way
-                ws.shutdown()
+        """From the serving thread: a polite close frame (websocket-client closes the socket even
+        when sending it fails)."""
+        if self._ws is not None:
+            self._ws.close(timeout=0.2)
 
     def abort(self) -> None:
         """From any thread: drop the socket so a blocked read returns at once."""
         if self._ws is not None:
-            self._ws.shutdown()
+            self._ws.abort()  # type: ignore[no-untyped-call]  # websocket-client leaves it unannotated
 
     def serve(self, on_container: Callable[[dict[str, Any]], None], stop: threading.Event,
               on_alive: Callable[[], None] = lambda: None) -> None:
@@ -112,15 +122,44 @@ def parse_container(data: bytes | str) -> dict[str, Any] | None:
     return container
 
 
+@dataclass(frozen=True)
+class Report:
+    """One session's state as a `playing` alert tells it (no user: /status/sessions has that)."""
+
+    session: str
+    rating_key: str
+    state: State
+    position: float  # seconds
+
+
+def playing(container: dict[str, Any]) -> tuple[list[Report], list[str]]:
+    """A NotificationContainer -> the sessions it reports, and why entries were not usable. Only
+    `playing` notifications are about playback (timeline, activity, status … are not)."""
+    if container.get("type") != "playing":
+        return [], []
+    entries = container.get("PlaySessionStateNotification")
+    if not isinstance(entries, list):
+        return [], ["PlaySessionStateNotification is not a list"]
+    reports, problems = [], []
+    for entry in entries:
+        problem = bad_notification(entry)
+        if problem:
+            problems.append(problem)
+        elif entry["state"] in STATES:  # `buffering` is transient: the next alert says more
+            reports.append(Report(str(entry["sessionKey"]), str(entry["ratingKey"]), STATES[entry["state"]],
+                                  entry["viewOffset"] / 1000))
+    return reports, problems
+
+
 def bad_notification(entry: Any) -> str:
     """Why a PlaySessionStateNotification cannot be used ('' when it can)."""
     if not isinstance(entry, dict):
         return f"entry is a {type(entry).__name__}, not an object"
     for name in ("sessionKey", "ratingKey"):
-        if isinstance(entry.get(name), bool) or not isinstance(entry.get(name), (str, int)) or entry.get(name) == "":
+        if not is_key(entry.get(name)):
             return f"{name} {entry.get(name)!r} is not a key"
     offset = entry.get("viewOffset")
-    if isinstance(offset, bool) or not isinstance(offset, (int, float)) or offset < 0:
+    if not is_number(offset) or offset < 0:
         return f"viewOffset {offset!r} is not milliseconds"
     if not isinstance(entry.get("state"), str):
         return f"state {entry.get('state')!r} is not a string"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.adapters.plex_map import (
+from bridge.adapters.plex.map import (
     NotMatched,
     NotVideo,
     event_from_metadata,

@@ -1,0 +1,125 @@
+"""Plex's HTTP API through plexapi's `PlexServer` (its XML parsing, headers and token handling).
+
+Reads that many plays share are kept a while: a show's metadata (whose ids every episode needs) and
+a season's episodes (whose files tell a multi-episode file). Webhooks (HTTP threads) and the
+adapter's worker share them.
+"""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from plexapi.exceptions import NotFound, PlexApiException
+from plexapi.server import PlexServer
+from requests import RequestException
+
+from bridge.adapters.plex.map import metadata_from_xml
+from bridge.adapters.plex.sessions import Live, read_sessions
+from bridge.wire import EventError
+
+log = logging.getLogger("bridge.adapters.plex")
+
+# The server unreachable, refusing or failing: expected now and then, where a surprise is a bug.
+ERRORS: tuple[type[Exception], ...] = (PlexApiException, RequestException)
+# What a read may fail with besides: a reply that is not XML, or not the item asked for.
+READ_ERRORS: tuple[type[Exception], ...] = (*ERRORS, EventError, ET.ParseError)
+# plexapi ships type information but no annotations: its server object is Any here.
+_PlexServer: Any = PlexServer
+NOTIFICATIONS = "/:/websockets/notifications"
+# A show re-matched in Plex (Fix Match) has new ids: its cached metadata is read again after this.
+SHOW_TTL = 600.0
+# A season's episodes: shared by one play's alerts and webhooks.
+SEASON_TTL = 120.0
+_ITEMS = ("Video", "Directory", "Track")
+T = TypeVar("T")
+
+
+class PlexApi:
+    def __init__(self, name: str, url: str, token: str, *, timeout: float):
+        self.name, self.url, self.token, self.timeout = name, url, token, timeout
+        self.machine_id: str | None = None
+        self._client: Any = None
+        self._cache: dict[str, tuple[float, Any]] = {}  # show:/season:ratingKey -> (good until, what was read)
+
+    def client(self) -> Any:
+        """plexapi's server object; (re)made when missing. Raises while the server is down."""
+        client = self._client  # read once: the listener may drop it from another thread meanwhile
+        if client is None:
+            client = self._client = _PlexServer(self.url, self.token, timeout=self.timeout)
+            self.machine_id = client.machineIdentifier
+        return client
+
+    def reconnect(self) -> None:
+        """Ask the server again on next use: a restarted one may have changed."""
+        self._client = None
+
+    def identify(self) -> str | None:
+        """The server's machineIdentifier (asked once; None while it cannot be reached)."""
+        if self.machine_id is None:
+            try:
+                self.client()
+            except ERRORS as exc:
+                log.debug("%s: server not reachable to learn its identity: %s", self.name, exc)
+        return self.machine_id
+
+    def notifications_url(self) -> str:
+        """The alert websocket's URL; it carries the token, so it is never logged."""
+        return str(self.client().url(NOTIFICATIONS, includeToken=True)).replace("http", "ws", 1)
+
+    def owner(self) -> str:
+        """The plex.tv user the token belongs to ('' for a server-local token)."""
+        return str(self.client().myPlexUsername or "")
+
+    def sessions(self) -> dict[str, Live]:
+        return read_sessions(self.client().query("/status/sessions"))
+
+    def metadata(self, rating_key: str) -> dict[str, Any]:
+        try:
+            root = self.client().query(f"/library/metadata/{rating_key}")
+        except NotFound:
+            raise EventError(f"plex item {rating_key}: the server has no such item (404)") from None
+        first = next((e for e in root if e.tag in _ITEMS), None) if root is not None else None
+        if first is None:
+            raise EventError(f"plex item {rating_key}: /library/metadata returned no item")
+        return metadata_from_xml(first)
+
+    def show(self, rating_key: str, now: float) -> dict[str, Any]:
+        """A show's metadata, shared by its episodes' plays and webhooks for SHOW_TTL seconds (of
+        the caller's clock, `now`)."""
+        return self._cached(f"show:{rating_key}", SHOW_TTL, now, lambda: self.metadata(rating_key))
+
+    def season(self, rating_key: str, now: float) -> list[dict[str, Any]]:
+        """A season's episodes (with their Media parts), kept SEASON_TTL seconds."""
+        def read() -> list[dict[str, Any]]:
+            root = self.client().query(f"/library/metadata/{rating_key}/children")
+            return [metadata_from_xml(e) for e in root if e.tag == "Video"] if root is not None else []
+        return self._cached(f"season:{rating_key}", SEASON_TTL, now, read)
+
+    def items(self, path: str) -> list[dict[str, Any]]:
+        """The movies, shows, episodes or sections a listing holds; an unreadable one is left out."""
+        out = []
+        root = self.client().query(path)
+        for element in root if root is not None else ():
+            if element.tag in ("Video", "Directory"):
+                try:
+                    out.append(metadata_from_xml(element))
+                except EventError as exc:
+                    log.debug("%s: %s: item skipped: %s", self.name, path, exc)
+        return out
+
+    def set_progress(self, rating_key: str, offset_ms: int) -> None:
+        """Set the token owner's view offset (plexapi's `updateProgress`)."""
+        self.client().query(f"/:/progress?key={rating_key}&identifier=com.plexapp.plugins.library"
+                            f"&time={offset_ms}&state=stopped")
+
+    def _cached(self, key: str, ttl: float, now: float, read: Callable[[], T]) -> T:
+        cached = self._cache.get(key)  # read once: webhooks (HTTP threads) and the worker share it
+        if cached is None or cached[0] < now:
+            fresh = {k: v for k, v in self._cache.items() if v[0] >= now}
+            cached = fresh[key] = (now + ttl, read())
+            self._cache = fresh
+        return cast(T, cached[1])
+
