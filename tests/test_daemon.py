@@ -11,7 +11,7 @@ import requests
 from bridge.events import Ids, Kind, PlayEvent, State
 from bridge.simkl.auth import TokenStore
 from bridge.times import parse_iso
-from tests.conftest import PACE, SECRET, TOKEN, make_client, watches
+from tests.conftest import PACE, SECRET, TOKEN, eventually, make_client, watches
 
 MATRIX = PlayEvent("plex", "home", "alice", "1", Kind.MOVIE, Ids(tmdb=603), State.PLAYING, duration=100, title="The Matrix")
 
@@ -45,11 +45,11 @@ def test_events_over_http_reach_simkl_and_garbage_is_refused(emulator, bridge_fo
     ok = requests.post(url, json={"kind": "movie", "state": "stopped", "ids": {"tmdb": 603}, "user": "alice",
                                   "position": 95, "duration": 100, "source": "kodi"}, timeout=5)
     assert ok.status_code == 202
-    deadline = time.monotonic() + 5
-    while not watches(emulator) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: watches(emulator), "the watch on Simkl")
     assert len(watches(emulator)) == 1
-    assert requests.get(f"{bridge.http.url}/{SECRET}/status", timeout=5).json()["outbox"]["alice"]["sent"] == 1
+    # Simkl holds the watch before its answer reaches the bridge, which counts the write sent only then.
+    eventually(lambda: requests.get(f"{bridge.http.url}/{SECRET}/status", timeout=5).json()["outbox"]["alice"]["sent"] == 1,
+               "the status to count the write sent")
 
 
 def test_a_revoked_token_waits_for_login_then_delivers(emulator, bridge_for) -> None:
