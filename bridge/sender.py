@@ -173,10 +173,11 @@ class Sender:
         raise _Closed
 
     def next_wake(self) -> float | None:
-        """When a flush can next send something: the earliest due write of an account that is not
-        blocked, or None when nothing waits."""
+        """When a flush can next send something: the earliest due write of an account that can send
+        (not blocked, logged in), or None when nothing does."""
+        waiting = self.blocked | self._logged_out  # only a login helps them: RECHECK looks for one
         times = [max(due, self.gates[a].until if a in self.gates else 0.0)
-                 for a, due in self.outbox.next_due_per_account().items() if a not in self.blocked]
+                 for a, due in self.outbox.next_due_per_account().items() if a not in waiting]
         return min(times, default=None)
 
     def run(self, stop: threading.Event, wake: threading.Event | None = None, idle: float = RECHECK) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from itertools import pairwise
 
 from bridge.events import Ids, Item, Kind, PlayEvent, State
 from bridge.outbox import Outbox
@@ -208,10 +209,19 @@ def test_an_outage_costs_one_request_per_backoff_step_however_much_waits(emulato
     # One probe per backoff step: 5, 10, 20, 40, then every 60 s.
     assert max(per_second) == 1
     probes = [t for t, n in enumerate(per_second) if n]
-    assert probes[:5] == [0, 5, 15, 35, 75] and all(b - a == 60 for a, b in zip(probes[4:], probes[5:]))
+    assert probes[:5] == [0, 5, 15, 35, 75] and all(b - a == 60 for a, b in pairwise(probes[4:]))
     assert sum(per_second) == len(probes) == 13 and box.pending() == 200
     emulator.recover()
     now[0] = 1_700_000_000 + 600 + 60
     report = sender.flush_once()
     assert (report.requests, report.sent, box.pending()) == (20, 200, 0)  # drained at the normal pace
     assert sender.next_wake() is None and sender.gates == {}
+
+
+def test_a_sender_with_only_logged_out_accounts_waiting_sleeps(tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(movie_watch(603, 1, account="carol"))
+    sender = Sender(box, lambda a: None)
+    assert sender.next_wake() == 0.0  # not yet tried: due now
+    sender.flush_once()
+    assert sender.next_wake() is None  # only a login helps, and the idle recheck looks for one
