@@ -18,8 +18,8 @@ MAP_SOURCES: dict[str, str] = {
     "kodi": "bridge.adapters.kodi.map:map_file",
     "plex-webhook": "bridge.adapters.plex.map:map_webhook",
     "plex-metadata": "bridge.adapters.plex.map:map_metadata",
-    "jellyfin-webhook": "bridge.adapters.jellyfin_map:map_webhook",
-    "jellyfin-session": "bridge.adapters.jellyfin_map:map_session",
+    "jellyfin-webhook": "bridge.adapters.jellyfin.map:map_webhook",
+    "jellyfin-session": "bridge.adapters.jellyfin.map:map_session",
 }
 
 

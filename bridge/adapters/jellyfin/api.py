@@ -1,5 +1,6 @@
 """Jellyfin's REST API, the few calls the adapter needs, for servers 10.8 to 10.10, and what the
-adapter keeps from them: series and libraries by item, and the server's users (`Users`).
+adapter keeps from them: series and libraries by item (bounded memories, `remember`), and the
+server's users (`Users`).
 
 Authentication is the API key in the `Authorization: MediaBrowser Token="…"` header (never in a
 URL, so it cannot reach a log line). Item lookups use `GET /Items?Ids=…`, which every version
@@ -11,43 +12,33 @@ user-data write and answers 404, which the caller reports).
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
 import bridge
-from bridge.adapters.jellyfin_map import norm_id
+from bridge.adapters.base import remember
+from bridge.adapters.jellyfin.map import norm_id
 
 log = logging.getLogger("bridge.adapters.jellyfin")
 
 ITEM_FIELDS = "ProviderIds,ParentId,DateCreated"
-CACHE_LIMIT = 5000  # what is remembered per item: a big library, not unbounded
 # A user we do not know (the configured one, or one created since) is looked up at most this often.
 USER_RETRY = 60.0
 
-
-_remembering = threading.Lock()  # webhook threads and the listener share these memories
-
-
-def remember(memory: dict[Any, Any], key: Any, value: Any) -> None:
-    """Store `key`, forgetting the oldest entry past CACHE_LIMIT: a daemon runs for months."""
-    with _remembering:
-        memory.pop(key, None)
-        memory[key] = value
-        if len(memory) > CACHE_LIMIT:
-            del memory[next(iter(memory))]
+_T = TypeVar("_T")
 
 
-def _cached(memory: dict[Any, Any], key: Any, fetch: Callable[[], Any]) -> Any:
-    # Read once, not "check then read": another thread may evict the key in between.
-    found = memory.get(key, _cached)
-    if found is _cached:
+def _cached(memory: dict[str, _T], key: str, fetch: Callable[[], _T]) -> _T:
+    try:
+        return memory[key]  # one read, not "check then read": another thread may evict the key in between
+    except KeyError:
         found = fetch()
         remember(memory, key, found)
-    return found
+        return found
 
 
 class JellyfinError(Exception):
@@ -63,7 +54,7 @@ class JellyfinApi:
                      f'Version="{bridge.__version__}", Token="{api_key}"')
         self.http = requests.Session()
         self.http.headers.update({"Authorization": self.auth, "Accept": "application/json"})
-        self._series: dict[str, dict[str, Any]] = {}
+        self._series: dict[str, dict[str, Any] | None] = {}
         self._libraries: dict[str, str] = {}
 
     # -- transport ------------------------------------------------------------------------------

@@ -9,12 +9,12 @@ we were away is closed like any other: at its last known position.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from bridge.events import PlayEvent, State
+from bridge.times import parse_iso
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,6 @@ class Playing:
 
 Snapshot = Mapping[str, Playing]  # session id -> its play; idle sessions are absent
 
-_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$")
-
 
 def diff(previous: Snapshot, current: Snapshot, at: float) -> list[PlayEvent]:
     """The events that take the engine from `previous` to `current`.
@@ -42,8 +40,8 @@ def diff(previous: Snapshot, current: Snapshot, at: float) -> list[PlayEvent]:
     events = [replace(old.event, state=State.STOPPED, at=at) for old in ended(previous, current)]
     for sid, new in current.items():
         old = previous.get(sid)
-        changed_item = old is None or old.item_id != new.item_id
-        if changed_item or old.event.state != new.event.state or old.event.position != new.event.position:
+        if (old is None or old.item_id != new.item_id or old.event.state != new.event.state
+                or old.event.position != new.event.position):
             events.append(new.event)
     return events
 
@@ -64,18 +62,6 @@ def ended(previous: Snapshot, current: Snapshot) -> list[Playing]:
     return [old for sid, old in previous.items() if sid not in current or current[sid].item_id != old.item_id]
 
 
-def parse_date(text: Any) -> float | None:
-    """Jellyfin's ISO dates ('2024-05-01T20:15:03.1234567Z', up to 7 fractional digits, UTC when
-    no offset is written) -> epoch seconds; None for anything else."""
-    m = _DATE.match(text) if isinstance(text, str) else None
-    if m is None:
-        return None
-    base, frac, tz = m.groups()
-    micro = f".{frac[:6]}" if frac else ""
-    offset = "+00:00" if tz in (None, "Z") else tz
-    return datetime.fromisoformat(f"{base}{micro}{offset}").timestamp()
-
-
 def newly_played(was_played: bool | None, entry: Mapping[str, Any], playing: bool, now: float, recent: float) -> bool:
     """Whether one `UserDataChanged` entry is the server's "this viewing is complete" signal.
 
@@ -89,5 +75,5 @@ def newly_played(was_played: bool | None, entry: Mapping[str, Any], playing: boo
         return False
     if was_played is False or playing:
         return True
-    last = parse_date(entry.get("LastPlayedDate"))
+    last = parse_iso(entry.get("LastPlayedDate"))
     return last is not None and abs(now - last) <= recent

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from bridge.adapters.jellyfin_map import (
+from bridge.adapters.jellyfin.map import (
     NotMatched,
-    TICKS_PER_SECOND,
     item_event,
     map_session,
     map_webhook,
+    norm_id,
     played_session,
     session_event,
     webhook_event,
@@ -23,9 +23,10 @@ from bridge.cli import main
 from bridge.engine import Engine
 from bridge.events import EventError, Ids, Kind, Numbering, PlayEvent, State
 from bridge.simkl.bodies import history_body
+from bridge.times import TICKS_PER_SECOND
 from bridge.writes import HISTORY, PAUSE
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "plugins" / "jellyfin" / "simkl-bridge.handlebars"
+TEMPLATE = Path(__file__).resolve().parents[3] / "plugins" / "jellyfin" / "simkl-bridge.handlebars"
 MIN = 60 * TICKS_PER_SECOND
 
 MATRIX = {"Type": "Movie", "Id": "f8a1c0de6f3b4b1e9d2a7c5e4b3a2f10", "Name": "The Matrix", "ProductionYear": 1999,
@@ -115,7 +116,7 @@ def test_an_unidentified_item_is_not_matched_and_names_itself_in_one_line() -> N
     with pytest.raises(NotMatched) as err:
         play(dict(MATRIX, ProviderIds={}, Name="home video 2019"))
     assert "'home video 2019'" in str(err.value) and "\n" not in str(err.value)
-    with pytest.raises(NotMatched, match="'Ozymandias'.*neither the episode nor its series"):
+    with pytest.raises(NotMatched, match=r"'Ozymandias'.*neither the episode nor its series"):
         play(dict(OZYMANDIAS, ProviderIds={"Tvdb": ""}), series=dict(BREAKING_BAD, ProviderIds={"Zap2It": "EP1"}))
     with pytest.raises(NotMatched, match="only movies and episodes"):
         play({"Type": "Audio", "Name": "Song", "ProviderIds": {"MusicBrainzTrack": "x"}})
@@ -383,3 +384,7 @@ def test_a_huge_bad_value_is_named_in_a_short_line() -> None:
         with pytest.raises(EventError) as err:
             map_webhook(json.dumps(all_properties(**over)).encode())
         assert len(str(err.value)) < 300
+
+
+def test_ids_are_compared_without_dashes_or_case() -> None:
+    assert norm_id("6F1E4E2C-8A53-4B3B-9E5F-0C0D5E2A1B7C") == "6f1e4e2c8a534b3b9e5f0c0d5e2a1b7c"

@@ -12,11 +12,11 @@ import time
 import pytest
 import requests
 
-from bridge.adapters.base import Backoff
-from bridge.adapters.jellyfin import JellyfinAdapter
+from bridge.adapters.jellyfin.adapter import JellyfinAdapter
+from bridge.backoff import Backoff
 from bridge.config import JellyfinServer
+from tests.adapters.jellyfin.standin import ALICE, API_KEY, TICKS, JellyfinStandIn
 from tests.conftest import SECRET, eventually
-from tests.jellyfin_standin import ALICE, API_KEY, TICKS, JellyfinStandIn
 
 
 @pytest.fixture

@@ -1,15 +1,14 @@
-"""Jellyfin: the server's websocket (and `/Sessions`) -> PlayEvents; webhooks; resume points.
+"""Jellyfin: the server's websocket (and `/Sessions`) -> PlayEvents; resume points.
 
-One adapter per configured server. Under the Supervisor, one listener thread holds the websocket:
-it subscribes to session updates (`SessionsStart`), seeds itself with `GET /Sessions`, keeps the
-socket alive (`KeepAlive` plus a websocket ping), and treats a socket that stays silent past the
-watchdog as dead. Plays, pauses, resumes and stops are the differences between consecutive session
-snapshots (`jellyfin_sessions.diff`); while the socket is down the Supervisor polls `/Sessions`
-with the same diff, so a stop is not missed and a session that vanished meanwhile is closed at its
-last known position. `UserDataChanged` turning an item played is the server's own watched signal.
-
-The webhook plugin's Generic destination posts to `/jellyfin/<name>` (or `/jellyfin`, served by the
-first server with webhooks on) on the bridge's HTTP endpoint, with the bridge's secret.
+One adapter per configured server, on the adapter skeleton. The listener (the Supervisor's
+thread) holds the websocket: it subscribes to session updates (`SessionsStart`), seeds itself
+with `GET /Sessions`, keeps the socket alive, treats a socket silent past the watchdog as dead,
+and only queues what it hears, so that lookups on the server never hold up its KeepAlive. The
+worker turns the queue into plays, pauses, resumes and stops: the differences between consecutive
+session snapshots (`sessions.diff`). While the socket is down the Supervisor polls `/Sessions` into
+the same queue, so a stop is not missed and a session that vanished meanwhile is closed at its last
+known position. `UserDataChanged` turning an item played is the server's own watched signal. The
+webhook plugin's route is in webhook.py.
 """
 
 from __future__ import annotations
@@ -18,26 +17,33 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import websocket
 
-from bridge.adapters.base import Backoff, Sink, Supervisor
-from bridge.adapters.jellyfin_api import JellyfinApi, JellyfinError, Users, remember
-from bridge.adapters.jellyfin_map import (NotMatched, item_event, norm_id, parse_webhook_body, played_session,
-                                          session_event, webhook_event, webhook_state, webhook_user)
-from bridge.adapters.jellyfin_resume import ResumePusher
-from bridge.adapters.jellyfin_sessions import Playing, diff, ended, newly_played, with_known_position
+from bridge.adapters.base import AdapterBase, remember
+from bridge.adapters.jellyfin import webhook
+from bridge.adapters.jellyfin.api import JellyfinApi, JellyfinError, Users
+from bridge.adapters.jellyfin.map import NotMatched, item_event, norm_id, played_session, session_event
+from bridge.adapters.jellyfin.resume import ResumePusher
+from bridge.adapters.jellyfin.sessions import Playing, diff, ended, newly_played, with_known_position
+from bridge.backoff import Backoff
 from bridge.config import JellyfinServer
 from bridge.events import EventError, PlayEvent, Resume, State
-from bridge.http import HttpError, HttpServer, Request
+from bridge.wire import is_number
+
+if TYPE_CHECKING:
+    from bridge.http import HttpServer
 
 log = logging.getLogger("bridge.adapters.jellyfin")
 
 # "0,1500": push at once, then at most every 1.5 s (Jellyfin rate-limits session pushes to this).
 SESSIONS_START = json.dumps({"MessageType": "SessionsStart", "Data": "0,1500"})
 KEEPALIVE = json.dumps({"MessageType": "KeepAlive"})
+# The messages the worker handles, queued as (Data, when it arrived); the poll queues SESSIONS too.
+SESSIONS, USER_DATA = "Sessions", "UserDataChanged"
 # A "mark played" without a session in sight is believed only when its LastPlayedDate is this fresh.
 RECENT_MARK = 300.0
 # A Played flag that arrives after the session's stop still belongs to that viewing for this long.
@@ -46,7 +52,10 @@ ENDED_MEMORY = 300.0
 MIN_KEEPALIVE = 1.0
 
 
-class JellyfinAdapter:
+class JellyfinAdapter(AdapterBase):
+    source = "jellyfin"
+    expected_errors = (JellyfinError,)
+
     def __init__(
         self,
         server: JellyfinServer,
@@ -58,54 +67,37 @@ class JellyfinAdapter:
         backoff: Backoff | None = None,
         timeout: float = 10.0,
     ):
+        super().__init__(server.name, log=log, backoff=backoff, poll_interval=poll_interval)
         self.cfg = server
-        self.name = f"jellyfin/{server.name}"
         self.clock = clock
         self.keepalive = keepalive
         self.watchdog = watchdog
         self.timeout = timeout
         self.api = JellyfinApi(server.url, server.api_key, f"simkl-bridge-{server.name}", timeout)
-        self.excluded = {str(name).casefold() for name in server.exclude_libraries}
-        self.snapshot: dict[str, Playing] = {}
+        self.excluded_libraries = {str(name).casefold() for name in server.exclude_libraries}
         self.users = Users(self.api, server.user, self.name)
-        self._played: dict[tuple[str, str], bool] = {}  # (user id, item id) -> last Played flag seen
-        self._ended: dict[tuple[str, str], tuple[PlayEvent, float]] = {}  # recent stops, by (user, item)
-        self._skipped: dict[str, None] = {}  # items already logged as not sent
-        self._sink: Sink | None = None
-        self._ws: websocket.WebSocket | None = None
-        self.supervisor = Supervisor(self.name, self._listen, poll=self._poll, poll_interval=poll_interval,
-                                     backoff=backoff or Backoff(1.0, 60.0), log=log)
         self.resume = ResumePusher(self.api, self.name)
+        # Worker state: the last snapshot, and what each (user id, item id) last did.
+        self.snapshot: dict[str, Playing] = {}
+        self._played: dict[tuple[str, str], bool] = {}  # the last Played flag seen
+        self._ended: dict[tuple[str, str], tuple[PlayEvent, float]] = {}  # recent stops, and when
+        self._ws: websocket.WebSocket | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------------
+    @property
+    def listens(self) -> bool:
+        return self.cfg.websocket
 
-    def start(self, sink: Sink) -> None:
-        self._sink = sink
-        if self.cfg.websocket:
-            self.supervisor.start()
+    def _add_routes(self, http: HttpServer) -> None:
+        if self.cfg.webhooks:
+            webhook.add_routes(http, self)
 
-    def stop(self) -> None:
-        self.supervisor.stopping.set()
-        ws = self._ws
-        if ws is not None:
-            ws.abort()  # wakes the listener out of its read at once
-        self.supervisor.stop()
-
-    def register_routes(self, server: HttpServer, sink: Sink) -> None:
-        """`POST /jellyfin/<name>` per server with webhooks on; the first also answers `/jellyfin`."""
-        if not self.cfg.webhooks:
-            return
-        self._sink = sink  # the bridge registers routes before it starts adapters
-        server.add_route("POST", f"/jellyfin/{self.cfg.name}", self._webhook, secret=True)
-        if ("POST", "/jellyfin") not in server.routes:
-            server.add_route("POST", "/jellyfin", self._webhook, secret=True)
-
-    # -- the websocket --------------------------------------------------------------------------
+    # -- the websocket (Supervisor thread) ------------------------------------------------------
 
     def _listen(self, stop: threading.Event, connected: threading.Event) -> None:
         try:
+            # Only this thread sends and reads; stop's abort() needs no lock.
             ws = websocket.create_connection(self.api.socket_url(), header=[f"Authorization: {self.api.auth}"],
-                                             timeout=self.timeout, enable_multithread=True)
+                                             timeout=self.timeout)
         except websocket.WebSocketBadStatusException as exc:
             # Its text holds the reply's headers and body (a proxy's whole error page): the status says enough.
             refused = ": the API key was refused" if exc.status_code in (401, 403) else ""
@@ -116,7 +108,7 @@ class JellyfinAdapter:
             self.users.refresh()
             # Jellyfin pushes nothing right after subscribing: seed from the REST list. This also
             # closes what ended while we were away.
-            self._apply(self.api.sessions())
+            self._poll()
             connected.set()
             log.info("%s: connected to %s", self.name, self.cfg.url)
             self._read(ws, stop)
@@ -125,19 +117,29 @@ class JellyfinAdapter:
             ws.close(timeout=0.5)
 
     def _read(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
+        """Read until the server closes, `stop`, or the watchdog: nothing heard (no message, no pong)
+        for `watchdog` seconds, by default twice the keep-alive interval and then some.
+
+        Jellyfin drops a client that sends no `KeepAlive` message within the timeout its
+        `ForceKeepAlive` announces: an application message, which a websocket ping does not stand
+        in for, at an interval the server sets. So this loop is ours rather than websocket-client's
+        `run_forever(ping_interval=, ping_timeout=)`, which pings on a fixed schedule from a thread
+        of its own, watches only for pongs (and only within ping_interval), takes its handshake
+        timeout from the process-wide default and logs an error of its own at every disconnect.
+        The library's part: the handshake and read timeouts, the ping, answering the server's pings."""
         interval = self.keepalive
-        now = time.monotonic()
-        heard, next_ping = now, now + interval
+        heard = time.monotonic()
+        due = heard + interval  # the next KeepAlive
         while not stop.is_set():
             now = time.monotonic()
             silent_for = self.watchdog if self.watchdog is not None else 2 * interval + 10
             if now - heard > silent_for:
                 raise ConnectionError(f"nothing heard for {silent_for:.1f} s")
-            if now >= next_ping:
+            if now >= due:
                 ws.send(KEEPALIVE)
                 ws.ping()
-                next_ping = now + interval
-            ws.settimeout(max(0.01, min(next_ping, heard + silent_for) - now))
+                due = now + interval
+            ws.settimeout(max(0.01, min(due, heard + silent_for) - now))
             try:
                 opcode, frame = ws.recv_data_frame(control_frame=True)
             except websocket.WebSocketTimeoutException:
@@ -145,15 +147,14 @@ class JellyfinAdapter:
             heard = time.monotonic()
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 return
-            if opcode == websocket.ABNF.OPCODE_TEXT:
-                keepalive = self._on_message(frame.data.decode("utf-8", "replace"))
-                if keepalive:
-                    # The server drops clients that stay quiet for its timeout: speak at half of it.
-                    interval = min(self.keepalive, max(MIN_KEEPALIVE, keepalive / 2))
-                    next_ping = min(next_ping, heard + interval)
+            if opcode == websocket.ABNF.OPCODE_TEXT and (timeout := self._on_text(frame.data.decode("utf-8", "replace"))):
+                # The server drops clients that stay quiet for its timeout: speak at half of it.
+                interval = min(self.keepalive, max(MIN_KEEPALIVE, timeout / 2))
+                due = min(due, heard + interval)
 
-    def _on_message(self, text: str) -> float | None:
-        """Handle one text message; returns the server's keep-alive timeout when it announces one."""
+    def _on_text(self, text: str) -> float | None:
+        """Queue one text message for the worker; returns the server's keep-alive timeout when it
+        announces one."""
         try:
             message = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -165,26 +166,33 @@ class JellyfinAdapter:
             return None
         data = message.get("Data")
         if kind == "ForceKeepAlive":
-            if isinstance(data, (int, float)) and not isinstance(data, bool) and data > 0:
+            if is_number(data) and data > 0:
                 return float(data)
             log.warning("%s: ignored ForceKeepAlive with Data %r (expected seconds)", self.name, data)
-        elif kind == "Sessions":
-            if isinstance(data, list):
-                self._apply(data)
-            else:
-                log.warning("%s: ignored a Sessions message whose Data is not a list", self.name)
-        elif kind == "UserDataChanged":
-            self._user_data(data)
+        elif kind in (SESSIONS, USER_DATA):
+            self._post(kind, (data, self.clock()))  # stamped on arrival: the worker may be busy
         return None
 
     def _poll(self) -> None:
-        self._apply(self.api.sessions())
+        self._post(SESSIONS, (self.api.sessions(), self.clock()))
 
-    # -- sessions -------------------------------------------------------------------------------
+    def _abort(self) -> None:
+        ws = self._ws
+        if ws is not None:
+            ws.abort()  # type: ignore[no-untyped-call]  # websocket-client leaves it unannotated
 
-    def _apply(self, sessions: list[Any]) -> None:
-        # Session state is only ever touched by the Supervisor's thread (listener and poll): no lock.
-        now = self.clock()
+    # -- sessions (worker thread) ---------------------------------------------------------------
+
+    def _handle(self, kind: str, data: Any) -> None:
+        message, at = data
+        if kind == USER_DATA:
+            self._user_data(message, at)
+        elif isinstance(message, list):
+            self._apply(message, at)
+        else:
+            log.warning("%s: ignored a Sessions message whose Data is not a list", self.name)
+
+    def _apply(self, sessions: list[Any], now: float) -> None:
         current = self._snapshot(sessions, now)
         events = diff(self.snapshot, current, now)
         self._ended = {k: v for k, v in self._ended.items() if now - v[1] <= ENDED_MEMORY}
@@ -210,7 +218,7 @@ class JellyfinAdapter:
                 continue
             except EventError as exc:
                 item = session.get("NowPlayingItem")
-                self._skip((norm_id(item.get("Id")) if isinstance(item, dict) else "") or sid, exc)
+                self.skip((norm_id(item.get("Id")) if isinstance(item, dict) else "") or sid, exc)
                 continue
             playing = with_known_position(self.snapshot.get(sid), playing) if playing is not None else None
             if playing is not None:
@@ -224,7 +232,7 @@ class JellyfinAdapter:
         if not isinstance(item, dict):
             raise EventError("jellyfin session.NowPlayingItem: expected an object")
         item_id = norm_id(item.get("Id"))
-        if self._excluded(item_id):
+        if self.excluded(item_id):
             return None
         if "Series" not in item:
             item = {**item, "Series": self._series_of(item)}
@@ -236,27 +244,24 @@ class JellyfinAdapter:
         is_episode = item.get("Type") == "Episode" and item.get("SeriesId")
         return self.api.series(str(item["SeriesId"])) if is_episode else None
 
-    def _excluded(self, item_id: str) -> bool:
-        if not self.excluded or not item_id:
+    # -- for the worker and webhooks ------------------------------------------------------------
+
+    def excluded(self, item_id: str) -> bool:
+        if not self.excluded_libraries or not item_id:
             return False
         library = self.api.library(item_id)
-        if library.casefold() in self.excluded:
-            self._once(item_id, logging.INFO, "item %s is in the excluded library %r; not sent", item_id, library)
+        if library.casefold() in self.excluded_libraries:
+            self._once(f"item:{item_id}", logging.INFO, "item %s is in the excluded library %r; not sent", item_id, library)
             return True
         return False
 
-    def _skip(self, key: str, exc: EventError) -> None:
-        self._once(key, logging.INFO if isinstance(exc, NotMatched) else logging.WARNING, "not sent: %s", exc)
-
-    def _once(self, key: str, level: int, message: str, *args: Any) -> None:
+    def skip(self, key: str, exc: EventError) -> None:
         """One line per item, not one per session update of it."""
-        if key not in self._skipped:
-            remember(self._skipped, key, None)
-            log.log(level, "%s: " + message, self.name, *args)
+        self._once(f"item:{key}", logging.INFO if isinstance(exc, NotMatched) else logging.WARNING, "not sent: %s", exc)
 
-    # -- users and the watched signal -------------------------------------------------------------
+    # -- users and the watched signal (worker thread) -------------------------------------------
 
-    def _user_data(self, data: Any) -> None:
+    def _user_data(self, data: Any, now: float) -> None:
         entries = data.get("UserDataList") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             log.warning("%s: ignored a UserDataChanged message without a UserDataList", self.name)
@@ -265,7 +270,6 @@ class JellyfinAdapter:
         self.users.ensure(uid)
         if not self.users.wanted(self.users.names.get(uid), uid):
             return
-        now = self.clock()
         for entry in entries:
             item_id = norm_id(entry.get("ItemId")) if isinstance(entry, dict) else ""
             if not item_id:
@@ -290,7 +294,7 @@ class JellyfinAdapter:
         """An item nobody was seen playing turned played: a hand mark. Looked up to be mapped."""
         try:
             item = self.api.item(item_id, uid)
-            if item is None or self._excluded(item_id):
+            if item is None or self.excluded(item_id):
                 return
             series = self._series_of(item)
             # The webhook reports the same hand-mark under this session: the engine marks it once.
@@ -301,48 +305,9 @@ class JellyfinAdapter:
             log.warning("%s: could not look up item %s marked played: %s", self.name, item_id, exc)
             return
         except EventError as exc:
-            self._skip(item_id, exc)
+            self.skip(item_id, exc)
             return
         self._send(event)
-
-    def _send(self, event: PlayEvent) -> None:
-        # A listener still in a slow connect when stop() stopped waiting for it must not write after.
-        if self._sink is not None and not self.supervisor.stopping.is_set():
-            self._sink(event)
-
-    # -- webhooks -------------------------------------------------------------------------------
-
-    def _webhook(self, request: Request) -> tuple[int, Any]:
-        try:
-            body = parse_webhook_body(request.body())
-            # Decided before any lookup: the plugin posts every notification type, for every user.
-            if webhook_state(body) is None:
-                return 200, {"accepted": False, "reason": "not a playback notification"}
-            if not self.users.wanted(webhook_user(body), body.get("UserId")):
-                return 200, {"accepted": False, "reason": "another user's play"}
-            if self._lookup(self._excluded, norm_id(body.get("ItemId"))):
-                return 200, {"accepted": False, "reason": "excluded library"}
-            # The webhook carries only the episode's ids; the show's make it the item the socket reports.
-            series = self._lookup(self.api.series, body.get("SeriesId")) if body.get("ItemType") == "Episode" else None
-            event = webhook_event(body, server=self.cfg.name, at=self.clock(), series=series)
-        except NotMatched as exc:
-            self._skip(norm_id(body.get("ItemId")) or str(exc), exc)
-            return 200, {"accepted": False, "reason": str(exc)}
-        except EventError as exc:
-            raise HttpError(400, str(exc)) from None
-        if event is not None:
-            self._send(event)
-        return 202, {"accepted": True}
-
-    def _lookup(self, call: Callable[[str], Any], key: Any) -> Any:
-        """A lookup a webhook can do without: on failure, logged, and the webhook goes on without it."""
-        if not key:
-            return None
-        try:
-            return call(str(key))
-        except JellyfinError as exc:
-            log.warning("%s: webhook: %s", self.name, exc)
-            return None
 
     # -- resume points --------------------------------------------------------------------------
 
@@ -367,7 +332,3 @@ class JellyfinAdapter:
         except JellyfinError as exc:
             log.warning("%s: resume points not pushed: %s", self.name, exc)
             return 0
-
-
-def adapters_from_config(servers: tuple[JellyfinServer, ...] | list[JellyfinServer]) -> list[JellyfinAdapter]:
-    return [JellyfinAdapter(server) for server in servers]

@@ -15,15 +15,16 @@ What Jellyfin tells us, and what it does not:
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 from bridge.events import EventError, Ids, Kind, PlayEvent, State
 from bridge.ids import clean_ids, numbering_for
+from bridge.times import ticks_to_seconds
+from bridge.wire import digits, is_count
 
-TICKS_PER_SECOND = 10_000_000
 # A multi-episode file spans a handful of episodes; a wider range is a broken IndexNumberEnd.
 MAX_EPISODES_PER_FILE = 50
 
@@ -46,6 +47,18 @@ class _Wire:
     runtime: str
     series_year: str | None  # the webhook's `Year` is the series' year for an episode
     ids_label: str
+
+
+@dataclass(frozen=True)
+class _Play:
+    """Whose play it is, in which session, in what state and when; `ticks` None: position unknown."""
+
+    server: str
+    user: str
+    session: str
+    state: State
+    ticks: int | None
+    at: float
 
 
 _ITEM = _Wire("jellyfin item", "Type", "Id", "ProductionYear", "ParentIndexNumber", "IndexNumber",
@@ -75,8 +88,7 @@ def item_event(
     raw = item.get("ProviderIds")
     if raw is not None and not isinstance(raw, dict):
         raise EventError(f"jellyfin item.ProviderIds: expected an object, got {type(raw).__name__}")
-    return _event(item, _ITEM, raw or {}, series, server=server, user=user, session=session, state=state,
-                  position_ticks=position_ticks, at=at)
+    return _event(item, _ITEM, raw or {}, series, _Play(server, user, session, state, position_ticks, at))
 
 
 def session_event(session: dict[str, Any], *, server: str, at: float) -> PlayEvent | None:
@@ -158,8 +170,7 @@ def webhook_event(body: dict[str, Any], *, server: str, at: float,
         # Stable for one playback on one device.
         session = f"{_text(body.get('DeviceId')) or _text(body.get('UserId')) or user}/{item_id}"
     raw = {k: v for k, v in body.items() if isinstance(k, str) and k.lower().startswith("provider_")}
-    return _event(body, _WEBHOOK, raw, series, server=server, user=user, session=session,
-                  state=state, position_ticks=ticks, at=at, completed=completed)
+    return _event(body, _WEBHOOK, raw, series, _Play(server, user, session, state, ticks, at), completed=completed)
 
 
 def played_session(user_id: str, item_id: str) -> str:
@@ -216,26 +227,15 @@ def map_session(payload: bytes) -> PlayEvent:
     raise EventError("jellyfin session: no NowPlayingItem (nothing is playing)")
 
 
-def _event(
-    fields: Mapping[str, Any],
-    wire: _Wire,
-    raw_ids: Mapping[str, Any],
-    series: dict[str, Any] | None,
-    *,
-    server: str,
-    user: str,
-    session: str,
-    state: State,
-    position_ticks: int | None,
-    at: float,
-    completed: bool = False,
-) -> PlayEvent:
+def _event(fields: Mapping[str, Any], wire: _Wire, raw_ids: Mapping[str, Any], series: dict[str, Any] | None,
+           play: _Play, completed: bool = False) -> PlayEvent:
     where = wire.where
     kind = fields.get(wire.type)
     label = f"{where} {kind or 'item'} {_shown(_text(fields.get('Name')))} ({_text(fields.get(wire.id)) or 'no id'})"
     if kind not in ("Movie", "Episode"):
         raise NotMatched(f"{label}: only movies and episodes are sent to Simkl")
     runtime = _whole(fields.get(wire.runtime), f"{where}.{wire.runtime}") or 0
+    state, position_ticks = play.state, play.ticks
     if completed:
         # The server decided this viewing is complete (past its own max-resume point): report it
         # as a stop at the end so the engine marks it, or as `watched` when the length is unknown.
@@ -245,10 +245,10 @@ def _event(
             state, position_ticks = State.WATCHED, None
     position = duration = 0.0
     if position_ticks is not None:
-        position, duration = position_ticks / TICKS_PER_SECOND, runtime / TICKS_PER_SECOND
+        position, duration = ticks_to_seconds(position_ticks), ticks_to_seconds(runtime)
     own_ids = clean_ids(raw_ids, strict=False)
-    common = dict(source="jellyfin", server=server, user=user, session=session, state=state,
-                  position=position, duration=duration, at=at)
+    common: dict[str, Any] = dict(source="jellyfin", server=play.server, user=play.user, session=play.session,
+                                  state=state, position=position, duration=duration, at=play.at)
     if kind == "Movie":
         if not own_ids:
             raise NotMatched(f"{label}: no usable {wire.ids_label} (tmdb, imdb, …); identify it in Jellyfin to have it sent")
@@ -282,19 +282,16 @@ def _event(
     )
 
 
-_DIGITS = re.compile(r"\d+")
-
-
 def _whole(value: Any, field: str) -> int | None:
     """A non-negative whole number, as an int or decimal text; None when absent or empty."""
     if value is None or value == "":
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if is_count(value):
         return value
     if isinstance(value, float) and value.is_integer() and value >= 0:
         return int(value)
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        return int(value.strip())
+    if (number := digits(value)) is not None:
+        return number
     raise EventError(f"{field}: {_shown(value)} is not a whole number")
 
 

@@ -16,7 +16,7 @@ import queue
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.standin import Req, StandIn, WsConn
@@ -30,7 +30,7 @@ MAX_RESUME = 0.90  # Jellyfin's default "max resume percentage"
 
 def stamp(ts: float) -> str:
     """Jellyfin's date form: seven fractional digits and a Z."""
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 class JellyfinStandIn:
@@ -63,7 +63,7 @@ class JellyfinStandIn:
     def url(self) -> str:
         return self.server.url
 
-    def __enter__(self) -> "JellyfinStandIn":
+    def __enter__(self) -> JellyfinStandIn:
         self.server.start()
         return self
 

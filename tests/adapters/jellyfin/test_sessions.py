@@ -1,18 +1,23 @@
-"""The pure Jellyfin decisions: session snapshots -> player actions, the watched signal, resume points."""
+"""Jellyfin session snapshots -> player actions, and the watched signal: the pure decisions, then
+the same decisions at their edges through a real Bridge (autoplay, shared items, silent positions)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
 
-from bridge.adapters.jellyfin_resume import find_by_ids, find_episode, numbers_agree, resume_ticks
-from bridge.adapters.jellyfin_map import norm_id
-from bridge.adapters.jellyfin_sessions import Playing, diff, newly_played, parse_date, with_known_position
-from bridge.events import Ids, Kind, PlayEvent, Resume, State
+from bridge.adapters.jellyfin.sessions import Playing, diff, newly_played, with_known_position
+from bridge.events import Ids, Kind, PlayEvent, State
+from tests.adapters.jellyfin.helpers import jellyfin, minutes, running, sent, settle  # noqa: F401 - fixtures
+from tests.adapters.jellyfin.standin import ALICE, BOB
+from tests.conftest import eventually, watches
 
 MATRIX = PlayEvent(source="jellyfin", server="home", user="alice", session="s1", kind=Kind.MOVIE, ids=Ids(tmdb=603),
                    state=State.PLAYING, position=600.0, duration=8160.0, at=100.0)
+
+
 INCEPTION = replace(MATRIX, ids=Ids(tmdb=27205), duration=8880.0, position=10.0)
 
 
@@ -66,21 +71,6 @@ def test_a_play_without_a_position_keeps_the_last_one_or_waits_for_one() -> None
     assert with_known_position(None, playing()) == playing()
 
 
-def test_ids_are_compared_without_dashes_or_case() -> None:
-    assert norm_id("6F1E4E2C-8A53-4B3B-9E5F-0C0D5E2A1B7C") == "6f1e4e2c8a534b3b9e5f0c0d5e2a1b7c"
-
-
-@pytest.mark.parametrize("text,expected", [
-    ("2024-05-01T20:15:03.1234567Z", 1714594503.123456),
-    ("2024-05-01T20:15:03Z", 1714594503.0),
-    ("2024-05-01T20:15:03", 1714594503.0),
-    ("2024-05-01T22:15:03+02:00", 1714594503.0),
-    ("yesterday", None), (None, None), (17, None),
-])
-def test_jellyfin_dates(text, expected) -> None:
-    assert parse_date(text) == (pytest.approx(expected) if expected else None)
-
-
 NOW = 1714594503.0
 
 
@@ -98,38 +88,64 @@ def test_the_watched_signal_is_a_change_to_played(was, entry, playing, expected)
     assert newly_played(was, entry, playing, NOW, 300.0) is expected
 
 
-MOVIES = [{"Id": "a", "ProviderIds": {"Imdb": "tt1375666"}},
-          {"Id": "b", "ProviderIds": {"Tmdb": "603", "Imdb": "tt0133093"}}]
+# -- through a bridge --------------------------------------------------------------------------
 
 
-def test_items_are_found_by_any_shared_provider_id() -> None:
-    assert find_by_ids(MOVIES, Ids(tmdb=603))["Id"] == "b"
-    assert find_by_ids(MOVIES, Ids(imdb="tt1375666", tmdb=27205))["Id"] == "a"
-    assert find_by_ids(MOVIES, Ids(tmdb=105)) is None
+def test_autoplay_with_a_late_played_flag_leaves_the_next_episode_alone(jellyfin, running, emulator) -> None:
+    bridge, _ = running()
+    e3 = jellyfin.add_episode(jellyfin.bb, 1, 3, {"Tvdb": "349240"}, minutes=47)
+    jellyfin.play("s1", ALICE, jellyfin.bb_s1e2, minutes(30))
+    jellyfin.progress("s1", minutes(46))
+    # The player moves on to episode 3 in the same session; episode 2's Played flag comes after.
+    jellyfin.play("s1", ALICE, e3, 5, played_after=0.3)
+    jellyfin.progress("s1", 40)
+    jellyfin.progress("s1", 80)
+    eventually(lambda: watches(emulator), "episode 2's history entry")
+    settle(bridge)
+    assert [w["number"] for w in watches(emulator)] == [2]
+    # The late flag neither restarts nor pauses episode 3.
+    assert [s["episode"]["number"] for s in sent(emulator, "/scrobble/start")].count(3) == 1
+    assert sent(emulator, "/scrobble/pause") == []
 
 
-def test_episodes_are_found_by_number_including_multi_episode_files() -> None:
-    episodes = [{"Id": "e1", "ParentIndexNumber": 1, "IndexNumber": 1},
-                {"Id": "e2", "ParentIndexNumber": 1, "IndexNumber": 2, "IndexNumberEnd": 3}]
-    assert find_episode(episodes, 1, 3)["Id"] == "e2"
-    assert find_episode(episodes, 2, 1) is None
+def test_two_people_playing_the_same_film_are_two_viewings(jellyfin, running, emulator) -> None:
+    bridge, _ = running()
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(10))
+    jellyfin.play("s2", BOB, jellyfin.matrix, minutes(50))
+    jellyfin.progress("s1", minutes(131))
+    jellyfin.stop("s1")  # alice's Played flag must not touch bob's viewing
+    jellyfin.pause("s2", minutes(68))
+    (watch,) = eventually(lambda: watches(emulator), "alice's history entry")
+    assert watch["title"] == "The Matrix"
+    jellyfin.stop("s2")
+    # bob is not logged in to Simkl: his pause waits in the outbox (his start was replaced by it).
+    eventually(lambda: bridge.outbox.due("bob", time.time() + 1, kind="pause"), "bob's pause to be queued")
+    time.sleep(0.3)
+    assert len(sent(emulator, "/sync/history")) == 1
+    assert bridge.outbox.due("bob", time.time() + 1, kind="history") == []
 
 
-def resume(progress: float = 40.0, paused_at: float = NOW) -> Resume:
-    return Resume(account="alice", kind=Kind.MOVIE, ids=Ids(tmdb=603), progress=progress, paused_at=paused_at)
+def test_a_session_that_stops_reporting_its_position_is_closed_at_the_last_one(jellyfin, running, emulator) -> None:
+    bridge, _ = running()
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(100))
+    jellyfin.progress("s1", minutes(125))  # 92%
+    with jellyfin._lock:  # some clients report a PlayState without PositionTicks
+        del jellyfin.sessions["s1"]["PlayState"]["PositionTicks"]
+    jellyfin.push()
+    jellyfin.stop("s1")  # Jellyfin saw no position either: no Played flag to help
+    (watch,) = eventually(lambda: watches(emulator), "the mark from the last known position")
+    assert watch["title"] == "The Matrix"
 
 
-def test_a_resume_point_is_set_only_when_simkl_is_newer() -> None:
-    item = {"RunTimeTicks": 81_600_000_000, "UserData": {"LastPlayedDate": "2024-05-01T20:00:00Z"}}
-    assert resume_ticks(item, resume(40.0)) == 32_640_000_000
-    assert resume_ticks(item, resume(paused_at=NOW - 3600)) is None  # Jellyfin played it later
-    assert resume_ticks({"RunTimeTicks": 1000}, resume(50.0)) == 500  # never played there
-    assert resume_ticks({"UserData": {}}, resume()) is None  # length unknown
-
-
-def test_anime_resume_points_go_only_to_series_numbered_like_simkl() -> None:
-    anime = Resume(account="alice", kind=Kind.EPISODE, ids=Ids(tvdb=267440, anidb=10944), progress=50.0,
-                   paused_at=NOW, season=1, episode=3)
-    assert numbers_agree({"ProviderIds": {"AniDB": "10944"}}, anime)
-    assert not numbers_agree({"ProviderIds": {"AniDB": "9541", "Tvdb": "267440"}}, anime)
-    assert numbers_agree({"ProviderIds": {"Tvdb": "81189"}}, replace(anime, ids=Ids(tvdb=81189)))
+def test_a_session_first_seen_without_a_position_writes_no_pause_at_zero(jellyfin, running, emulator) -> None:
+    bridge, _ = running()
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(61), paused=True, push=False)
+    with jellyfin._lock:
+        del jellyfin.sessions["s1"]["PlayState"]["PositionTicks"]
+    jellyfin.push()
+    time.sleep(0.3)
+    jellyfin.resume("s1", minutes(61.2))  # the client's first report with a position
+    eventually(lambda: sent(emulator, "/scrobble/start"), "the start, once the position is known")
+    settle(bridge)
+    assert sent(emulator, "/scrobble/pause") == []
+    assert [round(s["progress"]) for s in sent(emulator, "/scrobble/start")] == [45]

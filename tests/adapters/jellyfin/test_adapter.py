@@ -1,5 +1,5 @@
 """The Jellyfin adapter's live side against the Jellyfin stand-in and the Simkl emulator, through a
-real Bridge: what each play sends, users and libraries, several servers, and connection trouble."""
+real Bridge: what each play sends, users and libraries, several servers, the socket and its trouble."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ import time
 
 import pytest
 
-from bridge.adapters.jellyfin import JellyfinAdapter
+from bridge.adapters.base import MEMORY_LIMIT
+from bridge.adapters.jellyfin.adapter import SESSIONS, USER_DATA, JellyfinAdapter
+from tests.adapters.jellyfin.helpers import adapter_for, jellyfin, minutes, playbacks, running, sent, settle  # noqa: F401 - fixtures
+from tests.adapters.jellyfin.standin import ALICE, API_KEY, BOB, JellyfinStandIn
 from tests.conftest import eventually, watches
-from tests.jellyfin_helpers import (  # noqa: F401 - fixtures
-    adapter_for, jellyfin, minutes, playbacks, running, sent, settle,
-)
-from tests.jellyfin_standin import ALICE, API_KEY, BOB, JellyfinStandIn
 
 LOG = "bridge.adapters.jellyfin"
+CAROL = "ca401000000000000000000000000003"
 
 
-# -- what gets sent --------------------------------------------------------------------------------
+# -- what gets sent ----------------------------------------------------------------------------
 
 
 def test_a_movie_played_to_the_end_is_marked_once(jellyfin, running, emulator) -> None:
@@ -62,7 +62,7 @@ def test_an_episode_is_sent_with_the_series_ids_and_its_numbers(jellyfin, runnin
     jellyfin.stop("s1")
     (watch,) = eventually(lambda: watches(emulator), "the episode's history entry")
     assert (watch["title"], watch["season"], watch["number"]) == ("Breaking Bad", 1, 2)
-    (post,) = sent(emulator, "/sync/history")
+    (post,) = eventually(lambda: sent(emulator, "/sync/history"), "the history POST in the emulator's log")
     assert post["shows"][0]["ids"]["tvdb"] == 81189
 
 
@@ -83,7 +83,7 @@ def test_anime_known_by_anidb_ids_uses_anidb_numbering(jellyfin, running, emulat
     jellyfin.stop("s1")
     (watch,) = eventually(lambda: watches(emulator), "the anime episode's history entry")
     assert (watch["title"], watch["number"]) == ("Shingeki no Kyojin", 5)
-    (post,) = sent(emulator, "/sync/history")
+    (post,) = eventually(lambda: sent(emulator, "/sync/history"), "the history POST in the emulator's log")
     assert post["anime"][0]["ids"] == {"anidb": 9541}
 
 
@@ -192,7 +192,22 @@ def test_the_daemon_builds_the_adapter_from_the_config(jellyfin, bridge_for) -> 
     assert ("POST", "/jellyfin") in bridge.http.routes and ("POST", "/jellyfin/home") in bridge.http.routes
 
 
-# -- connection trouble ------------------------------------------------------------------------------
+def test_a_user_with_no_account_rule_is_never_sent(jellyfin, running, emulator, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    jellyfin.users[CAROL] = "carol"
+    bridge, _ = running()
+    jellyfin.play("s1", CAROL, jellyfin.matrix, minutes(60))
+    jellyfin.pause("s1", minutes(70))
+    jellyfin.resume("s1", minutes(70))
+    jellyfin.progress("s1", minutes(131))
+    jellyfin.stop("s1")
+    jellyfin.mark_played(CAROL, jellyfin.bb_s1e2)
+    settle(bridge)
+    assert bridge.outbox.counts() == {} and watches(emulator) == [] and playbacks(emulator) == []
+    assert any("'carol' maps to no Simkl account" in r.getMessage() for r in caplog.records)
+
+
+# -- the socket and its trouble ----------------------------------------------------------------
 
 
 def test_a_server_restart_mid_play_closes_the_play_at_its_last_position(jellyfin, running, emulator, caplog) -> None:
@@ -252,3 +267,66 @@ def test_garbage_on_the_socket_is_logged_and_the_listener_carries_on(jellyfin, r
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 9, warnings  # one line for each bad message or session; LibraryChanged is not ours
     assert len(jellyfin.server.sockets) == 1  # the same connection throughout
+
+
+def test_a_tiny_keepalive_from_the_server_does_not_make_the_listener_spin(jellyfin, running) -> None:
+    bridge, adapter = running()
+    jellyfin.send({"MessageType": "ForceKeepAlive", "Data": 0.0001})
+    time.sleep(0.3)
+    before = sum('"KeepAlive"' in m for m in jellyfin.received)
+    time.sleep(1.0)
+    after = sum('"KeepAlive"' in m for m in jellyfin.received)
+    assert after - before <= 10  # the adapter's own 0.2 s interval: about 5
+    assert adapter.supervisor.connected.is_set()
+
+
+def test_a_refused_socket_is_one_short_line_without_the_key(jellyfin, bridge_for, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    del jellyfin.server.ws_routes["/socket"]  # e.g. a proxy that does not pass websockets on
+    adapter = adapter_for(jellyfin)
+    bridge_for(adapters=[adapter]).start(reconcile=False)
+    line = eventually(lambda: next((r.getMessage() for r in caplog.records if "disconnected" in r.getMessage()), None),
+                      "the disconnect line")
+    assert "404" in line and "-+-+-" not in line and len(line) < 200
+    assert not any(API_KEY in r.getMessage() for r in caplog.records)
+
+
+def test_stop_ends_the_listener_connected_or_not(jellyfin, running) -> None:
+    bridge, adapter = running()
+    adapter.stop()
+    assert not adapter.supervisor._thread.is_alive()
+    eventually(lambda: jellyfin.connected() == 0, "the socket to be closed")
+    bridge, adapter = running()
+    jellyfin.drop_sockets(refuse=True)
+    eventually(lambda: not adapter.supervisor.connected.is_set(), "the drop to be noticed")
+    started = time.monotonic()
+    adapter.stop()  # while polling and backing off
+    assert not adapter.supervisor._thread.is_alive() and time.monotonic() - started < 1.0
+
+
+def test_a_listener_stuck_in_its_connect_writes_nothing_after_stop(jellyfin, bridge_for) -> None:
+    jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(10))
+    route = next(r for r in jellyfin.server.routes if r.pattern.pattern == "/Sessions")
+    answer, route.handler = route.handler, lambda req: (time.sleep(1.0), answer(req))[1]  # a server slow to answer
+    adapter = adapter_for(jellyfin)
+    adapter.supervisor.stop = lambda timeout=0.2, stop=adapter.supervisor.stop: stop(timeout)  # a short wait for it
+    bridge = bridge_for(adapters=[adapter])
+    bridge.start(reconcile=False)
+    eventually(lambda: any(r.path == "/Sessions" for r in jellyfin.server.requests), "the seed request")
+    bridge.stop()
+    time.sleep(1.5)  # the seed's answer arrives, after the stop
+    assert bridge.engine.sessions == {}
+
+
+def test_what_the_adapter_remembers_per_item_is_bounded(jellyfin) -> None:
+    adapter = adapter_for(jellyfin)
+    adapter.users.names = {ALICE: "alice"}
+    many = MEMORY_LIMIT + 50
+    for i in range(many):  # handed to the worker's handler as the listener queues them
+        entry = {"ItemId": f"{i:032x}", "Played": False, "PlaybackPositionTicks": 10}
+        adapter._handle(USER_DATA, ({"UserId": ALICE, "UserDataList": [entry]}, time.time()))
+    unknown = [{"Id": f"s{i}", "UserName": "alice", "PlayState": {},
+                "NowPlayingItem": {"Id": f"{i:032x}", "Type": "Movie", "Name": f"clip {i}", "ProviderIds": {}}}
+               for i in range(many)]
+    adapter._handle(SESSIONS, (unknown, time.time()))
+    assert len(adapter._played) <= MEMORY_LIMIT and len(adapter._told) <= MEMORY_LIMIT

@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from bridge.adapters.jellyfin_api import JellyfinApi, remember
-from bridge.adapters.jellyfin_map import norm_id
-from bridge.adapters.jellyfin_sessions import parse_date
+from bridge.adapters.base import remember
+from bridge.adapters.jellyfin.api import JellyfinApi
+from bridge.adapters.jellyfin.map import norm_id
 from bridge.events import Ids, Kind, Resume
 from bridge.ids import clean_ids, numbering_for
+from bridge.times import iso_ms, parse_iso, ticks_to_seconds
+from bridge.wire import is_count
 
 log = logging.getLogger("bridge.adapters.jellyfin")
 
-TICKS_PER_SECOND = 10_000_000
 # Dates round-trip through Jellyfin at millisecond (or second) precision: our own write comes back a
 # little earlier than the pause it was made from, and must still count as "the same, not older".
 SAME_INSTANT = 1.0
 # Jellyfin echoes a resume point we set as UserDataChanged within a second or so; allow for a busy server.
-ECHO_WINDOW = 30.0
+OWN_WRITE_ECHO = 30.0
 
 
 def item_ids(item: dict[str, Any]) -> Ids:
@@ -35,13 +36,8 @@ def item_ids(item: dict[str, Any]) -> Ids:
 
 
 def find_by_ids(items: list[dict[str, Any]], ids: Ids) -> dict[str, Any] | None:
-    """The first item sharing a provider id with `ids` (same provider, same value)."""
-    wanted = ids.as_dict()
-    for item in items:
-        have = item_ids(item).as_dict()
-        if any(have.get(k) == v for k, v in wanted.items()):
-            return item
-    return None
+    """The first item whose ProviderIds overlap `ids`."""
+    return next((item for item in items if item_ids(item).overlaps(ids)), None)
 
 
 def numbers_agree(series: dict[str, Any], resume: Resume) -> bool:
@@ -52,9 +48,9 @@ def numbers_agree(series: dict[str, Any], resume: Resume) -> bool:
 def find_episode(episodes: list[dict[str, Any]], season: int, number: int) -> dict[str, Any] | None:
     for ep in episodes:
         first, last = ep.get("IndexNumber"), ep.get("IndexNumberEnd")
-        if ep.get("ParentIndexNumber") != season or not isinstance(first, int):
+        if ep.get("ParentIndexNumber") != season or not is_count(first):
             continue
-        if first == number or (isinstance(last, int) and first <= number <= last):
+        if first == number or (is_count(last) and first <= number <= last):
             return ep
     return None
 
@@ -62,17 +58,13 @@ def find_episode(episodes: list[dict[str, Any]], season: int, number: int) -> di
 def resume_ticks(item: dict[str, Any], resume: Resume) -> int | None:
     """The position to set, or None when the item's length is unknown or Jellyfin's state is newer."""
     runtime = item.get("RunTimeTicks")
-    if not isinstance(runtime, int) or isinstance(runtime, bool) or runtime <= 0:
+    if not is_count(runtime) or runtime == 0:
         return None
-    user_data = item.get("UserData") if isinstance(item.get("UserData"), dict) else {}
-    jellyfin_at = parse_date(user_data.get("LastPlayedDate"))
+    user_data = item.get("UserData")
+    jellyfin_at = parse_iso(user_data.get("LastPlayedDate")) if isinstance(user_data, dict) else None
     if jellyfin_at is not None and jellyfin_at >= resume.paused_at - SAME_INSTANT:
         return None
     return int(runtime * min(100.0, max(0.0, resume.progress)) / 100)
-
-
-def jellyfin_date(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class ResumePusher:
@@ -86,7 +78,7 @@ class ResumePusher:
         """Whether a user-data change of this item is our own write coming back. On an item played
         long ago it reads as Played with a fresh LastPlayedDate, just like a hand-made mark."""
         at = self._written.get(item_id)
-        return at is not None and self.clock() - at < ECHO_WINDOW
+        return at is not None and self.clock() - at < OWN_WRITE_ECHO
 
     def push(self, user_id: str, resumes: list[Resume]) -> int:
         listings: dict[str, list[dict[str, Any]]] = {}
@@ -106,9 +98,9 @@ class ResumePusher:
             if target is None or ticks is None:
                 continue
             remember(self._written, norm_id(target["Id"]), self.clock())  # before: the echo may beat the reply
-            self.api.set_resume(str(target["Id"]), user_id, ticks, jellyfin_date(resume.paused_at))
+            self.api.set_resume(str(target["Id"]), user_id, ticks, iso_ms(resume.paused_at))
             log.info("%s: resume point of %s set to %.0f s from Simkl", self.name, resume.title or target.get("Name"),
-                     ticks / TICKS_PER_SECOND)
+                     ticks_to_seconds(ticks))
             done += 1
         return done
 
