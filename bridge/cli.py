@@ -6,15 +6,20 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING
 
 from bridge import __version__
+
+if TYPE_CHECKING:  # the commands import what they use when run, so that `--help` stays quick
+    from bridge.config import Config
+    from bridge.simkl.client import SimklClient
 
 DEFAULT_CONFIG = Path("~/.config/simkl-bridge/config.yaml")
 
 
-def _load(path: str):
+def _load(path: str) -> Config:
     from bridge.config import ConfigError, load
 
     try:
@@ -43,11 +48,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(config, token: str | None = None):
+def _client(config: Config, token: str | None = None) -> SimklClient:
     from bridge.simkl.client import ClientConfig, SimklClient
 
     s = config.simkl
-    return SimklClient(ClientConfig(base_url=s.api_url, client_id=s.client_id, app_name=s.app_name, read_timeout=s.timeout), token)
+    return SimklClient(ClientConfig(base_url=s.api_url, client_id=s.client_id, app_name=s.app_name, read_timeout=s.timeout),
+                       token)
 
 
 def cmd_login(args: argparse.Namespace) -> int:
@@ -55,7 +61,8 @@ def cmd_login(args: argparse.Namespace) -> int:
 
     config = _load(args.config)
     if args.account not in config.accounts:
-        print(f"simkl-bridge: account {args.account!r} is not in the config (accounts: {', '.join(config.accounts)})", file=sys.stderr)
+        print(f"simkl-bridge: account {args.account!r} is not in the config (accounts: {', '.join(config.accounts)})",
+              file=sys.stderr)
         return 2
     store = TokenStore(Path(config.state_dir).expanduser())
     return 0 if login(_client(config), store, args.account) else 1
@@ -79,7 +86,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     tokens = TokenStore(state_dir)
     outbox = Outbox(state_dir / "outbox.sqlite")
     report = {
-        "accounts": {a: ("logged in" if tokens.get(a) else "not logged in: run simkl-bridge login --account " + a) for a in config.accounts},
+        "accounts": {a: ("logged in" if tokens.get(a) else "not logged in: run simkl-bridge login --account " + a)
+                     for a in config.accounts},
         "outbox": outbox.counts(),
         "parked": [{"account": e.account, "kind": e.kind, "item": e.item_key, "reason": e.last_error} for e in outbox.parked()],
     }
@@ -132,7 +140,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"simkl-bridge {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def add(name: str, func, help: str, config: bool = True) -> argparse.ArgumentParser:  # noqa: A002
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str,
+            config: bool = True) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
         if config:
             sp.add_argument("-c", "--config", default=str(DEFAULT_CONFIG), help="YAML config file (default: %(default)s)")
@@ -145,7 +154,8 @@ def parser() -> argparse.ArgumentParser:
     add("status", cmd_status, "show accounts and the outbox (pending, sent, parked)")
     add("retry", cmd_retry, "queue parked writes again").add_argument("--account", default=None)
     m = add("map", cmd_map, "show how one server payload maps to a Simkl write", config=False)
-    m.add_argument("--from", dest="source", required=True, help="event, kodi, plex-webhook, plex-metadata, jellyfin-webhook, jellyfin-session")
+    m.add_argument("--from", dest="source", required=True,
+                   help="event, kodi, plex-webhook, plex-metadata, jellyfin-webhook, jellyfin-session")
     m.add_argument("file", help="payload file, or - for standard input")
     add("demo", cmd_demo, "replay a scripted evening against a local Simkl emulator", config=False).add_argument(
         "-v", "--verbose", action="store_true")

@@ -9,11 +9,13 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from bridge.config import default_config
 from bridge.daemon import Bridge
 from bridge.emulator import Emulator
 from bridge.events import Ids, Kind, PlayEvent, State
+from bridge.sender import FlushReport
 from bridge.simkl.auth import TokenStore, login
 from bridge.simkl.client import ClientConfig, SimklClient
 
@@ -32,7 +34,7 @@ EPISODE = PlayEvent("kodi", "bedroom", "demo", "7", Kind.EPISODE, Ids(tvdb=81189
 def evening(start: float) -> list[tuple[str, PlayEvent]]:
     """(what a person did, the event their server reported)."""
 
-    def at(ev: PlayEvent, minutes: float, state: State, fraction: float, **kw) -> PlayEvent:
+    def at(ev: PlayEvent, minutes: float, state: State, fraction: float, **kw: Any) -> PlayEvent:
         return replace(ev, state=state, position=ev.duration * fraction, at=start + minutes * 60, **kw)
 
     return [
@@ -90,13 +92,11 @@ def main(verbose: bool = False) -> int:
     return 0
 
 
-def _describe(report) -> str:
-    sent = getattr(report, "sent", 0)
-    requests = getattr(report, "requests", 0)
-    return f"{requests} request(s), {sent} write(s) delivered" if requests else "nothing to send"
+def _describe(report: FlushReport) -> str:
+    return f"{report.requests} request(s), {report.sent} write(s) delivered" if report.requests else "nothing to send"
 
 
-def _print_state(state: dict, playbacks: list[dict]) -> None:
+def _print_state(state: dict[str, Any], playbacks: list[dict[str, Any]]) -> None:
     print("  history:")
     for user in state.get("users", {}).values():
         for watch in user.get("watches", []):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from bridge.events import EventError, PlayEvent, from_json
 
@@ -35,4 +35,5 @@ def mapper(source: str) -> Callable[[bytes], PlayEvent]:
     if source not in MAP_SOURCES:
         raise EventError(f"unknown source {source!r} (known: {', '.join(sorted(MAP_SOURCES))})")
     module, func = MAP_SOURCES[source].split(":")
-    return getattr(importlib.import_module(module), func)
+    mapping: Callable[[bytes], PlayEvent] = getattr(importlib.import_module(module), func)
+    return mapping
