@@ -14,14 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge.emulator import Emulator  # noqa: E402
-from bridge.events import Ids, Kind, PlayEvent, State  # noqa: E402
-from bridge.outbox import Outbox  # noqa: E402
-from bridge.sender import Sender  # noqa: E402
-from bridge.simkl.bodies import history_body  # noqa: E402
-from bridge.simkl.client import ClientConfig, SimklClient  # noqa: E402
-from bridge.times import iso  # noqa: E402
-from bridge.writes import HISTORY, Write  # noqa: E402
+from bridge.emulator import Emulator
+from bridge.events import Ids, Kind, PlayEvent, State
+from bridge.outbox import Outbox
+from bridge.sender import Sender
+from bridge.simkl.bodies import history_body
+from bridge.simkl.client import ClientConfig, SimklClient
+from bridge.times import iso
+from bridge.writes import HISTORY, Write
 
 PACE = 0.02
 

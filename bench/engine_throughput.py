@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge.engine import Engine  # noqa: E402
-from bridge.events import from_json  # noqa: E402
-from bridge.outbox import Outbox  # noqa: E402
+from bridge.engine import Engine
+from bridge.events import from_json
+from bridge.outbox import Outbox
 
 
 def viewing(n: int, t0: float) -> list[str]:

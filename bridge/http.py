@@ -232,6 +232,9 @@ class HttpServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two sends; with Nagle on, the body waits for the peer's
+            # delayed ACK (about 40 ms a reply).
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}

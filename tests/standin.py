@@ -17,9 +17,10 @@ import re
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -186,7 +187,7 @@ class StandIn:
     def connected(self) -> int:
         return sum(1 for c in self.sockets if not c.closed.is_set() and not c.frozen.is_set())
 
-    def __enter__(self) -> "StandIn":
+    def __enter__(self) -> StandIn:
         self.start()
         return self
 
@@ -250,7 +251,7 @@ class StandIn:
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         return _Handler

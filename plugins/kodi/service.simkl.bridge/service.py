@@ -5,6 +5,6 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "resources", "lib"))
 
-from kodibridge.service import run  # noqa: E402 - the path above makes the package importable
+from kodibridge.service import run  # importable thanks to the path above
 
 run()

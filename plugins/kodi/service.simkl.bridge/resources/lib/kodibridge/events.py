@@ -8,8 +8,9 @@ Nothing is ever guessed from a title or a file name: no usable id, no event.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 # Provider names as Kodi scrapers spell them -> the id key the bridge takes.
 PROVIDERS = {

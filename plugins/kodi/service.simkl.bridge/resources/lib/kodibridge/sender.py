@@ -15,8 +15,8 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from kodibridge.diskqueue import DiskQueue
 

@@ -33,7 +33,7 @@ class KodiLog(logging.Handler):
 
 
 class Monitor(xbmc.Monitor):
-    def __init__(self, service: "Service"):
+    def __init__(self, service: Service):
         super().__init__()
         self.service = service
 
