@@ -5,9 +5,9 @@ that was in flight when the process died is still pending and is resent with the
 `watched_at`, which Simkl treats as the same watch. Writes Simkl refuses for good are parked with
 their reason (the dead letter), never retried by themselves.
 
-Every watched mark is also kept in `marks`, a compact table (account, item, when) that outlives
-the write it came from: the engine's dedupe and startup reconciliation read it, so sent writes can
-be pruned and the file stays small however long the bridge runs. Every query the bridge runs while
+Every watched item's latest mark is also kept in `marks`, a compact table (account, item, when)
+that outlives the write it came from: the engine's dedupe and startup reconciliation read it, so
+sent writes can be pruned, and the file grows with the items watched, not with how often. Every query the bridge runs while
 it works is an index range in the order it wants (tests/test_outbox.py reads the query plans), so
 its cost does not grow with the backlog.
 """
@@ -54,15 +54,21 @@ CREATE INDEX IF NOT EXISTS writes_supersede ON writes (account, item_key, kind) 
 CREATE INDEX IF NOT EXISTS writes_sent ON writes (done_at) WHERE state='sent';
 CREATE INDEX IF NOT EXISTS writes_parked ON writes (account, id) WHERE state='parked';
 CREATE TABLE IF NOT EXISTS marks (
-    write_id INTEGER PRIMARY KEY,
     account TEXT NOT NULL,
+    item_key TEXT NOT NULL,
     idem_key TEXT NOT NULL UNIQUE,
     item TEXT NOT NULL,
-    at REAL NOT NULL
-);
+    at REAL NOT NULL,
+    write_id INTEGER NOT NULL,
+    PRIMARY KEY (account, item_key)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS marks_at ON marks (at);
 """
 _ENTRY = "id, account, kind, item_key, idem_key, body, at, attempts, next_at, last_error"
+# Only an item's latest mark is kept: dedupe and reconciliation ask whether one came after a time.
+MARK = ("INSERT INTO marks (account, item_key, idem_key, item, at, write_id) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (account, item_key) DO UPDATE SET idem_key=excluded.idem_key, item=excluded.item, "
+        "at=excluded.at, write_id=excluded.write_id WHERE excluded.at >= marks.at")
 
 
 @dataclass(frozen=True)
@@ -142,8 +148,8 @@ class Outbox:
                 (write.account, write.kind, write.item_key, write.idem_key, json.dumps(write.body), write.at),
             )
             if write.kind == HISTORY:
-                db.execute("INSERT INTO marks (write_id, account, idem_key, item, at) VALUES (?, ?, ?, ?, ?)",
-                           (cur.lastrowid, write.account, write.idem_key, json.dumps(write.item.to_json()), write.at))
+                db.execute(MARK, (write.account, write.item_key, write.idem_key, json.dumps(write.item.to_json()),
+                                  write.at, cur.lastrowid))
         return True
 
     def mark_sent(self, ids: Iterable[int], now: float = 0.0) -> None:

@@ -1,6 +1,6 @@
 """Outbox schema upgrades: each opens a file an older simkl-bridge wrote and keeps every write.
 
-v1 -> v2: each watched mark gains a row in `marks` with its typed item identity (bridge.item.Item),
+v1 -> v2: each watched item's latest mark gains a row in `marks` with its typed item identity (bridge.item.Item),
 which reconciliation matches by and which outlives pruning. v1 stored only the item's key string;
 the identity is rebuilt from each history row's own body, which holds every id the write was sent
 with (more than the key names). Rows keep their key and body, so a pending write is resent byte for
@@ -21,21 +21,20 @@ log = logging.getLogger("bridge.outbox")
 
 
 def v1_to_v2(db: sqlite3.Connection) -> None:
-    from bridge.outbox import SCHEMA  # the tables and indexes v2 adds; outbox imports this module
+    from bridge.outbox import MARK, SCHEMA  # the tables and indexes v2 adds; outbox imports this module
 
     db.execute("DROP INDEX IF EXISTS writes_due")
     db.execute("DROP INDEX IF EXISTS writes_item")
     for statement in SCHEMA.split(";"):
         if statement.strip():
             db.execute(statement)
-    rows = db.execute("SELECT id, account, idem_key, body, at FROM writes WHERE kind='history'").fetchall()
-    for row_id, account, idem_key, body, at in rows:
+    rows = db.execute("SELECT id, account, item_key, idem_key, body, at FROM writes WHERE kind='history'").fetchall()
+    for row_id, account, item_key, idem_key, body, at in rows:
         item = item_from_body(json.loads(body))
         if item is None:
             log.warning("outbox row %d: its body names no item; it is still sent, but no mark is kept for it", row_id)
             continue
-        db.execute("INSERT INTO marks (write_id, account, idem_key, item, at) VALUES (?, ?, ?, ?, ?)",
-                   (row_id, account, idem_key, json.dumps(item.to_json()), at))
+        db.execute(MARK, (account, item_key, idem_key, json.dumps(item.to_json()), at, row_id))
 
 
 def item_from_body(body: Any) -> Item | None:

@@ -61,8 +61,8 @@ def bridge_for(emulator, tmp_path):
         store = TokenStore(config.state_dir)
         if not store.get("alice"):
             store.put("alice", TOKEN)
-        b = Bridge(config, adapters=list(adapters) if adapters is not None else None,
-                   client_factory=lambda account, token: make_client(emulator, token=token, max_retries=0), **kw)
+        factory = kw.pop("client_factory", lambda account, token: make_client(emulator, token=token, max_retries=0))
+        b = Bridge(config, adapters=list(adapters) if adapters is not None else None, client_factory=factory, **kw)
         made.append(b)
         return b
 

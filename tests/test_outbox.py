@@ -141,3 +141,13 @@ def test_every_query_of_the_running_bridge_is_an_index_range(tmp_path) -> None:
         assert "TEMP B-TREE" not in plan, (query, plan)
         scans = [step for step in plan.split(" | ") if step.startswith("SCAN") and not step.startswith("SCAN acc")]
         assert scans == [], (query, plan)
+
+
+def test_marks_grow_with_the_items_watched_not_with_how_often(tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    for at in (5.0, 50.0, 20.0):  # the same film watched three times, reported out of order
+        box.enqueue(w(HISTORY, at=at))
+    box.enqueue(w(HISTORY, tmdb=2, at=7.0))
+    assert box.marks_since(0) == [("alice", movie(2), 7.0), ("alice", movie(603), 50.0)]
+    assert box._db.execute("SELECT COUNT(*) FROM marks").fetchone()[0] == 2
+    assert box.enqueue(w(HISTORY, at=5.0)) is False  # an older watch's write is still known by its row

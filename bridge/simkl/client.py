@@ -182,8 +182,9 @@ class SimklClient:
         if auth and self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         url = cfg.base_url.rstrip("/") + path
-        if method != "POST":
+        if method == "GET":
             return self._request(method, url, path, query, headers, None)
+        # A DELETE is a write too, paced like a POST: pacing one costs nothing, a 429 costs a retry.
         # Simkl counts the spacing between POSTs as it receives them. Spacing from when the previous
         # reply arrived (it was received before it was answered) keeps network jitter from ever
         # making two POSTs land closer than the limit.
