@@ -9,6 +9,10 @@ outage costs Simkl. Run by hand: `python3 bench/outbox_scale.py [--sizes 1000,10
 2. Idle CPU of `simkl-bridge run` (no media server, the HTTP endpoint on) over --idle seconds, with
    an empty outbox and with 100k writes waiting for an account that is not logged in.
 3. POSTs per simulated minute while Simkl answers 503 for ten minutes with 20 batches waiting.
+4. The outbox file's size, day by day, over two simulated weeks of a busy shared server: 200
+   sessions at once, each a 45-minute viewing after another of a 2,000-item library, for 4 accounts;
+   every write delivered, pruned hourly by the daemon's rule (delivered writes after 7 days, marks
+   after 90). Durability is off for this part (it measures bytes, not commits).
 """
 
 from __future__ import annotations
@@ -168,6 +172,43 @@ def outage() -> None:
         print(f"  POSTs per minute: {per_minute} (total {sum(per_minute)}; one per backoff step, 20 batches waiting)")
 
 
+def weeks(days: int = 14) -> None:
+    import random
+
+    from bridge.daemon import RECONCILE_LOOKBACK
+    from bridge.engine import MARK_MEMORY
+    from bridge.item import Numbering
+    from bridge.writes import PAUSE, START
+
+    print(f"outbox size over {days} simulated days: 200 sessions at once, 2,000 items, 4 accounts")
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "o.sqlite"
+        box = Outbox(path)
+        box._db.execute("PRAGMA synchronous=OFF")
+        now, n, sizes = T0, 0, []
+        for hour in range(days * 24):
+            for _ in range(200 * 60 // 45):  # viewings that end this hour
+                account, number = f"user{rng.randrange(4)}", rng.randrange(2000)
+                item = Item(Kind.EPISODE, Ids(tvdb=70000 + number // 20), Numbering.TV, 1, (1 + number % 20,))
+                at = now + rng.uniform(0, 3600)
+                for kind in (START, PAUSE, START, HISTORY):  # play, pause, resume, watched
+                    n += 1
+                    box.enqueue(Write(account, kind, item, f"{kind}:{account}:{item.key}:{at!r}:{n}",
+                                      {"progress": 50} if kind != HISTORY else {"shows": [{"ids": {"tvdb": 1}}]}, at))
+            now += 3600
+            for account in box.accounts_with_due(now + 3600):
+                ids = [e.id for kind in (HISTORY, PAUSE, START) for e in box.due(account, now + 3600, 10**6, kind=kind)]
+                box.mark_sent(ids, now)
+            box.prune(sent_before=now - 7 * 86400, marks_before=now - max(MARK_MEMORY, RECONCILE_LOOKBACK))
+            if hour % 24 == 23:
+                box._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                sizes.append(path.stat().st_size)
+        print("  size at the end of each day (MB): " + " ".join(f"{b / 1e6:.1f}" for b in sizes))
+        print(f"  writes made: {n:,}; rows kept: {box._db.execute('SELECT COUNT(*) FROM writes').fetchone()[0]:,} "
+              f"writes, {box._db.execute('SELECT COUNT(*) FROM marks').fetchone()[0]:,} marks")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.ERROR)  # the outage's one warning per backoff step is not a figure
     parser = argparse.ArgumentParser()
@@ -178,6 +219,7 @@ def main() -> None:
     scale([int(s) for s in args.sizes.split(",")], args.instructions)
     idle_cpu(args.idle)
     outage()
+    weeks()
 
 
 if __name__ == "__main__":
