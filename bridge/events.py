@@ -202,5 +202,7 @@ class Resume:
 
     @property
     def item(self) -> Item:
+        # Simkl numbers an anime's episodes per cour, as AniDB does (see numbers_fit).
         episodes = (self.episode,) if self.episode is not None else ()
-        return Item(self.kind, self.ids, season=self.season, episodes=episodes)
+        numbering = Numbering.ANIDB if self.kind is Kind.EPISODE and self.ids.is_anime else Numbering.TV
+        return Item(self.kind, self.ids, numbering, self.season, episodes)

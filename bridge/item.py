@@ -123,12 +123,14 @@ class Item:
 
     def overlaps(self, other: Item) -> bool:
         """Whether the two name a common movie or episode: ids overlap and, for episodes, the same
-        season holds a common episode number."""
+        season holds a common episode number in the same numbering (an anime's TVDB S1E3 and its
+        second cour's AniDB S1E3 share a tvdb id, and are different episodes)."""
         if self.kind is not other.kind or self.by_episode_ids != other.by_episode_ids or not self.ids.overlaps(other.ids):
             return False
         if self.kind is Kind.MOVIE or self.by_episode_ids:
             return True
-        return self.season == other.season and not set(self.episodes).isdisjoint(other.episodes)
+        return (self.numbering is other.numbering and self.season == other.season
+                and not set(self.episodes).isdisjoint(other.episodes))
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "ids": self.ids.as_dict(), "numbering": self.numbering.value,
