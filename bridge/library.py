@@ -1,0 +1,87 @@
+"""What a library holds, in server-neutral terms: the media servers' libraries and the Simkl
+account's, as the sync compares them.
+
+Pure data. A `LibraryItem` is one movie or ONE episode (a multi-episode file is one item per
+episode, sharing its `ref`), with its watched state and date. A `Shelf` is a side's whole library
+with a lookup by the one identity rule (`Item.overlaps`): two sides never need the same key for an
+item, only an id in common.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bridge.item import INT_IDS, STR_IDS, Ids, Item, Kind, Numbering
+
+
+@dataclass(frozen=True)
+class LibraryItem:
+    item: Item  # a movie, or one episode (episodes=(n,)) of a show
+    watched: bool
+    watched_at: float | None = None  # the last viewing (epoch seconds); None when never, or not known
+    title: str = ""  # the movie's, or the show's
+    year: int | None = None
+    ref: str = ""  # the holder's own handle (Plex ratingKey, Jellyfin item Id, Kodi movieid/episodeid)
+    episode_ids: Ids = field(default_factory=Ids)  # an episode's own ids, where the holder knows them
+
+    @property
+    def key(self) -> str:
+        return self.item.key
+
+    def to_json(self) -> dict[str, Any]:
+        return {"item": self.item.to_json(), "watched": self.watched, "watched_at": self.watched_at,
+                "title": self.title, "year": self.year, "ref": self.ref, "episode_ids": self.episode_ids.as_dict()}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> LibraryItem:
+        """The sync baseline's own stored form (written by `to_json`) back to a LibraryItem."""
+        return cls(Item.from_json(d["item"]), bool(d["watched"]), d["watched_at"], d["title"], d["year"], d["ref"],
+                   Ids(**d["episode_ids"]))
+
+
+_IdKey = tuple[Kind, Numbering, "int | None", "int | None", str, "int | str", bool]
+
+
+def _id_keys(item: Item) -> Iterator[_IdKey]:
+    """One lookup key per id an item carries: any one in common is enough to be the same item."""
+    numbered = item.kind is Kind.EPISODE and not item.by_episode_ids
+    season = item.season if numbered else None
+    for number in (item.episodes or (None,)) if numbered else (None,):
+        for name in (*INT_IDS, *STR_IDS):
+            value = getattr(item.ids, name)
+            if value is not None:
+                yield (item.kind, item.numbering, season, number, name, value, item.by_episode_ids)
+
+
+class Shelf:
+    """One side's library: LibraryItems by key, and `find` by any id in common."""
+
+    def __init__(self, items: Iterable[LibraryItem] = ()):
+        self._items: dict[str, LibraryItem] = {}
+        self._by_id: dict[_IdKey, str] = {}
+        for entry in items:
+            self.add(entry)
+
+    def add(self, entry: LibraryItem) -> None:
+        """Add an item, or replace the one with the same key."""
+        self._items[entry.key] = entry
+        for k in _id_keys(entry.item):
+            self._by_id[k] = entry.key
+
+    def discard(self, key: str) -> None:
+        self._items.pop(key, None)  # its id keys stay behind: `find` checks the item is still here
+
+    def find(self, item: Item) -> LibraryItem | None:
+        for k in _id_keys(item):
+            key = self._by_id.get(k)
+            if key is not None and key in self._items and self._items[key].item.overlaps(item):
+                return self._items[key]
+        return None
+
+    def __iter__(self) -> Iterator[LibraryItem]:
+        return iter(self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)

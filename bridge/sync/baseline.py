@@ -1,0 +1,113 @@
+"""What each side looked like after the last sync, per account, in SQLite in the state dir.
+
+"Watched on the server since last time" and "removed on Simkl since last time" are facts only
+against a record of last time. The baseline keeps, per account: Simkl's `/sync/activities` stamps
+and the `date_from` watermark of the last read; Simkl's watched items as last read, plus the
+bridge's own writes (a back-dated write never shows in a `date_from` delta); and per media server,
+which of its items were watched.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from bridge.library import LibraryItem, Shelf
+from bridge.sync.plan import Before
+
+SIMKL = "simkl"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reads (
+    account TEXT PRIMARY KEY,
+    activities TEXT NOT NULL,
+    watermark TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    account TEXT NOT NULL,
+    side TEXT NOT NULL,
+    key TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (account, side, key)
+) WITHOUT ROWID;
+"""
+
+
+class Baseline:
+    def __init__(self, path: str | Path):
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- Simkl's side ---------------------------------------------------------------------------
+
+    def activities(self, account: str) -> tuple[dict[str, Any], str] | None:
+        """The activities stamps and `date_from` watermark of the account's last read; None before
+        its first sync."""
+        with self._lock:
+            row = self._db.execute("SELECT activities, watermark FROM reads WHERE account=?", (account,)).fetchone()
+        return None if row is None else (json.loads(row[0]), row[1])
+
+    def simkl(self, account: str) -> Shelf:
+        return Shelf(self._entries(account, SIMKL))
+
+    def save_simkl(self, account: str, activities: dict[str, Any], watermark: str, shelf: Iterable[LibraryItem]) -> None:
+        """Simkl as just read (with the bridge's own writes), in one transaction with its stamps."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("INSERT OR REPLACE INTO reads VALUES (?, ?, ?)",
+                                 (account, json.dumps(activities), watermark))
+                self._replace(account, SIMKL, shelf)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # -- a server's side ------------------------------------------------------------------------
+
+    def before(self, account: str, server: str) -> Before | None:
+        """Both sides after the last sync of this account with this server; None for the first."""
+        with self._lock:
+            synced = self._db.execute("SELECT 1 FROM items WHERE account=? AND side=? LIMIT 1",
+                                      (account, _server(server))).fetchone()
+        if synced is None or self.activities(account) is None:
+            return None
+        watched = frozenset(e.key for e in self._entries(account, _server(server)) if e.watched)
+        return Before(watched, self.simkl(account))
+
+    def save_server(self, account: str, server: str, shelf: Iterable[LibraryItem]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._replace(account, _server(server), shelf)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # -- storage --------------------------------------------------------------------------------
+
+    def _entries(self, account: str, side: str) -> list[LibraryItem]:
+        with self._lock:
+            rows = self._db.execute("SELECT entry FROM items WHERE account=? AND side=?", (account, side)).fetchall()
+        return [LibraryItem.from_json(json.loads(r[0])) for r in rows]
+
+    def _replace(self, account: str, side: str, shelf: Iterable[LibraryItem]) -> None:
+        self._db.execute("DELETE FROM items WHERE account=? AND side=?", (account, side))
+        self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)",
+                             [(account, side, e.key, json.dumps(e.to_json())) for e in shelf])
+
+
+def _server(name: str) -> str:
+    return f"server:{name}"
