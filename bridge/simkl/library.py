@@ -28,7 +28,8 @@ def library_items(reply: Any) -> list[LibraryItem]:
         media = entry.get("movie") if group == "movies" else entry.get("show")
         if not isinstance(media, dict):
             continue
-        ids = clean_ids(media.get("ids") if isinstance(media.get("ids"), dict) else {}, strict=False)
+        raw = media.get("ids")
+        ids = clean_ids(raw if isinstance(raw, dict) else {}, strict=False)
         if not ids:
             continue  # nothing to match it by
         title, year = str(media.get("title") or ""), media.get("year") if is_count(media.get("year")) else None
