@@ -58,7 +58,7 @@ def fill(path: Path, n: int, account: str = "alice") -> None:
              json.dumps({"movies": [{"ids": {"tmdb": 1 + i}, "watched_at": "2023-11-14T22:13:20Z"}]}), T0 + i)
             for i in range(n))
     db.executemany("INSERT INTO writes (account, kind, item_key, idem_key, body, at) VALUES (?, ?, ?, ?, ?, ?)", rows)
-    db.execute("INSERT INTO marks (write_id, account, idem_key, item, at) SELECT id, account, idem_key, "
+    db.execute("INSERT INTO marks (write_id, account, item_key, idem_key, item, at) SELECT id, account, item_key, idem_key, "
                "json_object('kind', 'movie', 'ids', json_object('tmdb', id), 'numbering', 'tv', 'season', NULL, "
                "'episodes', json_array(), 'by_episode_ids', json('false')), at FROM writes")
     db.commit()
