@@ -248,7 +248,8 @@ class HttpServer:
                 data = b""
                 if reply.status != 204:
                     data, ctype = _encode(reply.body)
-                    self.send_header("Content-Type", ctype)
+                    # a reply's own Content-Type (an HTML page) wins over the one its body type implies
+                    self.send_header("Content-Type", reply.headers.pop("Content-Type", ctype))
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
