@@ -1,0 +1,48 @@
+"""Simkl's activities gate: nothing moved, nothing read; only the buckets that moved are read."""
+
+from __future__ import annotations
+
+from bridge.sync.gate import reads
+
+A = "2024-01-01T00:00:00Z"
+B = "2024-02-01T00:00:00Z"
+
+
+def activities(**moved: dict[str, str]) -> dict:
+    blocks = {
+        "tv_shows": {k: A for k in ("all", "rated_at", "playback", "plantowatch", "watching", "completed", "hold",
+                                    "dropped", "removed_from_list")},
+        "anime": {k: A for k in ("all", "rated_at", "playback", "plantowatch", "watching", "completed", "hold",
+                                 "dropped", "removed_from_list")},
+        "movies": {k: A for k in ("all", "rated_at", "playback", "plantowatch", "completed", "dropped",
+                                  "removed_from_list")},
+    }
+    for block, keys in moved.items():
+        blocks[block].update(keys)
+    return {"all": A, **blocks}
+
+
+def test_the_first_sync_reads_every_type_whole_one_after_another() -> None:
+    first = reads(None, activities())
+    assert first.first and [(r.kind, r.params) for r in first.library] == [
+        (kind, {"extended": "full", "episode_watched_at": "yes"}) for kind in ("shows", "anime", "movies")]
+
+
+def test_nothing_moved_nothing_is_read() -> None:
+    later = reads(activities(), activities())
+    assert (later.library, later.removals, later.playback_since) == ([], [], None)
+
+
+def test_only_what_moved_is_read_since_the_last_stamp() -> None:
+    later = reads(activities(), activities(movies={"all": B, "completed": B}, tv_shows={"all": B, "rated_at": B}))
+    assert [(r.kind, r.params.get("date_from")) for r in later.library] == [("movies", A)]  # a rating is not a watch
+    removed = reads(activities(), activities(anime={"all": B, "removed_from_list": B}))
+    assert removed.library == [] and [(r.kind, r.params) for r in removed.removals] == [
+        ("anime", {"extended": "simkl_ids_only"})]
+    paused = reads(activities(), activities(tv_shows={"all": B, "playback": B}))
+    assert paused.library == [] and paused.playback_since == A
+
+
+def test_a_movies_block_without_watching_or_hold_keys_is_not_taken_for_a_change() -> None:
+    now = activities()
+    assert "watching" not in now["movies"] and reads(activities(), now).library == []
