@@ -1,0 +1,169 @@
+"""One sync of one account: the activities gate, Simkl's reads, each server's library, the plan,
+and the plan applied; then the baseline.
+
+Additions to Simkl go through the outbox like live plays: the sender delivers them in batches at
+Simkl's one POST a second, a kill loses nothing (the rows are committed before the baseline is
+saved; a re-run finds the same items and the outbox refuses the same write twice), and a play the
+scrobbler already reported is one write, not two. Marks on a server go through its adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from bridge.events import PlayEvent, State
+from bridge.item import Ids, Item
+from bridge.library import LibraryItem, Shelf
+from bridge.outbox import Outbox
+from bridge.simkl.bodies import history_body
+from bridge.simkl.library import library_items, listed_simkl_ids
+from bridge.sync import gate
+from bridge.sync.baseline import Baseline
+from bridge.sync.plan import Action, Options, Plan, Step, plan
+from bridge.times import iso
+from bridge.writes import HISTORY, Write
+
+log = logging.getLogger("bridge.sync")
+
+
+class SimklReads(Protocol):
+    def get_activities(self) -> dict[str, Any]: ...
+    def get_all_items(self, kind: str | None = None, status: str | None = None, **params: str) -> Any: ...
+
+
+class LibraryHolder(Protocol):
+    """A media server's library, as an adapter offers it (bridge/adapters/<server>/library.py)."""
+
+    name: str
+
+    def read_library(self) -> list[LibraryItem]: ...
+    def mark_watched(self, marks: list[tuple[LibraryItem, float | None]]) -> int: ...
+    def mark_unwatched(self, entries: list[LibraryItem]) -> int: ...
+
+
+@dataclass
+class Report:
+    account: str
+    requests: int = 0  # to Simkl, during the reads (the sender's POSTs come after)
+    plans: dict[str, Plan] = field(default_factory=dict)  # by server
+    queued: int = 0  # additions committed to the outbox
+
+    def line(self) -> str:
+        steps = {s: sum(p.count(s) for p in self.plans.values()) for s in Step}
+        skipped = sum(len(p.skipped) for p in self.plans.values())
+        return (f"sync {self.account}: {self.requests} read(s); {steps[Step.ADD]} to add to Simkl, {steps[Step.MARK]} "
+                f"to mark and {steps[Step.UNMARK]} to unmark on servers, {steps[Step.REMOVE]} to remove from Simkl; "
+                f"{skipped} not matched")
+
+
+def read_simkl(client: SimklReads, baseline: Baseline, account: str) -> tuple[Shelf, dict[str, Any], int]:
+    """Simkl's watched items now: the baseline's, updated by exactly the reads the gate asks for."""
+    activities = client.get_activities()
+    saved = baseline.activities(account)
+    todo = gate.reads(saved[0] if saved else None, activities)
+    shelf = Shelf() if todo.first else baseline.simkl(account)
+    requests = 1
+    for read in todo.library:
+        items = library_items(client.get_all_items(read.kind, **read.params))
+        requests += 1
+        # A show that changed is listed whole: its episodes replace what the shelf had of it.
+        changed = {i.item.ids.simkl for i in items if i.item.ids.simkl is not None}
+        for old in [e for e in shelf if e.item.ids.simkl in changed]:
+            shelf.discard(old.key)
+        for entry in items:
+            shelf.add(entry)
+    for read in todo.removals:
+        present = listed_simkl_ids(client.get_all_items(read.kind, **read.params))
+        requests += 1
+        kind = "movie" if read.kind == "movies" else "episode"
+        for gone in [e for e in shelf if e.item.kind.value == kind and e.item.ids.simkl is not None
+                     and e.item.ids.simkl not in present]:
+            shelf.discard(gone.key)
+    return shelf, activities, requests
+
+
+def sync_account(account: str, client: SimklReads, baseline: Baseline, outbox: Outbox,
+                 servers: Iterable[tuple[LibraryHolder, Options]], *, now: float, dry_run: bool = False) -> Report:
+    report = Report(account)
+    simkl, activities, report.requests = read_simkl(client, baseline, account)
+    sent = _sent(outbox, account)
+    for holder, options in servers:
+        library = holder.read_library()
+        result = plan(Shelf(library), simkl, baseline.before(account, holder.name), options, sent)
+        report.plans[holder.name] = result
+        for refusal in result.refused:
+            log.warning("sync %s with %s: %s", account, holder.name, refusal)
+        if dry_run:
+            continue
+        report.queued += apply(account, holder, result, outbox, simkl, now)
+        baseline.save_server(account, holder.name, _as_marked(library, result))
+    if not dry_run:
+        baseline.save_simkl(account, activities, str(activities.get("all") or ""), simkl)
+    log.info(report.line())
+    return report
+
+
+def apply(account: str, holder: LibraryHolder, result: Plan, outbox: Outbox, simkl: Shelf, now: float) -> int:
+    """Carry out a plan; `simkl` takes the bridge's own writes (a back-dated write never shows in a
+    `date_from` delta). Returns how many additions were queued."""
+    queued = 0
+    for action in result.actions:
+        if action.step is Step.ADD and outbox.enqueue(_history_write(account, action, now)):
+            queued += 1
+        if action.step is Step.ADD:
+            simkl.add(action.entry)
+    marks = [(a.entry, a.watched_at) for a in result.actions if a.step is Step.MARK]
+    unmarks = [a.entry for a in result.actions if a.step is Step.UNMARK]
+    if marks:
+        holder.mark_watched(marks)
+    if unmarks:
+        holder.mark_unwatched(unmarks)
+    return queued
+
+
+def _history_write(account: str, action: Action, now: float) -> Write:
+    entry, at = action.entry, action.watched_at
+    stamp = iso(at) if at is not None else None
+    own = entry.item.by_episode_ids  # an episode of an unknown show is sent by its own ids
+    event = PlayEvent(source="sync", server="", user="", session="sync", kind=entry.item.kind,
+                      ids=Ids() if own else entry.item.ids, state=State.WATCHED, title=entry.title, year=entry.year,
+                      season=entry.item.season, episodes=entry.item.episodes, numbering=entry.item.numbering,
+                      episode_ids=entry.item.ids if own else entry.episode_ids, at=at if at is not None else now)
+    # The key of the scrobbler's own write of the same viewing: one play, one row.
+    idem = f"{HISTORY}:{account}:{entry.key}:{stamp or 'undated'}"
+    return Write(account, HISTORY, entry.item, idem, history_body(event, stamp), at if at is not None else now)
+
+
+def _sent(outbox: Outbox, account: str) -> Callable[[Item], float | None]:
+    marks = Shelf(LibraryItem(item, True, at) for acc, item, at in outbox.marks_since(0) if acc == account)
+
+    def sent(item: Item) -> float | None:
+        found = marks.find(item)
+        return found.watched_at if found is not None else None
+
+    return sent
+
+
+def _as_marked(library: list[LibraryItem], result: Plan) -> list[LibraryItem]:
+    """The server's library as the plan leaves it."""
+    changed = {a.entry.key: a for a in result.actions if a.step in (Step.MARK, Step.UNMARK)}
+    return [replace(e, watched=changed[e.key].step is Step.MARK, watched_at=changed[e.key].watched_at)
+            if e.key in changed else e for e in library]
+
+
+def plan_json(report: Report) -> str:
+    """A plan written for `simkl-bridge sync --plan FILE`, to be read back by `--apply FILE`."""
+    return json.dumps({"account": report.account, "servers": {
+        name: [{"step": a.step.name, "entry": a.entry.to_json(), "watched_at": a.watched_at, "reason": a.reason}
+               for a in p.actions] for name, p in report.plans.items()}}, indent=1)
+
+
+def plan_from_json(text: str) -> tuple[str, dict[str, Plan]]:
+    data = json.loads(text)
+    return data["account"], {name: Plan([Action(Step[a["step"]], LibraryItem.from_json(a["entry"]), a["watched_at"],
+                                                a["reason"]) for a in actions])
+                             for name, actions in data["servers"].items()}

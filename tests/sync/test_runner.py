@@ -1,0 +1,101 @@
+"""One account's sync end to end, with a scripted Simkl and a scripted server library: the gate's
+requests, additions through the outbox, a re-run that adds nothing, a kill that loses nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.item import Ids, Item, Kind, Numbering
+from bridge.library import LibraryItem
+from bridge.outbox import Outbox
+from bridge.sync.baseline import Baseline
+from bridge.sync.plan import Options
+from bridge.sync.runner import plan_from_json, plan_json, sync_account
+from bridge.times import iso
+from bridge.writes import HISTORY, Write
+
+T = 1_700_000_000.0
+STAMP = "2024-01-01T00:00:00Z"
+
+
+class Simkl:
+    def __init__(self, library: dict[str, Any]):
+        self.library, self.calls = library, []
+        self.activities = {"all": STAMP, **{b: {"all": STAMP, "completed": STAMP} for b in ("tv_shows", "anime", "movies")}}
+
+    def get_activities(self) -> dict[str, Any]:
+        self.calls.append("activities")
+        return self.activities
+
+    def get_all_items(self, kind: str | None = None, status: str | None = None, **params: str) -> Any:
+        self.calls.append(f"all-items/{kind} {sorted(params.items())}")
+        return {kind: self.library.get(kind, [])} if self.library.get(kind) else None
+
+
+class Server:
+    name = "plex/home"
+
+    def __init__(self, items: list[LibraryItem]):
+        self.items, self.marked = items, []
+
+    def read_library(self) -> list[LibraryItem]:
+        return self.items
+
+    def mark_watched(self, marks):
+        self.marked += marks
+        return len(marks)
+
+    def mark_unwatched(self, entries):
+        return 0
+
+
+MATRIX = LibraryItem(Item(Kind.MOVIE, Ids(tmdb=603)), True, T - 400 * 86400, "The Matrix", 1999, "1")
+INCEPTION = LibraryItem(Item(Kind.MOVIE, Ids(imdb="tt1375666")), True, T - 3 * 86400, "Inception", 2010, "2")
+BB_S1E3 = LibraryItem(Item(Kind.EPISODE, Ids(tvdb=81189), Numbering.TV, 1, (3,)), False, None, "Breaking Bad", 2008, "3")
+SIMKL_LIBRARY = {"shows": [{"last_watched_at": "2024-02-01T00:00:00Z", "status": "watching",
+                            "show": {"title": "Breaking Bad", "ids": {"simkl": 17465, "tvdb": "81189"}},
+                            "seasons": [{"number": 1, "episodes": [{"number": 3, "watched_at": "2024-02-01T00:00:00Z"}]}]}]}
+
+
+def pending(box: Outbox) -> list[str]:
+    return [e.item_key for e in box.due("alice", 1e12, kind=HISTORY)]
+
+
+def test_first_sync_then_a_re_run_with_nothing_changed(tmp_path) -> None:
+    simkl, server = Simkl(SIMKL_LIBRARY), Server([MATRIX, INCEPTION, BB_S1E3])
+    box, base = Outbox(tmp_path / "o.sqlite"), Baseline(tmp_path / "sync.sqlite")
+    first = sync_account("alice", simkl, base, box, [(server, Options(from_simkl=True))], now=T)
+    assert simkl.calls == ["activities"] + [f"all-items/{k} [('episode_watched_at', 'yes'), ('extended', 'full')]"
+                                            for k in ("shows", "anime", "movies")]
+    assert first.requests == 4 and first.queued == 2
+    assert pending(box) == ["movie/tmdb:603", "movie/imdb:tt1375666"]
+    (entry,) = [e for e in box.due("alice", 1e12, kind=HISTORY) if e.item_key == "movie/tmdb:603"]
+    assert entry.body["movies"][0]["watched_at"] == iso(T - 400 * 86400)  # the server's own date
+    assert [(e.key, at) for e, at in server.marked] == [("episode/tvdb:81189/tv/s1e3", 1706745600.0)]
+    simkl.calls.clear()
+    again = sync_account("alice", simkl, base, box, [(server, Options(from_simkl=True))], now=T + 3600)
+    assert simkl.calls == ["activities"] and again.requests == 1 and again.queued == 0
+    assert all(not p.actions for p in again.plans.values())
+
+
+def test_a_play_the_scrobbler_sent_is_one_write(tmp_path) -> None:
+    box, base = Outbox(tmp_path / "o.sqlite"), Baseline(tmp_path / "sync.sqlite")
+    scrobbled = Write("alice", HISTORY, INCEPTION.item, f"history:alice:{INCEPTION.key}:x",
+                      {"movies": [{"ids": {"imdb": "tt1375666"}}]}, T - 3 * 86400 + 60)
+    assert box.enqueue(scrobbled)
+    report = sync_account("alice", Simkl({}), base, box, [(Server([MATRIX, INCEPTION]), Options())], now=T)
+    assert report.queued == 1 and sorted(pending(box)) == ["movie/imdb:tt1375666", "movie/tmdb:603"]
+
+
+def test_a_sync_killed_before_its_baseline_is_saved_queues_nothing_twice(tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    dry = sync_account("alice", Simkl({}), Baseline(tmp_path / "a.sqlite"), box, [(Server([MATRIX]), Options())],
+                       now=T, dry_run=True)
+    assert dry.queued == 0 and pending(box) == []  # a dry run writes nothing
+    account, plans = plan_from_json(plan_json(dry))
+    assert account == "alice" and [a.entry for a in plans["plex/home"].actions] == [MATRIX]
+    sync_account("alice", Simkl({}), Baseline(tmp_path / "b.sqlite"), box, [(Server([MATRIX]), Options())], now=T)
+    # as if killed before the baseline was saved: a fresh baseline plans the same addition again
+    rerun = sync_account("alice", Simkl({}), Baseline(tmp_path / "c.sqlite"), box, [(Server([MATRIX]), Options())],
+                         now=T + 60)
+    assert rerun.queued == 0 and pending(box) == ["movie/tmdb:603"]
