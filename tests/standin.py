@@ -137,6 +137,8 @@ class StandIn:
     port: int = 0
     routes: list[_Route] = field(default_factory=list)
     ws_routes: dict[str, Callable[[WsConn], None]] = field(default_factory=dict)
+    # path -> a check run before the handshake: an HTTP status answers the request instead of upgrading it
+    ws_refusals: dict[str, Callable[[Req], int | None]] = field(default_factory=dict)
     sockets: list[WsConn] = field(default_factory=list)
     requests: list[Req] = field(default_factory=list)  # every HTTP request, for assertions
     _server: ThreadingHTTPServer | None = None
@@ -144,9 +146,13 @@ class StandIn:
     def route(self, method: str, path_regex: str, handler: Handler) -> None:
         self.routes.append(_Route(method.upper(), re.compile(path_regex), handler))
 
-    def websocket(self, path: str, on_open: Callable[[WsConn], None]) -> None:
-        """`on_open(conn)` runs when a client connects (e.g. to send a greeting); then frames are read."""
+    def websocket(self, path: str, on_open: Callable[[WsConn], None],
+                  refuse: Callable[[Req], int | None] | None = None) -> None:
+        """`on_open(conn)` runs when a client connects (e.g. to send a greeting); then frames are read.
+        `refuse(req)`, when given, may answer the upgrade request with an HTTP status instead."""
         self.ws_routes[path] = on_open
+        if refuse is not None:
+            self.ws_refusals[path] = refuse
 
     @property
     def url(self) -> str:
@@ -209,7 +215,13 @@ class StandIn:
                 req = Req(self.command, parts.path, query, headers, body)
                 standin.requests.append(req)
                 if headers.get("upgrade", "").lower() == "websocket" and parts.path in standin.ws_routes:
-                    self._upgrade(req, standin.ws_routes[parts.path])
+                    refuse = standin.ws_refusals.get(parts.path)
+                    status = refuse(req) if refuse is not None else None
+                    if status is not None:
+                        self._reply(status, {"error": "websocket refused"})
+                        self.close_connection = True
+                    else:
+                        self._upgrade(req, standin.ws_routes[parts.path])
                     return
                 for route in standin.routes:
                     m = route.pattern.fullmatch(parts.path)

@@ -1,14 +1,21 @@
-"""Jellyfin: the server's websocket (and `/Sessions`) -> PlayEvents; resume points.
+"""Jellyfin: the server's websocket and `/Sessions` -> PlayEvents; resume points.
 
-One adapter per configured server, on the adapter skeleton. The listener (the Supervisor's
-thread) holds the websocket: it subscribes to session updates (`SessionsStart`), seeds itself
-with `GET /Sessions`, keeps the socket alive, treats a socket silent past the watchdog as dead,
-and only queues what it hears, so that lookups on the server never hold up its KeepAlive. The
-worker turns the queue into plays, pauses, resumes and stops: the differences between consecutive
-session snapshots (`sessions.diff`). While the socket is down the Supervisor polls `/Sessions` into
-the same queue, so a stop is not missed and a session that vanished meanwhile is closed at its last
-known position. `UserDataChanged` turning an item played is the server's own watched signal. The
-webhook plugin's route is in webhook.py.
+One adapter per configured server, on the adapter skeleton. What the socket tells an API key
+depends on the server's version (the table is in plugins/jellyfin/README.md): 10.8 and 10.11+
+push the session list after `SessionsStart`, 10.9.0-10.10.7 never do (their subscription throws
+on the server when no user is behind the key), and no version sends an API key `UserDataChanged`
+(the server sends it to the sessions of the user whose data changed; a key has none).
+
+So the listener (the Supervisor's thread) reads `GET /Sessions` every `socket_poll` seconds while
+the socket is up until a `Sessions` push proves the subscription, and always on 10.9-10.10; a
+KeepAlive answer proves nothing, as every version answers it, subscribed or not. Nothing is
+pushed on subscribing, so the list is read at once too, which also closes what ended while we were
+away. A list read while pushes came is dropped: they are as new or newer, and an older list applied
+after a newer one would replay a stopped play as a new one. While the socket is down the
+Supervisor reads the list every `poll_interval` seconds. The listener only queues; the worker turns
+consecutive lists into plays, pauses, resumes and stops (`sessions.diff`), and at each stop reads
+the item's user data for its user: Jellyfin marking it played is the server's own watched signal.
+The webhook plugin's route is in webhook.py.
 """
 
 from __future__ import annotations
@@ -23,15 +30,15 @@ from typing import TYPE_CHECKING, Any
 
 import websocket
 
-from bridge.adapters.base import AdapterBase, remember
+from bridge.adapters.base import AdapterBase
 from bridge.adapters.jellyfin import webhook
 from bridge.adapters.jellyfin.api import JellyfinApi, JellyfinError, Users
-from bridge.adapters.jellyfin.map import NotMatched, item_event, norm_id, played_session, session_event
+from bridge.adapters.jellyfin.map import NotMatched, norm_id, played_session, session_event
 from bridge.adapters.jellyfin.resume import ResumePusher
-from bridge.adapters.jellyfin.sessions import Playing, diff, ended, newly_played, with_known_position
+from bridge.adapters.jellyfin.sessions import Playing, diff, ended, with_known_position
 from bridge.backoff import Backoff
 from bridge.config import JellyfinServer
-from bridge.events import EventError, PlayEvent, Resume, State
+from bridge.events import EventError, Resume, State
 from bridge.wire import is_number
 
 if TYPE_CHECKING:
@@ -39,17 +46,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bridge.adapters.jellyfin")
 
-# "0,1500": push at once, then at most every 1.5 s (Jellyfin rate-limits session pushes to this).
+# "0,1500": the server sends its unforced updates at most every 1.5 s (forced ones at once).
 SESSIONS_START = json.dumps({"MessageType": "SessionsStart", "Data": "0,1500"})
 KEEPALIVE = json.dumps({"MessageType": "KeepAlive"})
-# The messages the worker handles, queued as (Data, when it arrived); the poll queues SESSIONS too.
-SESSIONS, USER_DATA = "Sessions", "UserDataChanged"
-# A "mark played" without a session in sight is believed only when its LastPlayedDate is this fresh.
-RECENT_MARK = 300.0
-# A Played flag that arrives after the session's stop still belongs to that viewing for this long.
-ENDED_MEMORY = 300.0
+SESSIONS = "Sessions"  # the worker's one message: (a /Sessions list, when it was read)
+# While the socket is up but proves no subscription. GET /Sessions with an API key is answered from
+# the server's in-memory session list (SessionManager.GetSessions: no user, library or database
+# lookup), so a read costs the server in proportion to its sessions, not to its users or library;
+# 12 a minute is less than one playing client's own reports, and a stop is still seen within 5 s.
+SOCKET_POLL = 5.0
+# How long to wait for frames already on their way when a list was read: pushes among them win.
+DRAIN = 0.001
 # The server's ForceKeepAlive sets how often we speak; a nonsense tiny one must not become a busy loop.
 MIN_KEEPALIVE = 1.0
+
+
+def pushes_sessions(version: tuple[int, ...] | None) -> bool:
+    """Whether this version's socket pushes sessions to an API key (unknown: try, and poll until
+    a push proves it). SessionInfoWebSocketListener.Start in 10.9.0-10.10.7 reads the key's user,
+    which is none."""
+    return version is None or not (10, 9) <= version[:2] < (10, 11)
 
 
 class JellyfinAdapter(AdapterBase):
@@ -62,6 +78,7 @@ class JellyfinAdapter(AdapterBase):
         *,
         clock: Callable[[], float] = time.time,
         poll_interval: float = 10.0,
+        socket_poll: float = SOCKET_POLL,
         keepalive: float = 30.0,
         watchdog: float | None = None,
         backoff: Backoff | None = None,
@@ -70,6 +87,7 @@ class JellyfinAdapter(AdapterBase):
         super().__init__(server.name, log=log, backoff=backoff, poll_interval=poll_interval)
         self.cfg = server
         self.clock = clock
+        self.socket_poll = socket_poll
         self.keepalive = keepalive
         self.watchdog = watchdog
         self.timeout = timeout
@@ -77,10 +95,8 @@ class JellyfinAdapter(AdapterBase):
         self.excluded_libraries = {str(name).casefold() for name in server.exclude_libraries}
         self.users = Users(self.api, server.user, self.name)
         self.resume = ResumePusher(self.api, self.name)
-        # Worker state: the last snapshot, and what each (user id, item id) last did.
-        self.snapshot: dict[str, Playing] = {}
-        self._played: dict[tuple[str, str], bool] = {}  # the last Played flag seen
-        self._ended: dict[tuple[str, str], tuple[PlayEvent, float]] = {}  # recent stops, and when
+        self.snapshot: dict[str, Playing] = {}  # the worker's last list: session id -> its play
+        self.subscribed = False  # whether a push proved the current socket's subscription
         self._ws: websocket.WebSocket | None = None
 
     @property
@@ -94,6 +110,7 @@ class JellyfinAdapter(AdapterBase):
     # -- the websocket (Supervisor thread) ------------------------------------------------------
 
     def _listen(self, stop: threading.Event, connected: threading.Event) -> None:
+        version = self.api.version()
         try:
             # Only this thread sends and reads; stop's abort() needs no lock.
             ws = websocket.create_connection(self.api.socket_url(), header=[f"Authorization: {self.api.auth}"],
@@ -103,22 +120,27 @@ class JellyfinAdapter(AdapterBase):
             refused = ": the API key was refused" if exc.status_code in (401, 403) else ""
             raise ConnectionError(f"websocket handshake answered HTTP {exc.status_code}{refused}") from None
         self._ws = ws
+        self.subscribed = False
+        pushes = pushes_sessions(version)
         try:
-            ws.send(SESSIONS_START)
+            if pushes:  # on 10.9-10.10 it would only log an error on the server at every connect
+                ws.send(SESSIONS_START)
             self.users.refresh()
-            # Jellyfin pushes nothing right after subscribing: seed from the REST list. This also
-            # closes what ended while we were away.
-            self._poll()
+            seed = (self.api.sessions(), self.clock())
             connected.set()
-            log.info("%s: connected to %s", self.name, self.cfg.url)
-            self._read(ws, stop)
+            named = "Jellyfin " + ".".join(map(str, version)) if version else "a Jellyfin of unknown version"
+            how = "" if pushes else f"; it pushes no sessions to an API key, so /Sessions is read every {self.socket_poll:g} s"
+            log.info("%s: connected to %s (%s)%s", self.name, self.cfg.url, named, how)
+            self._read(ws, stop, seed)
         finally:
             self._ws = None
             ws.close(timeout=0.5)
 
-    def _read(self, ws: websocket.WebSocket, stop: threading.Event) -> None:
+    def _read(self, ws: websocket.WebSocket, stop: threading.Event, held: tuple[list[Any], float] | None) -> None:
         """Read until the server closes, `stop`, or the watchdog: nothing heard (no message, no pong)
-        for `watchdog` seconds, by default twice the keep-alive interval and then some.
+        for `watchdog` seconds, by default twice the keep-alive interval and then some. `held` is a
+        list read from /Sessions, queued once the frames that came meanwhile are in (unless a push was
+        among them).
 
         Jellyfin drops a client that sends no `KeepAlive` message within the timeout its
         `ForceKeepAlive` announces: an application message, which a websocket ping does not stand
@@ -130,6 +152,7 @@ class JellyfinAdapter(AdapterBase):
         interval = self.keepalive
         heard = time.monotonic()
         due = heard + interval  # the next KeepAlive
+        read_at = heard + self.socket_poll  # the next read of /Sessions while no push proved the subscription
         while not stop.is_set():
             now = time.monotonic()
             silent_for = self.watchdog if self.watchdog is not None else 2 * interval + 10
@@ -139,39 +162,61 @@ class JellyfinAdapter(AdapterBase):
                 ws.send(KEEPALIVE)
                 ws.ping()
                 due = now + interval
-            ws.settimeout(max(0.01, min(due, heard + silent_for) - now))
+            if held is None and not self.subscribed and now >= read_at:
+                held = self._read_sessions()
+                read_at = now + self.socket_poll
+            wake = min(due, heard + silent_for, due if self.subscribed else read_at)
+            ws.settimeout(DRAIN if held is not None else max(0.01, wake - now))
             try:
                 opcode, frame = ws.recv_data_frame(control_frame=True)
             except websocket.WebSocketTimeoutException:
+                if held is not None and not self.subscribed:
+                    self._post(SESSIONS, held)
+                held = None
                 continue
             heard = time.monotonic()
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 return
-            if opcode == websocket.ABNF.OPCODE_TEXT and (timeout := self._on_text(frame.data.decode("utf-8", "replace"))):
+            if opcode != websocket.ABNF.OPCODE_TEXT:
+                continue
+            kind, timeout = self._on_text(frame.data.decode("utf-8", "replace"))
+            if kind == SESSIONS:
+                self.subscribed = True
+            if timeout:
                 # The server drops clients that stay quiet for its timeout: speak at half of it.
                 interval = min(self.keepalive, max(MIN_KEEPALIVE, timeout / 2))
                 due = min(due, heard + interval)
 
-    def _on_text(self, text: str) -> float | None:
-        """Queue one text message for the worker; returns the server's keep-alive timeout when it
-        announces one."""
+    def _on_text(self, text: str) -> tuple[str | None, float | None]:
+        """Queue a `Sessions` push for the worker; returns the message's type, and the server's
+        keep-alive timeout when it announces one."""
         try:
             message = json.loads(text)
         except json.JSONDecodeError as exc:
             log.warning("%s: ignored a websocket message that is not JSON (%s): %.80r", self.name, exc, text)
-            return None
+            return None, None
         kind = message.get("MessageType") if isinstance(message, dict) else None
         if not isinstance(kind, str):
             log.warning("%s: ignored a websocket message without a MessageType: %.80r", self.name, text)
-            return None
+            return None, None
         data = message.get("Data")
-        if kind == "ForceKeepAlive":
+        if kind == SESSIONS:
+            self._post(SESSIONS, (data, self.clock()))  # stamped on arrival: the worker may be busy
+        elif kind == "ForceKeepAlive":
             if is_number(data) and data > 0:
-                return float(data)
+                return kind, float(data)
             log.warning("%s: ignored ForceKeepAlive with Data %r (expected seconds)", self.name, data)
-        elif kind in (SESSIONS, USER_DATA):
-            self._post(kind, (data, self.clock()))  # stamped on arrival: the worker may be busy
-        return None
+        return kind, None
+
+    def _read_sessions(self) -> tuple[list[Any], float] | None:
+        """A read while the socket is up: a failure is said once, and the socket carries on."""
+        try:
+            listed = (self.api.sessions(), self.clock())
+        except JellyfinError as exc:
+            self._once("sessions", logging.WARNING, "could not read the sessions: %s", exc)
+            return None
+        self._forget("sessions")
+        return listed
 
     def _poll(self) -> None:
         self._post(SESSIONS, (self.api.sessions(), self.clock()))
@@ -184,22 +229,18 @@ class JellyfinAdapter(AdapterBase):
     # -- sessions (worker thread) ---------------------------------------------------------------
 
     def _handle(self, kind: str, data: Any) -> None:
-        message, at = data
-        if kind == USER_DATA:
-            self._user_data(message, at)
-        elif isinstance(message, list):
-            self._apply(message, at)
-        else:
+        sessions, now = data
+        if not isinstance(sessions, list):
             log.warning("%s: ignored a Sessions message whose Data is not a list", self.name)
-
-    def _apply(self, sessions: list[Any], now: float) -> None:
+            return
         current = self._snapshot(sessions, now)
         events = diff(self.snapshot, current, now)
-        self._ended = {k: v for k, v in self._ended.items() if now - v[1] <= ENDED_MEMORY}
-        self._ended.update({(old.user_id, old.item_id): (old.event, now) for old in ended(self.snapshot, current)})
+        over = ended(self.snapshot, current)
         self.snapshot = current
         for event in events:
             self._send(event)
+        for play in over:
+            self._played(play, now)
 
     def _snapshot(self, sessions: list[Any], now: float) -> dict[str, Playing]:
         current: dict[str, Playing] = {}
@@ -232,7 +273,7 @@ class JellyfinAdapter(AdapterBase):
         if not isinstance(item, dict):
             raise EventError("jellyfin session.NowPlayingItem: expected an object")
         item_id = norm_id(item.get("Id"))
-        if self.excluded(item_id):
+        if self.excluded(item_id, session.get("UserId")):
             return None
         if "Series" not in item:
             item = {**item, "Series": self._series_of(item)}
@@ -244,12 +285,35 @@ class JellyfinAdapter(AdapterBase):
         is_episode = item.get("Type") == "Episode" and item.get("SeriesId")
         return self.api.series(str(item["SeriesId"])) if is_episode else None
 
+    def _played(self, play: Playing, now: float) -> None:
+        """A play is over: whether Jellyfin marked the item played for its user, its watched signal.
+        A start clears Played and a stop past the server's max-resume point sets it
+        (SessionManager.OnPlaybackStart, UserDataManager.UpdatePlayState), so Played now means this
+        viewing. Reported apart from the play's own session, which may already play the next episode;
+        under the session a webhook's "played" uses too, so the engine marks it once."""
+        if not play.user_id:
+            return
+        try:
+            item = self.api.item(play.item_id, play.user_id)
+        except JellyfinError as exc:
+            log.warning("%s: could not read whether %s was played to its end: %s", self.name, play.event.title, exc)
+            return
+        data = item.get("UserData") if item is not None else None
+        if isinstance(data, dict) and data.get("Played") is True:
+            self._send(replace(play.event, session=played_session(play.user_id, play.item_id), state=State.WATCHED,
+                               at=now))
+
     # -- for the worker and webhooks ------------------------------------------------------------
 
-    def excluded(self, item_id: str) -> bool:
+    def excluded(self, item_id: str, user_id: Any) -> bool:
         if not self.excluded_libraries or not item_id:
             return False
-        library = self.api.library(item_id)
+        viewer = self.users.viewer(user_id)
+        if viewer is None:
+            self._once("no-viewer", logging.WARNING, "no user to ask for item libraries: exclude_libraries cannot "
+                       "be applied")
+            return False
+        library = self.api.library(item_id, viewer)
         if library.casefold() in self.excluded_libraries:
             self._once(f"item:{item_id}", logging.INFO, "item %s is in the excluded library %r; not sent", item_id, library)
             return True
@@ -258,56 +322,6 @@ class JellyfinAdapter(AdapterBase):
     def skip(self, key: str, exc: EventError) -> None:
         """One line per item, not one per session update of it."""
         self._once(f"item:{key}", logging.INFO if isinstance(exc, NotMatched) else logging.WARNING, "not sent: %s", exc)
-
-    # -- users and the watched signal (worker thread) -------------------------------------------
-
-    def _user_data(self, data: Any, now: float) -> None:
-        entries = data.get("UserDataList") if isinstance(data, dict) else None
-        if not isinstance(entries, list):
-            log.warning("%s: ignored a UserDataChanged message without a UserDataList", self.name)
-            return
-        uid = norm_id(data.get("UserId"))
-        self.users.ensure(uid)
-        if not self.users.wanted(self.users.names.get(uid), uid):
-            return
-        for entry in entries:
-            item_id = norm_id(entry.get("ItemId")) if isinstance(entry, dict) else ""
-            if not item_id:
-                continue
-            playing = next((p for p in self.snapshot.values() if p.item_id == item_id and p.user_id == uid), None)
-            stopped = self._ended.get((uid, item_id))
-            was = self._played.get((uid, item_id))
-            remember(self._played, (uid, item_id), entry.get("Played") is True)
-            seen = playing is not None or stopped is not None
-            if self.resume.echo(item_id) or not newly_played(was, entry, seen, now, RECENT_MARK):
-                continue
-            if playing is not None:  # the viewing still on: its own session, so its stop is not marked again
-                self._send(replace(playing.event, state=State.WATCHED, at=now))
-            elif stopped is not None:
-                # Just stopped, at its last position. Not under its own session, which may already play
-                # the next episode: the engine would close that viewing to open this one again.
-                self._send(replace(stopped[0], session=played_session(uid, item_id), state=State.WATCHED, at=now))
-            else:
-                self._watched(uid, item_id, now)
-
-    def _watched(self, uid: str, item_id: str, now: float) -> None:
-        """An item nobody was seen playing turned played: a hand mark. Looked up to be mapped."""
-        try:
-            item = self.api.item(item_id, uid)
-            if item is None or self.excluded(item_id):
-                return
-            series = self._series_of(item)
-            # The webhook reports the same hand-mark under this session: the engine marks it once.
-            event = item_event(item, server=self.cfg.name, user=self.users.name(uid),
-                               session=played_session(uid, item_id), state=State.WATCHED, position_ticks=None, at=now,
-                               series=series)
-        except JellyfinError as exc:
-            log.warning("%s: could not look up item %s marked played: %s", self.name, item_id, exc)
-            return
-        except EventError as exc:
-            self.skip(item_id, exc)
-            return
-        self._send(event)
 
     # -- resume points --------------------------------------------------------------------------
 

@@ -1,17 +1,20 @@
-"""Jellyfin's REST API, the few calls the adapter needs, for servers 10.8 to 10.10, and what the
+"""Jellyfin's REST API, the few calls the adapter needs, for servers 10.8 to 10.11, and what the
 adapter keeps from them: series and libraries by item (bounded memories, `remember`), and the
 server's users (`Users`).
 
 Authentication is the API key in the `Authorization: MediaBrowser Token="…"` header (never in a
-URL, so it cannot reach a log line). Item lookups use `GET /Items?Ids=…`, which every version
-from 10.8 on serves, rather than `/Items/{id}` (10.9+) or `/Users/{id}/Items/{id}` (gone in 10.11).
-Writing a user's resume point uses `POST /UserItems/{id}/UserData?userId=…` (10.9+; 10.8 has no
-user-data write and answers 404, which the caller reports).
+URL, so it cannot reach a log line): every version reads it there, where 10.11 reads `X-Emby-Token`
+and `api_key` only with legacy authorization on (off by default after 10.11). Item lookups use
+`GET /Items?Ids=…`, which every version from 10.8 on serves, rather than `/Items/{id}` (10.9+) or
+`/Users/{id}/Items/{id}` (gone in 10.11). Writing a user's resume point uses
+`POST /UserItems/{id}/UserData?userId=…` (10.9+; 10.8 has no user-data write and answers 404,
+which the caller reports).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -88,6 +91,17 @@ class JellyfinApi:
 
     # -- calls ----------------------------------------------------------------------------------
 
+    def version(self) -> tuple[int, ...] | None:
+        """The server's version from `/System/Info/Public` (no token needed); None when unknown: a proxy
+        may not pass it on, and the socket then tells whether the server is there."""
+        try:
+            reply = self.get("/System/Info/Public")
+        except JellyfinError as exc:
+            log.debug("GET /System/Info/Public: %s", exc)
+            return None
+        found = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", str(reply.get("Version") or "")) if isinstance(reply, dict) else None
+        return tuple(int(part) for part in found.groups() if part is not None) if found else None
+
     def sessions(self) -> list[dict[str, Any]]:
         reply = self.get("/Sessions")
         if not isinstance(reply, list):
@@ -114,13 +128,17 @@ class JellyfinApi:
         A series not found is remembered too, or every session update of its episode would ask again."""
         return _cached(self._series, norm_id(series_id), lambda: self.item(series_id))
 
-    def library(self, item_id: str) -> str:
-        """The name of the library (CollectionFolder) an item lives in, '' when it has none."""
-        return _cached(self._libraries, norm_id(item_id), lambda: self._library(item_id))
+    def library(self, item_id: str, user_id: str) -> str:
+        """The name of the library (CollectionFolder) an item lives in, as `user_id` (who can see the
+        item) is shown it; '' when it has none."""
+        return _cached(self._libraries, norm_id(item_id), lambda: self._library(item_id, user_id))
 
-    def _library(self, item_id: str) -> str:
+    def _library(self, item_id: str, user_id: str) -> str:
         path = f"/Items/{_segment(item_id)}/Ancestors"
-        ancestors = self.get(path)
+        # Without a user the chain is the physical one (folders, the AggregateFolder): only for a user
+        # does the server put the library's CollectionFolder in place of its top folder
+        # (LibraryController.GetAncestors -> TranslateParentItem, 10.8 to 10.11).
+        ancestors = self.get(path, userId=user_id)
         if not isinstance(ancestors, list):
             raise JellyfinError(f"GET {path}: expected a list")
         names = [a.get("Name") for a in ancestors if isinstance(a, dict) and a.get("Type") == "CollectionFolder"]
@@ -155,8 +173,8 @@ def _segment(item_id: str) -> str:
 
 
 class Users:
-    """The server's users: names by id (UserDataChanged names only ids) and the configured user's id.
-    The list is fetched again when someone unknown turns up, at most every USER_RETRY seconds."""
+    """The server's users: names by id, the configured user's id and an administrator's. The list is
+    fetched again when the configured user is not in it, at most every USER_RETRY seconds."""
 
     def __init__(self, api: JellyfinApi, configured: str | None, label: str):
         self.api = api
@@ -164,6 +182,7 @@ class Users:
         self.label = label
         self.names: dict[str, str] = {}  # user id -> name
         self.configured_id: str | None = None
+        self.admin_id: str | None = None  # an administrator: sees every library
         self._fetched_at = float("-inf")  # time.monotonic
         self._missing = False  # the configured user was not found (said once, not at every fetch)
 
@@ -173,6 +192,9 @@ class Users:
         finally:
             self._fetched_at = time.monotonic()  # after: a fetch under way elsewhere is no answer yet
         self.names = {norm_id(u.get("Id")): str(u.get("Name") or "") for u in users}
+        admins = [norm_id(u.get("Id")) for u in users
+                  if isinstance(u.get("Policy"), dict) and u["Policy"].get("IsAdministrator") is True]
+        self.admin_id = admins[0] if admins else None
         if self.configured is not None:
             wanted, wanted_id = self.configured.casefold(), norm_id(self.configured)
             match = [uid for uid, name in self.names.items() if name.casefold() == wanted or uid == wanted_id]
@@ -182,10 +204,13 @@ class Users:
             self._missing = not match
             self.configured_id = match[0] if match else None
 
-    def ensure(self, uid: str | None = None) -> None:
+    def ensure(self) -> None:
         """Webhooks and resume pushes may come before (or without) a socket that fetched the list."""
-        unknown = (uid is not None and uid not in self.names) or (self.configured is not None and not self.configured_id)
-        if unknown and time.monotonic() - self._fetched_at >= USER_RETRY:
+        if self.configured is not None and not self.configured_id:
+            self._fetch()
+
+    def _fetch(self) -> None:
+        if time.monotonic() - self._fetched_at >= USER_RETRY:
             try:
                 self.refresh()
             except JellyfinError as exc:
@@ -198,5 +223,11 @@ class Users:
         self.ensure()  # the configured user may be given by id
         return self.configured_id is not None and norm_id(uid) == self.configured_id
 
-    def name(self, uid: str) -> str:
-        return self.names.get(uid, uid)
+    def viewer(self, uid: Any) -> str | None:
+        """Whom to ask about an item's library: the user who played it, else the configured user or an
+        administrator (a webhook may name no user)."""
+        if norm_id(uid):
+            return norm_id(uid)
+        if self.configured_id is None and self.admin_id is None:
+            self._fetch()
+        return self.configured_id or self.admin_id

@@ -174,8 +174,8 @@ def webhook_event(body: dict[str, Any], *, server: str, at: float,
 
 
 def played_session(user_id: str, item_id: str) -> str:
-    """The session of a hand-made "mark played". The socket (UserDataChanged) and the webhook
-    (UserDataSaved) both report it; one session key lets the engine mark it once."""
+    """The session of Jellyfin's own "played": a hand-made mark (the webhook's UserDataSaved) or an
+    item found played at a stop (the adapter reads it); one session key lets the engine mark it once."""
     return f"played/{norm_id(user_id)}/{norm_id(item_id)}"
 
 

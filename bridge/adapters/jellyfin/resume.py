@@ -9,13 +9,9 @@ series and season. A resume point is written only when Simkl's pause is newer th
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
-from bridge.adapters.base import remember
 from bridge.adapters.jellyfin.api import JellyfinApi
-from bridge.adapters.jellyfin.map import norm_id
 from bridge.events import Ids, Kind, Resume
 from bridge.ids import clean_ids, numbering_for
 from bridge.times import iso_ms, parse_iso, ticks_to_seconds
@@ -26,8 +22,6 @@ log = logging.getLogger("bridge.adapters.jellyfin")
 # Dates round-trip through Jellyfin at millisecond (or second) precision: our own write comes back a
 # little earlier than the pause it was made from, and must still count as "the same, not older".
 SAME_INSTANT = 1.0
-# Jellyfin echoes a resume point we set as UserDataChanged within a second or so; allow for a busy server.
-OWN_WRITE_ECHO = 30.0
 
 
 def item_ids(item: dict[str, Any]) -> Ids:
@@ -68,17 +62,9 @@ def resume_ticks(item: dict[str, Any], resume: Resume) -> int | None:
 
 
 class ResumePusher:
-    def __init__(self, api: JellyfinApi, name: str, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, api: JellyfinApi, name: str):
         self.api = api
         self.name = name
-        self.clock = clock
-        self._written: dict[str, float] = {}  # item id -> when we set its resume point
-
-    def echo(self, item_id: str) -> bool:
-        """Whether a user-data change of this item is our own write coming back. On an item played
-        long ago it reads as Played with a fresh LastPlayedDate, just like a hand-made mark."""
-        at = self._written.get(item_id)
-        return at is not None and self.clock() - at < OWN_WRITE_ECHO
 
     def push(self, user_id: str, resumes: list[Resume]) -> int:
         listings: dict[str, list[dict[str, Any]]] = {}
@@ -97,7 +83,6 @@ class ResumePusher:
             ticks = resume_ticks(target, resume) if target is not None else None
             if target is None or ticks is None:
                 continue
-            remember(self._written, norm_id(target["Id"]), self.clock())  # before: the echo may beat the reply
             self.api.set_resume(str(target["Id"]), user_id, ticks, iso_ms(resume.paused_at))
             log.info("%s: resume point of %s set to %.0f s from Simkl", self.name, resume.title or target.get("Name"),
                      ticks_to_seconds(ticks))

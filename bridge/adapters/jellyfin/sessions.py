@@ -1,20 +1,18 @@
 """Jellyfin session snapshots -> player actions. Pure decisions, no I/O.
 
-Jellyfin's socket has no start or stop messages: it pushes the whole `/Sessions` list whenever a
-session changes. A play, pause, resume or stop is what changed between two consecutive snapshots,
-keyed by session id and the playing item's id. The same diff serves the socket, the `/Sessions`
-poll while the socket is down, and the resync after a reconnect, so a session that vanished while
-we were away is closed like any other: at its last known position.
+Jellyfin has no start or stop messages: its `/Sessions` list shows what each session plays. A
+play, pause, resume or stop is what changed between two consecutive lists, keyed by session id and
+the playing item's id. Every list is read the same way (at a push, on a timer, while the socket is
+down, after a reconnect), so a session that vanished while we were away is closed like any other:
+at its last known position.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from bridge.events import PlayEvent, State
-from bridge.times import parse_iso
 
 
 @dataclass(frozen=True)
@@ -60,20 +58,3 @@ def with_known_position(previous: Playing | None, new: Playing) -> Playing | Non
 def ended(previous: Snapshot, current: Snapshot) -> list[Playing]:
     """The plays of `previous` that are over in `current`: the session is gone or plays another item."""
     return [old for sid, old in previous.items() if sid not in current or current[sid].item_id != old.item_id]
-
-
-def newly_played(was_played: bool | None, entry: Mapping[str, Any], playing: bool, now: float, recent: float) -> bool:
-    """Whether one `UserDataChanged` entry is the server's "this viewing is complete" signal.
-
-    The entry repeats `Played: true` on every later save of an already played item (ratings,
-    favourites), so only a change counts. Jellyfin clears `Played` when playback starts, so an
-    item a session is playing that turns played is a finished viewing. For an item nobody is
-    playing whose earlier state we never saw, only a fresh `LastPlayedDate` (a "mark played" sets
-    it to now) tells a new mark from old news.
-    """
-    if entry.get("Played") is not True or was_played is True:
-        return False
-    if was_played is False or playing:
-        return True
-    last = parse_iso(entry.get("LastPlayedDate"))
-    return last is not None and abs(now - last) <= recent

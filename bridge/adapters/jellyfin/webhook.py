@@ -37,7 +37,7 @@ def receive(adapter: JellyfinAdapter, request: Request) -> tuple[int, Any]:
             return 200, {"accepted": False, "reason": "not a playback notification"}
         if not adapter.users.wanted(webhook_user(body), body.get("UserId")):
             return 200, {"accepted": False, "reason": "another user's play"}
-        if _lookup(adapter, adapter.excluded, norm_id(body.get("ItemId"))):
+        if _lookup(adapter, lambda item: adapter.excluded(item, body.get("UserId")), norm_id(body.get("ItemId"))):
             return 200, {"accepted": False, "reason": "excluded library"}
         # The webhook carries only the episode's ids; the show's make it the item the socket reports.
         series = _lookup(adapter, adapter.api.series, body.get("SeriesId")) if body.get("ItemType") == "Episode" else None

@@ -1,31 +1,81 @@
-"""A Jellyfin stand-in on 127.0.0.1, written from Jellyfin's documented API shapes (10.8-10.10).
+"""A Jellyfin server on 127.0.0.1, version by version, written from Jellyfin's own code: the
+repository github.com/jellyfin/jellyfin at the tags v10.8.13, v10.9.11, v10.10.7 and v10.11.11
+(paths below are in that repository). `JellyfinStandIn(version=…)` takes one of VERSIONS; 10.10.7
+stands for every release from 10.9.0 to 10.10.7, which behave alike in everything below.
 
-REST: `/System/Info`, `/Users`, `/Sessions`, `/Items?Ids=…` (and the library listing),
-`/Items/{id}/Ancestors`, `/Shows/{id}/Episodes`, `POST /UserItems/{id}/UserData`. The `/socket`
-websocket greets with `ForceKeepAlive`, answers `KeepAlive`, and after `SessionsStart` pushes
-`{"MessageType":"Sessions","Data":[SessionInfoDto…]}` whenever a session changes. User data
-follows the server's rules: starting a play clears `Played` and counts a play; a stop past 90%
-marks it played and clears the position; each change is pushed as `UserDataChanged`.
-Everything needs the API key (`Authorization: MediaBrowser Token="…"`, `X-Emby-Token` or `api_key`).
+The socket. Any websocket request reaches WebSocketManager.WebSocketRequestHandler
+(Emby.Server.Implementations/HttpServer/WebSocketManager.cs): without a valid token it throws a
+SecurityException, answered 403 (Jellyfin.Api/Middleware/ExceptionMiddleware.cs), before the upgrade.
+- `KeepAlive` is answered with `KeepAlive` on every socket (HttpServer/WebSocketConnection.cs).
+- Sessions of sockets (Emby.Server.Implementations/Session/SessionWebSocketListener.cs): up to
+  10.10 a socket joins the session of its token's device (SessionManager.GetSessionByAuthenticationToken
+  looks the token up among devices); an API key is no device, so its socket has no session, is sent
+  no `ForceKeepAlive` and is on no keep-alive watch list. From 10.11 every socket gets a session
+  (Jellyfin.Api/Helpers/RequestHelpers.GetSession -> LogSessionActivity, without a user for an API
+  key), is sent `ForceKeepAlive` (60 s) and that session is listed by GET /Sessions.
+- `SessionsStart` (Jellyfin.Api/WebSocketListeners/SessionInfoWebSocketListener.cs): 10.8 subscribes
+  any socket. 10.9.0-10.10.7 first call `AuthorizationInfo.User.HasPermission(IsAdministrator)`;
+  `User` is null for an API key, so the call throws (10.10.6 added `&& !IsApiKey` after it, which
+  still throws), WebSocketConnection logs "Failed to process WebSocket message" and the socket is
+  never subscribed; an administrator's token subscribes. 10.11 subscribes an API key and every
+  user (one who is not an administrator is sent only their own sessions).
+- Pushes (MediaBrowser.Controller/Net/BasePeriodicWebSocketListener.cs): nothing at subscribing;
+  each session event sends the whole list to every subscriber. Forced events (a playback start or
+  stop, a client's progress report, a session starting or ending) always; unforced ones (the
+  server's own progress for a client that stopped reporting, SessionInfo.OnProgressTimerCallback,
+  and session activity) only to a socket whose last push is the subscription's interval old (the
+  1500 of "0,1500").
+- `UserDataChanged` (Emby.Server.Implementations/EntryPoints/UserDataChangeNotifier.cs): every save
+  but playback progress is collected per user until 500 ms pass without one, each item with its
+  parent (an episode's season), then sent to that user's sessions only
+  (SessionManager.SendMessageToUserSessions): never to an API key's socket, which has no user.
+
+REST.
+- Tokens (Jellyfin.Server.Implementations/Security/AuthorizationContext.cs): the `Authorization:
+  MediaBrowser Token="…"` header and the `ApiKey` query parameter on every version; the
+  `X-Emby-Authorization`, `X-Emby-Token` and `X-MediaBrowser-Token` headers, the `Emby` scheme and
+  the `api_key` parameter up to 10.10, and from 10.11 only with EnableLegacyAuthorization (on by
+  default in 10.11, off by default on master: `legacy_auth=False`).
+- GET /System/Info/Public needs no token (Jellyfin.Api/Controllers/SystemController.cs).
+- GET /Items/{id}/Ancestors (Jellyfin.Api/Controllers/LibraryController.cs, GetAncestors): the
+  item's parents up to the root. Only with `userId` is the library's top physical folder replaced by
+  the user's view of the library, its CollectionFolder (TranslateParentItem); without it the chain
+  holds the physical Folder and the AggregateFolder, and no CollectionFolder.
+- User data (Emby.Server.Implementations/Session/SessionManager.cs OnPlaybackStart and
+  OnPlaybackStopped, Emby.Server.Implementations/Library/UserDataManager.cs UpdatePlayState): a
+  start counts a play, sets LastPlayedDate and clears Played; at a stop past MaxResumePct (90%), or
+  past MinResumePct (5%) of an item shorter than MinResumeDurationSeconds (300), the item is played
+  and its position cleared; below MinResumePct the position is cleared; otherwise it is kept.
+- POST /UserItems/{id}/UserData from 10.9 (Jellyfin.Api/Controllers/ItemsController.cs); 10.8 has no
+  such route: 404.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import queue
 import re
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from tests.standin import Req, StandIn, WsConn
 
+VERSIONS = ("10.8.13", "10.10.7", "10.11.11")
 API_KEY = "0123456789abcdef0123456789abcdef"
-ALICE = "a11ce000000000000000000000000001"
+ALICE = "a11ce000000000000000000000000001"  # an administrator
 BOB = "b0b00000000000000000000000000002"
+# Access tokens of Jellyfin Web signed in as alice and as bob (devices, unlike the API key).
+USER_TOKENS = {"a11ce0deadbeef0000000000000token": ALICE, "b0b000deadbeef0000000000000token": BOB}
+ALICE_TOKEN = next(iter(USER_TOKENS))
 TICKS = 10_000_000
-MAX_RESUME = 0.90  # Jellyfin's default "max resume percentage"
+MAX_RESUME_PCT, MIN_RESUME_PCT, MIN_RESUME_SECONDS = 90, 5, 300  # ServerConfiguration defaults
+FORCE_KEEPALIVE = 60  # SessionWebSocketListener.WebSocketLostTimeout
+USER_DATA_BATCH = 0.5  # UserDataChangeNotifier.UpdateDuration, ms / 1000
+EMPTY_ID = "0" * 32
 
 
 def stamp(ts: float) -> str:
@@ -33,29 +83,62 @@ def stamp(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
+def release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+@dataclass
+class Caller:
+    """Who a request or socket authenticated as: a user, or the API key (no user)."""
+
+    user: str | None
+    device_id: str
+    client: str
+
+
+@dataclass
+class Socket:
+    conn: WsConn
+    caller: Caller
+    session: str | None  # the session it belongs to, None: none
+    interval: float | None = None  # seconds between unforced pushes once subscribed; None: not subscribed
+    last_push: float = float("-inf")
+
+
 class JellyfinStandIn:
-    def __init__(self, keepalive: int = 60):
-        self.keepalive = keepalive
+    def __init__(self, version: str = VERSIONS[-1], legacy_auth: bool = True):
+        if version not in VERSIONS:
+            raise ValueError(f"version must be one of {VERSIONS}")
+        self.version = version
+        self.release = release(version)
+        self.legacy_auth = legacy_auth or self.release < (10, 11)
         self.server = StandIn()
         self.users = {ALICE: "alice", BOB: "bob"}
+        self.admins = {ALICE}
         self.items: dict[str, dict[str, Any]] = {}
         self.libraries: dict[str, str] = {}  # item id -> library name
         self.user_data: dict[tuple[str, str], dict[str, Any]] = {}
-        self.sessions: dict[str, dict[str, Any]] = {}
-        self.subscribers: list[WsConn] = []
-        self.accept_sockets = True
+        self.sessions: dict[str, dict[str, Any]] = {}  # players' sessions by id
+        self.sockets: list[Socket] = []
         self.received: list[str] = []  # every text message clients sent
+        self.log: list[str] = []  # what the server would log at warning level
+        self.user_data_sent: list[tuple[str, list[str], int]] = []  # each UserDataChanged batch: user, items, sockets
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
+        self._folders: dict[tuple[str, str], str] = {}
+        self._changed: dict[str, list[str]] = {}  # user id -> item ids saved since the batch began
+        self._batch: threading.Timer | None = None
         s = self.server
-        s.route("GET", "/System/Info", self._guard(lambda r: (200, {"Version": "10.9.11", "ServerName": "standin", "Id": "f" * 32})))
-        s.route("GET", "/Users", self._guard(lambda r: (200, [{"Name": n, "Id": i} for i, n in self.users.items()])))
+        s.route("GET", "/System/Info/Public", lambda r: (200, self._public_info()))
+        s.route("GET", "/System/Info", self._guard(lambda r: (200, {**self._public_info(), "OperatingSystem": "Linux"})))
+        s.route("GET", "/Users", self._guard(lambda r: (200, [self._user_dto(i) for i in self.users])))
         s.route("GET", "/Sessions", self._guard(lambda r: (200, self.session_list())))
         s.route("GET", "/Items", self._guard(self._get_items))
         s.route("GET", r"/Items/(\w+)/Ancestors", self._guard(self._ancestors))
         s.route("GET", r"/Shows/(\w+)/Episodes", self._guard(self._episodes))
-        s.route("POST", r"/UserItems/(\w+)/UserData", self._guard(self._set_user_data))
-        s.websocket("/socket", self._on_socket)
+        if self.release >= (10, 9):
+            s.route("POST", r"/UserItems/(\w+)/UserData", self._guard(self._set_user_data))
+        s.websocket("/socket", self._on_socket, refuse=lambda req: None if self.caller(req) else 403)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -68,26 +151,33 @@ class JellyfinStandIn:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._batch is not None:
+            self._batch.cancel()
         self.server.stop()
 
     def restart(self) -> None:
         """A server restart: every socket closes and every playing session is gone."""
         with self._lock:
             self.sessions.clear()
-            self.subscribers.clear()
+            self.sockets.clear()
         self.server.restart()
 
     def freeze(self) -> None:
         self.server.freeze()
 
     def drop_sockets(self, refuse: bool = True) -> None:
-        """Close every websocket (and with `refuse`, close new ones at once); REST keeps answering."""
-        self.accept_sockets = not refuse
+        """Close every websocket (and with `refuse`, refuse new ones, as a proxy would); REST keeps answering."""
+        if refuse:
+            self.server.ws_refusals["/socket"] = lambda req: 502
         for conn in list(self.server.sockets):
             conn.close()
 
     def connected(self) -> int:
         return self.server.connected()
+
+    @property
+    def subscribers(self) -> list[WsConn]:
+        return [s.conn for s in self.sockets if s.interval is not None and not s.conn.closed.is_set()]
 
     # -- the library ----------------------------------------------------------------------------
 
@@ -112,9 +202,16 @@ class JellyfinStandIn:
     def add_episode(self, series_id: str, season: int, number: int, provider_ids: dict[str, str] | None = None,
                     minutes: float = 45, number_end: int | None = None) -> str:
         series = self.items[series_id]
+        season_id = next((i for i, item in self.items.items() if item["Type"] == "Season"
+                          and item["SeriesId"] == series_id and item["IndexNumber"] == season), None)
+        if season_id is None:
+            season_id = self._new_id()
+            self.items[season_id] = {"Id": season_id, "Name": f"Season {season}", "Type": "Season",
+                                     "SeriesId": series_id, "IndexNumber": season, "ProviderIds": {}}
+            self.libraries[season_id] = self.libraries[series_id]
         item_id = self._new_id()
         episode = {"Id": item_id, "Name": f"Episode {number}", "Type": "Episode", "SeriesName": series["Name"],
-                   "SeriesId": series_id, "ParentIndexNumber": season, "IndexNumber": number,
+                   "SeriesId": series_id, "SeasonId": season_id, "ParentIndexNumber": season, "IndexNumber": number,
                    "RunTimeTicks": int(minutes * 60 * TICKS), "ProviderIds": provider_ids or {}}
         if number_end is not None:
             episode["IndexNumberEnd"] = number_end
@@ -127,19 +224,24 @@ class JellyfinStandIn:
             "PlaybackPositionTicks": 0, "PlayCount": 0, "IsFavorite": False, "Played": False,
             "Key": item_id, "ItemId": item_id})
 
+    def _parent(self, item_id: str) -> str | None:
+        """The item's parent below the library's folder: an episode's season, a season's series."""
+        item = self.items[item_id]
+        return item.get("SeasonId") or (item.get("SeriesId") if item["Type"] == "Season" else None)
+
+    def _folder_id(self, kind: str, library: str) -> str:
+        return self._folders.setdefault((kind, library), self._new_id())
+
     # -- players --------------------------------------------------------------------------------
 
     def play(self, session: str, user_id: str, item_id: str, seconds: float = 0.0, paused: bool = False,
-             push: bool = True, played_after: float | None = None) -> None:
+             push: bool = True) -> None:
         """A client starts (or reports) playing an item in its session. Over another item (autoplay of
-        the next episode) the old one is finished first; `played_after` as in `stop`."""
-        finished = None
+        the next episode) the old one is stopped first."""
         with self._lock:
             current = self.sessions.get(session, {}).get("NowPlayingItem")
             if current is not None and current["Id"] != item_id:
-                finished = self._finish(session)
-                if played_after is None:
-                    self._user_data_changed(*finished)
+                self._finish(session)
             started = current is None or current["Id"] != item_id
             self.sessions[session] = {
                 "Id": session, "UserId": user_id, "UserName": self.users[user_id], "Client": "Jellyfin Web",
@@ -147,16 +249,12 @@ class JellyfinStandIn:
                 "PlayState": {"PositionTicks": int(seconds * TICKS), "CanSeek": True, "IsPaused": paused,
                               "IsMuted": False, "PlayMethod": "DirectPlay", "RepeatMode": "RepeatNone"},
                 "LastActivityDate": stamp(time.time())}
-            if started:
-                # Jellyfin's OnPlaybackStart: count the play, clear Played for a resumable item.
+            if started:  # SessionManager.OnPlaybackStart
                 data = self.data(user_id, item_id)
                 data.update(PlayCount=data["PlayCount"] + 1, LastPlayedDate=stamp(time.time()), Played=False)
-                self._user_data_changed(user_id, [data])
+                self._saved(user_id, item_id)
         if push:
             self.push()
-        if finished is not None and played_after is not None:
-            time.sleep(played_after)
-            self._user_data_changed(*finished)
 
     def pause(self, session: str, seconds: float) -> float:
         return self._report(session, seconds, True)
@@ -167,99 +265,203 @@ class JellyfinStandIn:
     def progress(self, session: str, seconds: float) -> float:
         return self._report(session, seconds, self.sessions[session]["PlayState"]["IsPaused"])
 
+    def auto_progress(self, session: str, seconds: float) -> float | None:
+        """The server moves a session on by itself (a client that stopped reporting): an unforced push."""
+        with self._lock:
+            self.sessions[session]["PlayState"]["PositionTicks"] = int(seconds * TICKS)
+        return self.push(force=False)
+
     def _report(self, session: str, seconds: float, paused: bool) -> float:
-        """Returns when the update was pushed (time.perf_counter)."""
+        """A client's progress report: a forced push. Returns when the server took it (time.perf_counter)."""
         with self._lock:
             self.sessions[session]["PlayState"].update(PositionTicks=int(seconds * TICKS), IsPaused=paused)
-        return self.push()
+            at = time.perf_counter()
+        self.push()
+        return at
 
-    def stop(self, session: str, push: bool = True, played_after: float | None = None) -> None:
-        """The client stops. Jellyfin saves the user data (UserDataChanged) and pushes the sessions;
-        `played_after=seconds` sends them in the other order, that long apart."""
+    def stop(self, session: str, push: bool = True) -> None:
+        """The client stops: Jellyfin saves the user data, then pushes the sessions."""
         with self._lock:
-            changed = self._finish(session)
-            if played_after is None:
-                self._user_data_changed(*changed)
+            self._finish(session)
         if push:
             self.push()
-        if played_after is not None:
-            time.sleep(played_after)
-            self._user_data_changed(*changed)
 
-    def _finish(self, session: str) -> tuple[str, list[dict[str, Any]]]:
+    def _finish(self, session: str) -> None:
         info = self.sessions[session]
         item = info.pop("NowPlayingItem")
-        position = info["PlayState"].pop("PositionTicks", 0)
+        position = info["PlayState"].pop("PositionTicks", None)
         info["PlayState"]["IsPaused"] = False
         data = self.data(info["UserId"], item["Id"])
-        if position >= MAX_RESUME * item["RunTimeTicks"]:
-            data.update(Played=True, PlaybackPositionTicks=0, LastPlayedDate=stamp(time.time()))
-        else:
-            data.update(PlaybackPositionTicks=position)
-        return info["UserId"], [data]
+        runtime = item.get("RunTimeTicks") or 0
+        if position is None:  # OnPlaybackStopped: a client that reports no position played it through
+            data.update(Played=True, PlaybackPositionTicks=0)
+        elif position > 0 and runtime > 0:  # UpdatePlayState
+            percent = 100 * position / runtime
+            if percent < MIN_RESUME_PCT:
+                position = 0
+            elif percent > MAX_RESUME_PCT or position >= runtime or runtime / TICKS < MIN_RESUME_SECONDS:
+                position = 0
+                data["Played"] = True
+            data["PlaybackPositionTicks"] = position
+        self._saved(info["UserId"], item["Id"])
 
     def mark_played(self, user_id: str, item_id: str, when: float | None = None) -> None:
         """A user ticks "played" by hand (or, with an old `when`, another save of an already played item)."""
-        data = self.data(user_id, item_id)
-        data.update(Played=True, LastPlayedDate=stamp(time.time() if when is None else when))
-        self._user_data_changed(user_id, [data])
-
-    # -- websocket ------------------------------------------------------------------------------
-
-    def session_list(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [dict(s) for s in self.sessions.values()]
+            self.data(user_id, item_id).update(Played=True, LastPlayedDate=stamp(time.time() if when is None else when))
+            self._saved(user_id, item_id)
 
-    def push(self) -> float:
-        """Send the session list to subscribed sockets; returns when it was sent (time.perf_counter)."""
-        message = {"MessageType": "Sessions", "MessageId": self._new_id(), "Data": self.session_list()}
-        at = time.perf_counter()
-        self.send(message)
-        return at
+    # -- UserDataChanged ------------------------------------------------------------------------
+
+    def _saved(self, user_id: str, item_id: str) -> None:
+        """UserDataChangeNotifier.OnUserDataManagerUserDataSaved: the item and its parent, sent once
+        the saves pause for USER_DATA_BATCH (each save restarts the timer)."""
+        changed = self._changed.setdefault(user_id, [])
+        parent = self._parent(item_id)
+        changed += [item_id] + ([parent] if parent else [])
+        if self._batch is not None:
+            self._batch.cancel()
+        self._batch = threading.Timer(USER_DATA_BATCH, self._send_user_data)
+        self._batch.daemon = True
+        self._batch.start()
+
+    def _send_user_data(self) -> None:
+        with self._lock:
+            changes, self._changed = self._changed, {}
+            for user_id, item_ids in changes.items():
+                entries = [{**self.data(user_id, i), "ItemId": i} for i in dict.fromkeys(item_ids)]
+                message = {"MessageType": "UserDataChanged", "MessageId": self._new_id(),
+                           "Data": {"UserId": user_id, "UserDataList": entries}}
+                to = [s for s in self.sockets if s.session is not None and s.caller.user == user_id
+                      and not s.conn.closed.is_set()]
+                for sock in to:
+                    sock.conn.send(message)
+                self.user_data_sent.append((user_id, [e["ItemId"] for e in entries], len(to)))
+
+    # -- the socket -----------------------------------------------------------------------------
+
+    def session_list(self, caller: Caller | None = None) -> list[dict[str, Any]]:
+        """Every session: the players', and the sockets' own (from 10.11 a user-less one for an API key)."""
+        with self._lock:
+            listed = [dict(s) for s in self.sessions.values()]
+            listed += [self._socket_session(s) for s in self.sockets if s.session and not s.conn.closed.is_set()]
+            if caller is not None and caller.user is not None and caller.user not in self.admins:
+                listed = [s for s in listed if s.get("UserId") == caller.user]
+            return listed
+
+    def _socket_session(self, sock: Socket) -> dict[str, Any]:
+        user = sock.caller.user
+        return {"Id": sock.session, "UserId": user or EMPTY_ID, "UserName": self.users.get(user or ""),
+                "Client": sock.caller.client, "DeviceId": sock.caller.device_id, "DeviceName": sock.caller.client,
+                "PlayState": {"CanSeek": False, "IsPaused": False, "IsMuted": False, "RepeatMode": "RepeatNone"},
+                "LastActivityDate": stamp(time.time())}
+
+    def push(self, force: bool = True) -> float | None:
+        """A session event: the list to each subscribed socket (unforced only past its interval).
+        Returns when it was sent (time.perf_counter), None when no socket was due one."""
+        sent = None
+        with self._lock:
+            now = time.monotonic()
+            for sock in self.sockets:
+                if sock.interval is None or sock.conn.closed.is_set():
+                    continue
+                if force or now - sock.last_push >= sock.interval:
+                    sock.conn.send({"MessageType": "Sessions", "MessageId": self._new_id(),
+                                    "Data": self.session_list(sock.caller)})
+                    sock.last_push, sent = now, time.perf_counter()
+        return sent
 
     def send(self, message: str | dict[str, Any] | list[Any]) -> None:
-        for conn in list(self.subscribers):
-            if not conn.closed.is_set():
-                conn.send(message)
-
-    def _user_data_changed(self, user_id: str, entries: list[dict[str, Any]]) -> None:
-        self.send({"MessageType": "UserDataChanged", "MessageId": self._new_id(),
-                   "Data": {"UserId": user_id, "UserDataList": [dict(e) for e in entries]}})
+        """Any message, to every open socket."""
+        self.server.broadcast(message)
 
     def _on_socket(self, conn: WsConn) -> None:
-        if not self.accept_sockets or not self._authorized(conn.req):
-            conn.close()
-            return
-        conn.send({"MessageType": "ForceKeepAlive", "MessageId": self._new_id(), "Data": self.keepalive})
-        threading.Thread(target=self._converse, args=(conn,), daemon=True).start()
+        caller = self.caller(conn.req)
+        assert caller is not None  # refused before the handshake otherwise
+        bound = caller.user is not None or self.release >= (10, 11)
+        sock = Socket(conn, caller, f"socket-{self._new_id()}" if bound else None)
+        with self._lock:
+            self.sockets.append(sock)
+        if bound:
+            conn.send({"MessageType": "ForceKeepAlive", "MessageId": self._new_id(), "Data": FORCE_KEEPALIVE})
+        threading.Thread(target=self._converse, args=(sock,), daemon=True).start()
 
-    def _converse(self, conn: WsConn) -> None:
-        while not conn.closed.is_set():
+    def _converse(self, sock: Socket) -> None:
+        while not sock.conn.closed.is_set():
             try:
-                text = conn.inbox.get(timeout=0.2)
+                text = sock.conn.inbox.get(timeout=0.2)
             except queue.Empty:
                 continue
             self.received.append(text)
-            if '"SessionsStart"' in text:
-                with self._lock:
-                    self.subscribers.append(conn)
-            elif '"KeepAlive"' in text:
-                conn.send({"MessageType": "KeepAlive"})
+            try:
+                message = json.loads(text)
+            except json.JSONDecodeError:
+                self.log.append("Error processing web socket message")
+                continue
+            kind = message.get("MessageType") if isinstance(message, dict) else None
+            if kind == "KeepAlive":
+                sock.conn.send({"MessageType": "KeepAlive", "MessageId": self._new_id()})
+            elif kind == "SessionsStart":
+                self._sessions_start(sock, str(message.get("Data") or ""))
+            elif kind == "SessionsStop":
+                sock.interval = None
+
+    def _sessions_start(self, sock: Socket, data: str) -> None:
+        user = sock.caller.user
+        if (10, 9) <= self.release < (10, 11) and user is None:
+            self.log.append("Failed to process WebSocket message: NullReferenceException "
+                            "(AuthorizationInfo.User.HasPermission on an API key)")
+            return
+        if (10, 9) <= self.release < (10, 11) and user not in self.admins:
+            self.log.append("Failed to process WebSocket message: Only admin users can subscribe to session information.")
+            return
+        try:
+            interval = int(data.split(",")[1]) / 1000
+        except (IndexError, ValueError):
+            self.log.append(f"Failed to process WebSocket message: bad SessionsStart data {data!r}")
+            return
+        sock.interval = interval
 
     # -- REST -----------------------------------------------------------------------------------
 
-    def _authorized(self, req: Req) -> bool:
-        header = req.headers.get("authorization", "")
-        token = re.search(r'Token="([^"]*)"', header)
-        given = (token.group(1) if token else None) or req.headers.get("x-emby-token") or req.query.get("api_key")
-        return given == API_KEY
+    def caller(self, req: Req) -> Caller | None:
+        """AuthorizationContext.GetAuthorizationInfoFromDictionary: where this version takes a token from."""
+        legacy = self.legacy_auth
+        names = ("authorization", "x-emby-authorization") if self.release >= (10, 11) else ("x-emby-authorization", "authorization")
+        parts: dict[str, str] = {}
+        for name in names:
+            header = req.headers.get(name, "")
+            if header and (name == "authorization" or legacy):
+                scheme, _, rest = header.partition(" ")
+                if scheme.lower() == "mediabrowser" or (legacy and scheme.lower() == "emby"):
+                    parts = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+                break
+        token = parts.get("Token")
+        if not token and legacy:
+            token = req.headers.get("x-emby-token") or req.headers.get("x-mediabrowser-token")
+        token = token or req.query.get("ApiKey") or (req.query.get("api_key") if legacy else None)
+        device = req.query.get("deviceId") if self.release < (10, 11) else None
+        device = device or parts.get("DeviceId") or "unknown"
+        if token == API_KEY:
+            return Caller(None, device, parts.get("Client") or "unknown")
+        if token in USER_TOKENS:
+            return Caller(USER_TOKENS[token], device, parts.get("Client") or "Jellyfin Web")
+        return None
 
     def _guard(self, handler: Any) -> Any:
         def guarded(req: Req) -> tuple:
-            if not self._authorized(req):
-                return (401, {"error": "Unauthorized"})
+            if self.caller(req) is None:
+                return (401, b"")
             return handler(req)
         return guarded
+
+    def _public_info(self) -> dict[str, Any]:
+        return {"LocalAddress": self.url, "ServerName": "standin", "Version": self.version,
+                "ProductName": "Jellyfin Server", "OperatingSystem": "", "Id": "f" * 32, "StartupWizardCompleted": True}
+
+    def _user_dto(self, user_id: str) -> dict[str, Any]:
+        return {"Name": self.users[user_id], "Id": user_id, "ServerId": "f" * 32,
+                "Policy": {"IsAdministrator": user_id in self.admins, "EnableAllFolders": True}}
 
     def _dto(self, item_id: str, user_id: str | None) -> dict[str, Any]:
         dto = dict(self.items[item_id])
@@ -279,29 +481,41 @@ class JellyfinStandIn:
         return 200, {"Items": found, "TotalRecordCount": len(found), "StartIndex": 0}
 
     def _ancestors(self, req: Req) -> tuple:
-        item_id = req.match.group(1)
+        """LibraryController.GetAncestors: parents up to the root; TranslateParentItem only for a user."""
+        item_id, user_id = req.match.group(1), req.query.get("userId")
         if item_id not in self.items:
-            return 404, {"error": "not found"}
-        chain = []
-        series_id = self.items[item_id].get("SeriesId")
-        if series_id:
-            chain.append({"Id": series_id, "Name": self.items[series_id]["Name"], "Type": "Series"})
-        chain.append({"Id": "c" * 32, "Name": self.libraries[item_id], "Type": "CollectionFolder"})
-        chain.append({"Id": "e" * 32, "Name": "root", "Type": "AggregateFolder"})
+            return 404, b""
+        chain, parent = [], self._parent(item_id)
+        while parent is not None:
+            chain.append(self._dto(parent, user_id))
+            parent = self._parent(parent)
+        library = self.libraries[item_id]
+        if user_id in self.users:
+            # The physical folder's parent is the AggregateFolder: the user's CollectionFolder stands in
+            # for it; that folder's parent is the UserRootFolder, whose parent is none.
+            chain.append({"Id": self._folder_id("library", library), "Name": library, "Type": "CollectionFolder",
+                          "IsFolder": True})
+            chain.append({"Id": "d" * 32, "Name": "Media Folders", "Type": "UserRootFolder", "IsFolder": True})
+        else:
+            chain.append({"Id": self._folder_id("folder", library), "Name": library.lower(), "Type": "Folder",
+                          "Path": f"/media/{library.lower()}", "IsFolder": True})
+            chain.append({"Id": "e" * 32, "Name": "root", "Type": "AggregateFolder", "IsFolder": True})
         return 200, chain
 
     def _episodes(self, req: Req) -> tuple:
         series_id, user_id = req.match.group(1), req.query.get("userId")
         season = req.query.get("season")
-        found = [self._dto(i, user_id) for i, item in self.items.items() if item.get("SeriesId") == series_id
+        found = [self._dto(i, user_id) for i, item in self.items.items()
+                 if item["Type"] == "Episode" and item.get("SeriesId") == series_id
                  and (season is None or str(item["ParentIndexNumber"]) == season)]
         return 200, {"Items": found, "TotalRecordCount": len(found), "StartIndex": 0}
 
     def _set_user_data(self, req: Req) -> tuple:
         item_id, user_id = req.match.group(1), req.query.get("userId")
         if item_id not in self.items or user_id not in self.users:
-            return 404, {"error": "not found"}
-        data = self.data(user_id, item_id)
-        data.update({k: v for k, v in req.json().items() if k in ("PlaybackPositionTicks", "LastPlayedDate", "Played")})
-        self._user_data_changed(user_id, [data])
+            return 404, b""
+        with self._lock:
+            data = self.data(user_id, item_id)
+            data.update({k: v for k, v in req.json().items() if k in ("PlaybackPositionTicks", "LastPlayedDate", "Played")})
+            self._saved(user_id, item_id)
         return 200, {k: v for k, v in data.items()}

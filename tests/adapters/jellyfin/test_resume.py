@@ -7,6 +7,8 @@ import logging
 import time
 from dataclasses import replace
 
+import pytest
+
 from bridge.adapters.jellyfin.resume import find_by_ids, find_episode, numbers_agree, resume_ticks
 from bridge.events import Ids, Kind, Resume
 from tests.adapters.jellyfin.helpers import adapter_for, jellyfin, minutes, running, settle  # noqa: F401 - fixtures
@@ -56,6 +58,7 @@ def test_anime_resume_points_go_only_to_series_numbered_like_simkl() -> None:
 # -- pushed to the server ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("jellyfin", ["10.10.7", "10.11.11"], indirect=True)
 def test_simkls_newer_pause_becomes_the_jellyfin_resume_point(jellyfin, bridge_for) -> None:
     adapter = adapter_for(jellyfin, user="alice")
     now = time.time()
@@ -73,6 +76,18 @@ def test_simkls_newer_pause_becomes_the_jellyfin_resume_point(jellyfin, bridge_f
     assert jellyfin.data(ALICE, jellyfin.matrix)["PlaybackPositionTicks"] == int(minutes(100) * TICKS)
     # Pushing the same pause again changes nothing either (its date is now Jellyfin's).
     assert adapter.apply_resume([episode]) == 0
+
+
+@pytest.mark.parametrize("jellyfin", ["10.8.13"], indirect=True)
+def test_jellyfin_10_8_has_no_resume_point_to_set_and_says_so(jellyfin, caplog) -> None:
+    """10.8 has no POST /UserItems/{id}/UserData (ItemsController, from 10.9)."""
+    caplog.set_level(logging.WARNING, logger="bridge.adapters.jellyfin")
+    adapter = adapter_for(jellyfin, user="alice")
+    r = Resume(account="alice", kind=Kind.MOVIE, ids=Ids(tmdb=603), progress=40.0, paused_at=time.time() - 60)
+    assert adapter.apply_resume([r]) == 0
+    assert jellyfin.data(ALICE, jellyfin.matrix)["PlaybackPositionTicks"] == 0
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "resume points not pushed" in line and "404" in line
 
 
 def test_without_a_configured_user_nothing_is_pushed(jellyfin) -> None:

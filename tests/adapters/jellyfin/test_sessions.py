@@ -6,11 +6,19 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-import pytest
-
-from bridge.adapters.jellyfin.sessions import Playing, diff, newly_played, with_known_position
+from bridge.adapters.jellyfin.sessions import Playing, diff, with_known_position
 from bridge.events import Ids, Kind, PlayEvent, State
-from tests.adapters.jellyfin.helpers import jellyfin, minutes, running, sent, settle  # noqa: F401 - fixtures
+from tests.adapters.jellyfin.helpers import (  # noqa: F401 - fixtures
+    every_version,
+    jellyfin,
+    lists_handled,
+    minutes,
+    running,
+    seen,
+    sent,
+    settle,
+    until_handled,
+)
 from tests.adapters.jellyfin.standin import ALICE, BOB
 from tests.conftest import eventually, watches
 
@@ -71,39 +79,27 @@ def test_a_play_without_a_position_keeps_the_last_one_or_waits_for_one() -> None
     assert with_known_position(None, playing()) == playing()
 
 
-NOW = 1714594503.0
-
-
-@pytest.mark.parametrize("was,entry,playing,expected", [
-    (False, {"Played": True}, False, True),  # seen unplayed, now played
-    (None, {"Played": True}, True, True),  # the item a session plays (Jellyfin cleared Played at its start)
-    (True, {"Played": True, "LastPlayedDate": "2024-05-01T20:15:03Z"}, True, False),  # already played: a repeat save
-    (None, {"Played": False}, True, False),
-    (None, {"Played": True, "LastPlayedDate": "2024-05-01T20:14:00Z"}, False, True),  # ticked "played" just now
-    (None, {"Played": True, "LastPlayedDate": "2023-01-01T00:00:00Z"}, False, False),  # a rating on an old watch
-    (None, {"Played": True}, False, False),
-    (None, {"Played": "true"}, True, False),
-])
-def test_the_watched_signal_is_a_change_to_played(was, entry, playing, expected) -> None:
-    assert newly_played(was, entry, playing, NOW, 300.0) is expected
-
-
 # -- through a bridge --------------------------------------------------------------------------
 
 
-def test_autoplay_with_a_late_played_flag_leaves_the_next_episode_alone(jellyfin, running, emulator) -> None:
-    bridge, _ = running()
+@every_version
+def test_autoplay_marks_the_first_episode_by_its_played_flag_and_leaves_the_next_alone(jellyfin, running,
+                                                                                      emulator) -> None:
+    bridge, adapter = running()
     e3 = jellyfin.add_episode(jellyfin.bb, 1, 3, {"Tvdb": "349240"}, minutes=47)
     jellyfin.play("s1", ALICE, jellyfin.bb_s1e2, minutes(30))
     jellyfin.progress("s1", minutes(46))
-    # The player moves on to episode 3 in the same session; episode 2's Played flag comes after.
-    jellyfin.play("s1", ALICE, e3, 5, played_after=0.3)
+    seen(adapter, "s1", minutes(46))
+    # The player moves on to episode 3 in the same session; episode 2's Played flag is read at its end.
+    jellyfin.play("s1", ALICE, e3, 5)
+    seen(adapter, "s1", 5)
     jellyfin.progress("s1", 40)
     jellyfin.progress("s1", 80)
+    seen(adapter, "s1", 80)
     eventually(lambda: watches(emulator), "episode 2's history entry")
     settle(bridge)
     assert [w["number"] for w in watches(emulator)] == [2]
-    # The late flag neither restarts nor pauses episode 3.
+    # The flag neither restarts nor pauses episode 3.
     assert [s["episode"]["number"] for s in sent(emulator, "/scrobble/start")].count(3) == 1
     assert sent(emulator, "/scrobble/pause") == []
 
@@ -119,8 +115,9 @@ def test_two_people_playing_the_same_film_are_two_viewings(jellyfin, running, em
     assert watch["title"] == "The Matrix"
     jellyfin.stop("s2")
     # bob is not logged in to Simkl: his pause waits in the outbox (his start was replaced by it).
+    # alice's stop (and her Played flag read at it) came first: handled once bob's pause is
     eventually(lambda: bridge.outbox.due("bob", time.time() + 1, kind="pause"), "bob's pause to be queued")
-    time.sleep(0.3)
+    eventually(lambda: bridge.outbox.pending("alice") == 0, "alice's writes to be sent")
     assert len(sent(emulator, "/sync/history")) == 1
     assert bridge.outbox.due("bob", time.time() + 1, kind="history") == []
 
@@ -132,18 +129,20 @@ def test_a_session_that_stops_reporting_its_position_is_closed_at_the_last_one(j
     with jellyfin._lock:  # some clients report a PlayState without PositionTicks
         del jellyfin.sessions["s1"]["PlayState"]["PositionTicks"]
     jellyfin.push()
-    jellyfin.stop("s1")  # Jellyfin saw no position either: no Played flag to help
+    jellyfin.stop("s1")  # a stop without a position: Jellyfin counts it played (OnPlaybackStopped), we from 92%
     (watch,) = eventually(lambda: watches(emulator), "the mark from the last known position")
     assert watch["title"] == "The Matrix"
 
 
 def test_a_session_first_seen_without_a_position_writes_no_pause_at_zero(jellyfin, running, emulator) -> None:
-    bridge, _ = running()
+    bridge, adapter = running()
+    handled = lists_handled(adapter)
     jellyfin.play("s1", ALICE, jellyfin.matrix, minutes(61), paused=True, push=False)
     with jellyfin._lock:
         del jellyfin.sessions["s1"]["PlayState"]["PositionTicks"]
     jellyfin.push()
-    time.sleep(0.3)
+    until_handled(handled, lambda listed: any(s.get("Id") == "s1" and "PositionTicks" not in s["PlayState"]
+                                              for s in listed), "the report without a position to be read")
     jellyfin.resume("s1", minutes(61.2))  # the client's first report with a position
     eventually(lambda: sent(emulator, "/scrobble/start"), "the start, once the position is known")
     settle(bridge)
