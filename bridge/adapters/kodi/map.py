@@ -58,11 +58,14 @@ def event_from_item(
     tvshow: dict[str, Any] | None = None,
     properties: dict[str, Any] | None = None,
     same_file: tuple[int, ...] = (),
+    show_mapped: tuple[Ids, str] | None = None,
 ) -> PlayEvent:
     """One Player.GetItem `item` (+ the show's details and Player.GetProperties) -> PlayEvent.
 
     `same_file` lists the episode numbers of the season that share the item's file (a
     multi-episode file is several library episodes with one path); all of them are marked.
+    `show_mapped` is kodi_ids(tvshow) when the caller has it already: a library read maps each show
+    once, not once for each of its episodes.
     """
     if not isinstance(item, dict):
         raise EventError("kodi item: expected a JSON object")
@@ -83,7 +86,7 @@ def event_from_item(
                          matched_by=f"kodi uniqueid {own_how}", **common)
 
     show = tvshow if isinstance(tvshow, dict) else {}
-    show_ids, show_how = kodi_ids(show)
+    show_ids, show_how = show_mapped if show_mapped is not None else kodi_ids(show)
     numbering = numbering_for(show_ids)
     if not show_ids:
         # Episode numbers mean nothing without the show they count in.

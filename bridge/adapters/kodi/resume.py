@@ -42,6 +42,18 @@ def kodi_utc_offset(labels: Any, now: float) -> float | None:
     return round((local - now) / 900) * 900
 
 
+def read_utc_offset(api: KodiApi, name: str, log: logging.Logger, now: float) -> float | None:
+    """Kodi's UTC offset from its clock, read at epoch `now`; None (said in the log) when it cannot
+    be read, and Kodi's lastplayed is then taken in this machine's zone."""
+    try:
+        offset = kodi_utc_offset(api.clock(), now)
+    except RpcError:
+        offset = None
+    if offset is None:
+        log.info("%s: cannot read Kodi's clock; taking its lastplayed in this machine's time zone", name)
+    return offset
+
+
 def numbers_agree(show: dict[str, Any], resume: Resume) -> bool:
     """Whether a Simkl playback's season/episode name the same episode in this Kodi show."""
     return resume.numbers_fit(numbering_for(kodi_ids(show)[0]))
@@ -78,7 +90,7 @@ class ResumeWriter:
     def apply(self, resumes: list[Resume], now: float) -> int:
         """Set Kodi's resume point for each Simkl playback of a library item, unless Kodi's own is
         newer. Returns how many were set; a refused one does not stop the rest."""
-        offset = self._utc_offset(now)
+        offset = read_utc_offset(self.api, self.name, self.log, now)
         library: dict[str, list[dict[str, Any]]] = {}
         done = 0
         for resume in resumes:
@@ -103,15 +115,6 @@ class ResumeWriter:
         self.log.info("%s: resume point of %s set to %.0f s from Simkl", self.name, resume.title or target.get("title"),
                       point["position"])
         return 1
-
-    def _utc_offset(self, now: float) -> float | None:
-        try:
-            offset = kodi_utc_offset(self.api.clock(), now)
-        except RpcError:
-            offset = None
-        if offset is None:
-            self.log.info("%s: cannot read Kodi's clock; comparing its lastplayed in this machine's time zone", self.name)
-        return offset
 
     def _episode(self, shows: list[dict[str, Any]], resume: Resume) -> dict[str, Any] | None:
         show = find_by_ids(shows, resume.ids)
