@@ -28,7 +28,8 @@ class LibraryItem:
 
     @property
     def key(self) -> str:
-        return self.item.key
+        # Items without ids would all share one key: the holder's own handle tells them apart.
+        return self.item.key if self.item.ids else f"{self.item.key}@{self.ref}"
 
     def to_json(self) -> dict[str, Any]:
         return {"item": self.item.to_json(), "watched": self.watched, "watched_at": self.watched_at,

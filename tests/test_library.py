@@ -29,3 +29,9 @@ def test_a_replaced_or_discarded_item_is_not_found_by_its_old_ids() -> None:
     assert found is not None and not found.watched and len(shelf) == 1
     shelf.discard("movie/tmdb:603")
     assert shelf.find(Item(Kind.MOVIE, Ids(imdb="tt0133093"))) is None and len(shelf) == 0
+
+
+def test_items_without_ids_stay_apart_by_their_holders_handle() -> None:
+    a = LibraryItem(Item(Kind.MOVIE, Ids()), True, 1.0, "Home video", ref="movie:7")
+    b = LibraryItem(Item(Kind.MOVIE, Ids()), True, 1.0, "Wedding", ref="movie:8")
+    assert len(Shelf([a, b])) == 2 and a.key != b.key

@@ -51,6 +51,7 @@ class Report:
     requests: int = 0  # to Simkl, during the reads (the sender's POSTs come after)
     plans: dict[str, Plan] = field(default_factory=dict)  # by server
     queued: int = 0  # additions committed to the outbox
+    failed: dict[str, str] = field(default_factory=dict)  # servers whose library could not be read
 
     def line(self) -> str:
         steps = {s: sum(p.count(s) for p in self.plans.values()) for s in Step}
@@ -92,7 +93,13 @@ def sync_account(account: str, client: SimklReads, baseline: Baseline, outbox: O
     simkl, activities, report.requests = read_simkl(client, baseline, account)
     sent = _sent(outbox, account)
     for holder, options in servers:
-        library = holder.read_library()
+        try:
+            library = holder.read_library()
+        except Exception as exc:  # one server down must not stop the account's other servers
+            report.failed[holder.name] = f"{type(exc).__name__}: {exc}"
+            log.warning("sync %s: the library of %s could not be read (%s); it is synced next time", account,
+                        holder.name, report.failed[holder.name])
+            continue
         result = plan(Shelf(library), simkl, baseline.before(account, holder.name), options, sent)
         report.plans[holder.name] = result
         for refusal in result.refused:

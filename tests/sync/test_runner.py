@@ -99,3 +99,17 @@ def test_a_sync_killed_before_its_baseline_is_saved_queues_nothing_twice(tmp_pat
     rerun = sync_account("alice", Simkl({}), Baseline(tmp_path / "c.sqlite"), box, [(Server([MATRIX]), Options())],
                          now=T + 60)
     assert rerun.queued == 0 and pending(box) == ["movie/tmdb:603"]
+
+
+class Down(Server):
+    name = "kodi/bedroom"
+
+    def read_library(self) -> list[LibraryItem]:
+        raise ConnectionError("Kodi is not connected")
+
+
+def test_a_server_that_cannot_be_read_is_left_for_next_time_and_the_others_sync(tmp_path) -> None:
+    box, base = Outbox(tmp_path / "o.sqlite"), Baseline(tmp_path / "sync.sqlite")
+    report = sync_account("alice", Simkl({}), base, box, [(Down([]), Options()), (Server([MATRIX]), Options())], now=T)
+    assert report.failed == {"kodi/bedroom": "ConnectionError: Kodi is not connected"}
+    assert pending(box) == ["movie/tmdb:603"] and base.before("alice", "kodi/bedroom") is None
