@@ -1,10 +1,12 @@
-"""Command line: `simkl-bridge run | login | logout | status | map | retry | demo | emulator`."""
+"""Command line: `simkl-bridge run | login | logout | status | queue | doctor | map | retry | demo | emulator`.
+
+Every mistake is one line on standard error and exit status 2, saying what to do.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,38 +16,35 @@ from bridge import __version__
 
 if TYPE_CHECKING:  # the commands import what they use when run, so that `--help` stays quick
     from bridge.config import Config
+    from bridge.outbox import Outbox
     from bridge.simkl.client import SimklClient
 
 DEFAULT_CONFIG = Path("~/.config/simkl-bridge/config.yaml")
 
 
+class Mistake(Exception):
+    """What the person got wrong, as the line they read (exit status 2)."""
+
+
 def _load(path: str) -> Config:
-    from bridge.config import ConfigError, load
+    from bridge.service import Refused, read_config
 
     try:
-        return load(Path(path).expanduser())
-    except ConfigError as exc:
-        print(f"simkl-bridge: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except OSError as exc:
-        print(f"simkl-bridge: cannot read config {path}: {exc.strerror}", file=sys.stderr)
-        raise SystemExit(2) from None
+        return read_config(Path(path).expanduser())[0]
+    except Refused as exc:
+        raise Mistake(str(exc)) from None
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _account(config: Config, account: str | None) -> str | None:
+    if account is not None and account not in config.accounts:
+        raise Mistake(f"account {account!r} is not in the config (accounts: {', '.join(config.accounts)})")
+    return account
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bridge.daemon import run_forever
+    from bridge.service import run
 
-    config = _load(args.config)
-    _logging(config.log_level)
-    try:
-        run_forever(config, Path(args.config).expanduser())
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return run(Path(args.config), log_format=args.log_format, log_file=Path(args.log_file) if args.log_file else None)
 
 
 def _client(config: Config, token: str | None = None) -> SimklClient:
@@ -56,52 +55,97 @@ def _client(config: Config, token: str | None = None) -> SimklClient:
                        token)
 
 
+def _state_dir(config: Config) -> Path:
+    """The state dir, ready to be written: checked before anything asks a person to act."""
+    from bridge.state import StateError, prepare
+
+    try:
+        return prepare(Path(config.state_dir))
+    except StateError as exc:
+        raise Mistake(str(exc)) from None
+
+
 def cmd_login(args: argparse.Namespace) -> int:
     from bridge.simkl.auth import TokenStore, login
 
     config = _load(args.config)
-    if args.account not in config.accounts:
-        print(f"simkl-bridge: account {args.account!r} is not in the config (accounts: {', '.join(config.accounts)})",
-              file=sys.stderr)
-        return 2
-    store = TokenStore(Path(config.state_dir).expanduser())
-    return 0 if login(_client(config), store, args.account) else 1
+    account = _account(config, args.account)
+    assert account is not None
+    store = TokenStore(_state_dir(config))
+    env = config.accounts[account].token_env
+    if env:
+        print(f"note: account {account!r} takes its token from {env} when that is set; this login is used otherwise")
+    return 0 if login(_client(config), store, account) else 1
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
     from bridge.simkl.auth import TokenStore
 
     config = _load(args.config)
-    removed = TokenStore(Path(config.state_dir).expanduser()).remove(args.account)
-    print(f"{args.account}: {'logged out' if removed else 'was not logged in'}")
+    account = _account(config, args.account)
+    assert account is not None
+    try:
+        removed = TokenStore(Path(config.state_dir).expanduser()).remove(account)
+    except OSError as exc:
+        raise Mistake(f"cannot remove the token of {account}: {exc.strerror or exc}") from None
+    print(f"{account}: {'logged out' if removed else 'was not logged in'}")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from bridge.outbox import Outbox
-    from bridge.simkl.auth import TokenStore
+    from bridge.status import Problem, status
 
-    config = _load(args.config)
-    state_dir = Path(config.state_dir).expanduser()
-    tokens = TokenStore(state_dir)
-    outbox = Outbox(state_dir / "outbox.sqlite")
-    report = {
-        "accounts": {a: ("logged in" if tokens.get(a) else "not logged in: run simkl-bridge login --account " + a)
-                     for a in config.accounts},
-        "outbox": outbox.counts(),
-        "parked": [{"account": e.account, "kind": e.kind, "item": e.item_key, "reason": e.last_error} for e in outbox.parked()],
-    }
-    print(json.dumps(report, indent=2))
+    try:
+        print(status(_load(args.config), args.json))
+    except Problem as exc:
+        raise Mistake(str(exc)) from None
     return 0
 
 
-def cmd_retry(args: argparse.Namespace) -> int:
+def _outbox(config: Config) -> Outbox:
     from bridge.outbox import Outbox
+    from bridge.state import OUTBOX
+
+    path = Path(config.state_dir).expanduser() / OUTBOX
+    if not path.exists():
+        raise Mistake(f"there is no outbox in {path.parent} yet: nothing was ever queued with this config")
+    try:
+        return Outbox(path)
+    except Exception as exc:  # a file this user cannot write, or one it must not trust: one line
+        raise Mistake(f"cannot open the outbox {path}: {exc}") from None
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    from bridge.status import Problem, queue_list
 
     config = _load(args.config)
-    n = Outbox(Path(config.state_dir).expanduser() / "outbox.sqlite").requeue_parked(args.account)
-    print(f"{n} parked write(s) queued again")
+    account = _account(config, getattr(args, "account", None))
+    if args.action == "list":
+        try:
+            print(queue_list(config, account, args.state, args.json))
+        except Problem as exc:
+            raise Mistake(str(exc)) from None
+        return 0
+    ids = [int(i) for i in args.ids]
+    if args.action == "drop" and not ids:
+        raise Mistake("queue drop: name the writes to forget by id (see `simkl-bridge queue list`)")
+    outbox = _outbox(config)
+    try:
+        if args.action == "retry":
+            n = outbox.requeue_parked(account, ids=ids or None)
+            print(f"{n} parked write(s) queued again" + (" (a running daemon sends them within 30 s)" if n else ""))
+        else:
+            n = outbox.drop(ids)
+            print(f"{n} write(s) dropped" + (f"; {len(ids) - n} were already delivered or unknown" if n < len(ids) else ""))
+    finally:
+        outbox.close()
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from bridge.doctor import main as doctor
+
+    return doctor(_load(args.config), Path(args.config).expanduser())
 
 
 def cmd_map(args: argparse.Namespace) -> int:
@@ -113,11 +157,9 @@ def cmd_map(args: argparse.Namespace) -> int:
         payload = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
         event = mapper(args.source)(payload)
     except EventError as exc:
-        print(f"simkl-bridge map: {args.file}: {exc}", file=sys.stderr)
-        return 2
+        raise Mistake(f"map: {args.file}: {exc}") from None
     except OSError as exc:
-        print(f"simkl-bridge map: {args.file}: {exc.strerror}", file=sys.stderr)
-        return 2
+        raise Mistake(f"map: {args.file}: {exc.strerror}") from None
     print(json.dumps({"event": event.to_json(), "history": history_body(event)}, indent=2, sort_keys=True))
     return 0
 
@@ -131,7 +173,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_emulator(args: argparse.Namespace) -> int:
     from bridge.emulator import serve
 
-    serve(args.port, args.host)
+    serve(args.port, args.host, tuple(args.client_id))
     return 0
 
 
@@ -140,19 +182,35 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"simkl-bridge {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str,
-            config: bool = True) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help, description=help)
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str, config: bool = True,
+            into: argparse._SubParsersAction[argparse.ArgumentParser] = sub) -> argparse.ArgumentParser:
+        sp = into.add_parser(name, help=help, description=help)
         if config:
             sp.add_argument("-c", "--config", default=str(DEFAULT_CONFIG), help="YAML config file (default: %(default)s)")
         sp.set_defaults(func=func)
         return sp
 
-    add("run", cmd_run, "run the bridge daemon")
+    r = add("run", cmd_run, "run the bridge daemon")
+    r.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one JSON object a line")
+    r.add_argument("--log-file", default=None, help="also write the log to this file (reopened after logrotate moves it)")
     add("login", cmd_login, "log a Simkl account in (PIN code flow)").add_argument("--account", required=True)
     add("logout", cmd_logout, "forget an account's Simkl token").add_argument("--account", required=True)
-    add("status", cmd_status, "show accounts and the outbox (pending, sent, parked)")
-    add("retry", cmd_retry, "queue parked writes again").add_argument("--account", default=None)
+    add("status", cmd_status, "accounts, what waits, what was sent, what is parked, whether the daemon runs").add_argument(
+        "--json", action="store_true", help="the same as JSON, for scripts")
+    add("doctor", cmd_doctor, "check the config, state dir, listen port, Simkl, tokens and every server")
+    q = add("queue", cmd_queue, "list, retry or drop queued writes", config=False).add_subparsers(dest="action", required=True)
+    ql = add("list", cmd_queue, "list pending and parked writes", into=q)
+    ql.add_argument("--account", default=None)
+    ql.add_argument("--state", choices=("pending", "parked", "all"), default="all")
+    ql.add_argument("--json", action="store_true")
+    qr = add("retry", cmd_queue, "queue parked writes again (all, one account's, or by id)", into=q)
+    qr.add_argument("--account", default=None)
+    qr.add_argument("ids", nargs="*", type=int, help="write ids (from `queue list`)")
+    add("drop", cmd_queue, "forget writes that were not delivered, by id", into=q).add_argument(
+        "ids", nargs="*", type=int, help="write ids (from `queue list`)")
+    retry = add("retry", cmd_queue, "queue parked writes again (the same as `queue retry`)")
+    retry.add_argument("--account", default=None)
+    retry.set_defaults(action="retry", ids=[])
     m = add("map", cmd_map, "show how one server payload maps to a Simkl write", config=False)
     m.add_argument("--from", dest="source", required=True,
                    help="event, kodi, plex-webhook, plex-metadata, jellyfin-webhook, jellyfin-session")
@@ -162,12 +220,19 @@ def parser() -> argparse.ArgumentParser:
     e = add("emulator", cmd_emulator, "run the local Simkl API emulator", config=False)
     e.add_argument("--port", type=int, default=8990)
     e.add_argument("--host", default="127.0.0.1")
+    e.add_argument("--client-id", action="append", default=[], help="a client id it knows besides emulator-client (repeatable)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except Mistake as exc:
+        print(f"simkl-bridge: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -72,3 +72,41 @@ def test_login_reports_an_unreachable_simkl(tmp_path) -> None:
     lines: list[str] = []
     assert not login(client, TokenStore(tmp_path), "alice", out=lines.append)
     assert lines[0].startswith("login: could not start")
+
+
+def test_the_token_of_an_account_is_its_variable_when_set_else_its_login(tmp_path) -> None:
+    from bridge.simkl.auth import login_hint, token_for
+
+    store = TokenStore(tmp_path)
+    assert token_for(store, "bob", "BOB_TOKEN", {}) == (None, "")
+    store.put("bob", "from-login")
+    assert token_for(store, "bob", "BOB_TOKEN", {}) == ("from-login", "login")
+    assert token_for(store, "bob", "BOB_TOKEN", {"BOB_TOKEN": ""}) == ("from-login", "login")
+    assert token_for(store, "bob", "BOB_TOKEN", {"BOB_TOKEN": "from-env"}) == ("from-env", "environment variable BOB_TOKEN")
+    assert login_hint("bob", "BOB_TOKEN") == "run `simkl-bridge login --account bob` or set BOB_TOKEN"
+
+
+def test_a_token_that_cannot_be_stored_after_the_code_was_approved_is_said(emulator, tmp_path) -> None:
+    """The CLI checks the state dir before the code is shown; a disk that fills up meanwhile still
+    gets one line, not a traceback."""
+
+    class FullDisk(TokenStore):
+        def put(self, account: str, token: str) -> None:
+            raise OSError(28, "No space left on device")
+
+    lines: list[str] = []
+
+    def approve_when_shown(line: str) -> None:
+        lines.append(line)
+        if "enter the code" in line:
+            emulator.approve_pin(line.rsplit(" ", 1)[1], "new-token-xyz", "alice")
+
+    assert not login(make_client(emulator, token=None), FullDisk(tmp_path), "alice", out=approve_when_shown)
+    assert lines[-1].startswith("login: Simkl approved the code but the token could not be stored in ")
+    assert lines[-1].endswith("No space left on device; fix that and run login again")
+
+
+def test_a_login_makes_the_state_dir_private_too(tmp_path) -> None:
+    store = TokenStore(tmp_path / "new-state")
+    store.put("alice", "tok")
+    assert stat.S_IMODE((tmp_path / "new-state").stat().st_mode) == 0o700

@@ -74,6 +74,13 @@ def test_minimal_file_gets_the_defaults() -> None:
      "config.yaml:6: plex[0].exclude_libraries[1]: expected a string or an integer, got float"),
     (MINIMAL + "users:\n  - {account: alice, source: tv}\n", "config.yaml:6: users[0].source: must be one of *, plex, jellyfin, kodi, event, got 'tv'"),
     (MINIMAL + "plex:\n  - {name: a, url: 'http://x'}\n", "config.yaml: plex[0].token: missing (required)"),
+    (MINIMAL + "users:\n  - {source: plex, server: home, account: alice}\n",
+     "config.yaml:6: users[0].server: 'home' is not a configured plex server (configured: none)"),
+    (MINIMAL + "kodi: [{name: lr}]\nplex: [{name: home, url: 'http://x', token: t}]\nusers:\n  - {server: hme, account: alice}\n",
+     "config.yaml:8: users[0].server: 'hme' is not a configured server (configured: plex 'home', kodi 'lr')"),
+    (MINIMAL + "http:\n  secret: change-me-to-a-long-random-string\n",
+     "config.yaml:6: http.secret: is still the example's placeholder: set BRIDGE_SECRET or write your own"),
+    (MINIMAL + "kodi: [{name: lr, enabled: 'no'}]\n", "config.yaml:5: kodi[0].enabled: expected true or false, got string"),
 ])
 def test_errors_name_the_key_and_line(text: str, expected: str) -> None:
     assert error(text).startswith(expected)
@@ -90,8 +97,24 @@ def test_environment_substitution(monkeypatch) -> None:
     assert c.simkl.client_id == "from-env" and c.http is not None and c.http.secret == "a-default-secret-1234"
 
 
+def test_a_rule_may_name_a_server_of_its_kind_in_any_case_or_the_kodi_addons_with_http_on() -> None:
+    servers = "plex: [{name: Home, url: 'http://x', token: t}]\n"
+    rules = "users:\n  - {source: plex, server: home, account: alice}\n  - {source: kodi, server: bedroom, account: alice}\n"
+    assert parse(MINIMAL + servers + rules + "http: {secret: a-secret-of-24-characters}\n").users[1].server == "bedroom"
+    # without the endpoint nothing can post as the addon's "bedroom"
+    assert "users[1].server: 'bedroom' is not a configured kodi server" in error(MINIMAL + servers + rules)
+
+
+def test_the_example_refuses_its_placeholder_secret(monkeypatch) -> None:
+    monkeypatch.setenv("SIMKL_CLIENT_ID", "cid")
+    monkeypatch.delenv("BRIDGE_SECRET", raising=False)
+    with pytest.raises(ConfigError, match=r"http\.secret: is still the example.s placeholder"):
+        load(EXAMPLE)
+
+
 def test_the_example_parses_and_covers_every_key(monkeypatch) -> None:
     monkeypatch.setenv("SIMKL_CLIENT_ID", "cid")
+    monkeypatch.setenv("BRIDGE_SECRET", "a-secret-of-24-characters")
     config = load(EXAMPLE)
     assert isinstance(config, Config) and set(config.accounts) == {"alice", "bob"}
     assert [s.name for s in config.plex] == ["home"] and config.kodi[0].port == 9090

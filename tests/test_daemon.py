@@ -176,3 +176,77 @@ def test_each_persons_simkl_pauses_become_only_their_own_resume_points(emulator,
     assert [r.ids.tmdb for r in alices.resumes] == [603]
     assert [r.ids.tmdb for r in bobs.resumes] == [27205]
     assert nobodys.resumes == []  # carol maps to no account: fail-closed
+
+
+# -- running unattended ------------------------------------------------------------------------
+
+
+def test_a_reload_applies_what_it_can_and_names_what_waits_for_a_restart(emulator, bridge_for) -> None:
+    from tests.conftest import config_for
+
+    bridge = bridge_for()
+    root = logging.getLogger()
+    level = root.level
+    try:
+        new = config_for(emulator, bridge.config.state_dir.parent,
+                         "log_level: debug\noutbox: {batch_size: 7}\nkodi: [{name: lr}]\nengine: {watched_threshold: 50}\n")
+        applied, restart = bridge.reconfigure(new)
+        assert root.level == logging.DEBUG
+    finally:
+        root.setLevel(level)
+    assert sorted(applied) == ["engine.watched_threshold", "log_level", "outbox.batch_size"] and restart == ["kodi"]
+    assert bridge.sender.batch_size == 7 and bridge.engine.threshold == 50
+    assert bridge.adapters == []  # the new server waits for a restart
+
+
+def test_the_outbox_is_private_from_the_first_write(bridge_for) -> None:
+    import stat
+
+    bridge = bridge_for()
+    bridge.sink(at(MATRIX, State.STOPPED, 100, 1_700_000_000.0))
+    files = sorted(bridge.config.state_dir.glob("outbox.sqlite*"))
+    assert {f.name for f in files} >= {"outbox.sqlite", "outbox.sqlite-wal", "outbox.sqlite-shm"}
+    assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files if "seal" not in f.name} == {
+        "outbox.sqlite": 0o600, "outbox.sqlite-wal": 0o600, "outbox.sqlite-shm": 0o600}
+
+
+def test_a_disabled_server_is_not_connected_to(emulator, tmp_path) -> None:
+    from bridge.daemon import build_adapters
+    from tests.conftest import config_for
+
+    config = config_for(emulator, tmp_path, "kodi: [{name: lr, enabled: false}, {name: bedroom}]\n")
+    assert [a.name for a in build_adapters(config)] == ["kodi/bedroom"]
+
+
+def test_each_delivered_write_is_one_info_line(emulator, bridge_for, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.sender")
+    bridge = bridge_for()
+    t = 1_700_000_000.0
+    bridge.sink(at(MATRIX, State.STOPPED, 100, t))
+    bridge.sink(at(MATRIX, State.STOPPED, 100, t + 10, session="2", ids=Ids(tmdb=27205), title="Inception"))
+    bridge.sink(at(MATRIX, State.PAUSED, 30, t + 20, session="3", ids=Ids(tmdb=157336), title="Interstellar"))
+    bridge.flush()
+    lines = [r.getMessage() for r in caplog.records if "delivered" in r.getMessage()]
+    assert [line.split(" (")[0] for line in lines] == [
+        "alice: delivered The Matrix watched", "alice: delivered Inception watched", "alice: delivered Interstellar paused at 30.0%"]
+    assert "POST /sync/history" in lines[0] and "POST /sync/history" in lines[1] and "POST /scrobble/pause" in lines[2]
+
+
+def test_a_token_env_account_uses_its_variable_or_else_its_login(emulator, tmp_path, monkeypatch) -> None:
+    """The daemon and `status` read a token by one rule: the variable when it is set, else the
+    token `login` stored (before, a login of such an account was shown but never used)."""
+    from bridge.config import parse
+    from bridge.daemon import Bridge
+
+    config = parse(f"state_dir: {tmp_path}\nsimkl: {{client_id: emulator-client, api_url: '{emulator.url}'}}\n"
+                   "accounts: {bob: {token_env: BOB_TOKEN_FOR_TEST}}\nusers: [{account: bob}]\n")
+    bridge = Bridge(config, adapters=[], client_factory=lambda _a, token: make_client(emulator, token=token, max_retries=0))
+    monkeypatch.delenv("BOB_TOKEN_FOR_TEST", raising=False)
+    assert bridge.token_for("bob") is None
+    emulator.add_token("bob-login-token-0123", "bob")
+    TokenStore(tmp_path).put("bob", "bob-login-token-0123")
+    bridge.sink(at(MATRIX, State.STOPPED, 100, 1_700_000_000.0))
+    assert bridge.flush().sent == 1 and len(watches(emulator, "bob")) == 1
+    monkeypatch.setenv("BOB_TOKEN_FOR_TEST", "bob-env-token")
+    assert bridge.token_for("bob") == "bob-env-token"
+    bridge.stop()

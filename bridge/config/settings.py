@@ -24,6 +24,9 @@ Loc = tuple[str | int, ...]
 REFUSED = "config"  # the error type of every check below
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 NAME_RULE = "use letters, digits, '-', '_' or '.'"
+# The example config's fallback secret: anyone who read the example knows it.
+EXAMPLE_SECRET = "change-me-to-a-long-random-string"
+NEW_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
 
 
 def refused(reason: str, at: Loc | None = None) -> PydanticCustomError:
@@ -111,6 +114,9 @@ class OutboxSettings:
 @dataclass(frozen=True, config=SETTINGS)
 class AccountSettings:
     token_env: StrictStr | None = None
+    # Ask Simkl for a rewatch session when the bridge sees an item it marked watched played again
+    # (Simkl Pro/VIP; https://api.simkl.org/guides/rewatches says: off unless the user wants it).
+    track_rewatches: StrictBool = False
 
 
 @dataclass(frozen=True, config=SETTINGS)
@@ -121,10 +127,18 @@ class UserRule:
     server: StrictStr = "*"
 
 
+def _secret(value: str) -> str | None:
+    if value == EXAMPLE_SECRET:
+        return f"is still the example's placeholder: set BRIDGE_SECRET or write your own (make one with: {NEW_SECRET})"
+    return None if len(value) >= 16 else f"must be at least 16 characters (make one with: {NEW_SECRET})"
+
+
 @dataclass(frozen=True, config=SETTINGS)
 class HttpSettings:
-    secret: Annotated[StrictStr, check(lambda v: None if len(v) >= 16 else "must be at least 16 characters")]
+    secret: Annotated[StrictStr, check(_secret)]
     listen: Annotated[StrictStr, matches(r"^[^\s:]*:\d{1,5}$", "use host:port")] = "127.0.0.1:8765"
+    # /healthz answers 503 once the oldest write waiting for Simkl is older than this (seconds).
+    max_pending_age: Annotated[StrictInt | StrictFloat, between(60, 30 * 86400)] = 3600
 
 
 @dataclass(frozen=True, config=SETTINGS)
@@ -136,6 +150,7 @@ class PlexServer:
     webhooks: StrictBool = False
     exclude_libraries: Items[StrictStr | StrictInt] = ()  # by name or section id
     resume_user: StrictStr | None = None
+    enabled: StrictBool = True  # false: kept in the file, not connected to (a server put away for a while)
 
 
 @dataclass(frozen=True, config=SETTINGS)
@@ -147,6 +162,7 @@ class JellyfinServer:
     websocket: StrictBool = True
     webhooks: StrictBool = False
     exclude_libraries: Items[StrictStr] = ()
+    enabled: StrictBool = True
 
 
 @dataclass(frozen=True, config=SETTINGS)
@@ -158,6 +174,7 @@ class KodiHost:
     username: StrictStr | None = None
     password: StrictStr | None = None
     user: StrictStr = "kodi"
+    enabled: StrictBool = True
 
 
 def default_state_dir() -> Path:
@@ -183,7 +200,7 @@ class Config:
 
     @model_validator(mode="after")
     def _references_hold(self) -> Config:
-        """Rules name configured accounts; server names are unique across the kinds of server."""
+        """Rules name configured accounts and servers; server names are unique across the kinds of server."""
         names = ", ".join(self.accounts)
         for at, account in [*((("users", i, "account"), r.account) for i, r in enumerate(self.users)),
                             (("catch_all",), self.catch_all)]:
@@ -197,14 +214,32 @@ class Config:
                 if server.name in kinds:
                     raise refused(f"{server.name!r} is already the name of a {kinds[server.name]} server", (kind, i, "name"))
                 kinds[server.name] = kind
+        for i, rule in enumerate(self.users):
+            why = _unknown_server(rule, kinds, self.http is not None)
+            if why:
+                raise refused(why, ("users", i, "server"))
         return self
 
 
-def default_config(state_dir: str | Path, api_url: str, client_id: str, account: str = "demo") -> Config:
+def _unknown_server(rule: UserRule, kinds: Mapping[str, str], http: bool) -> str | None:
+    """Why a rule's server can never match, or None: a rule for a server that is not configured
+    (a typo, a renamed server) would silently send that server's plays nowhere."""
+    wanted = ("plex", "jellyfin", "kodi") if rule.source in ("*", "event") else (rule.source,)
+    if rule.server == "*" or any(k.casefold() == rule.server.casefold() and v in wanted for k, v in kinds.items()):
+        return None
+    if http and rule.source in ("*", "kodi", "event"):
+        return None  # the Kodi addon and scripts post to /event under a server name of their own
+    configured = ", ".join(f"{v} {k!r}" for k, v in kinds.items() if v in wanted) or "none"
+    kind = "" if len(wanted) > 1 else f"{wanted[0]} "
+    return f"{rule.server!r} is not a configured {kind}server (configured: {configured})"
+
+
+def default_config(state_dir: str | Path, api_url: str, client_id: str, account: str = "demo",
+                   track_rewatches: bool = False) -> Config:
     """One account receiving every play: the demo's embedded setup."""
     return Config(
         simkl=SimklSettings(client_id=client_id, api_url=api_url),
-        accounts={account: AccountSettings()},
+        accounts={account: AccountSettings(track_rewatches=track_rewatches)},
         state_dir=Path(state_dir),
         users=(UserRule(account=account),),
     )

@@ -1,7 +1,9 @@
 """Logging in to Simkl (the PIN/device flow) and keeping tokens on disk.
 
 Simkl tokens last about five years and cannot be refreshed, so a token is simply stored, one file
-per account, readable by the owner only. `login` never prints the token.
+per account, readable by the owner only. `login` never prints the token. An account may take its
+token from an environment variable instead (`token_env`); `token_for` is the one rule for which
+token counts, for the daemon and `status` alike.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bridge.simkl.client import SimklClient, SimklError
@@ -37,7 +39,8 @@ class TokenStore:
 
     def put(self, account: str, token: str) -> None:
         path = self._path(account)
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.dir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.dir.mkdir(exist_ok=True, mode=0o700)
         os.chmod(self.dir, 0o700)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -57,6 +60,22 @@ class TokenStore:
 
     def accounts(self) -> list[str]:
         return sorted(p.stem for p in self.dir.glob("*.json")) if self.dir.is_dir() else []
+
+
+def token_for(store: TokenStore, account: str, token_env: str | None,
+              environ: Mapping[str, str] = os.environ) -> tuple[str | None, str]:
+    """(the token, where it comes from): the variable named by `token_env` when it is set, else the
+    token `login` stored; (None, "") when there is neither."""
+    if token_env and environ.get(token_env):
+        return environ[token_env], f"environment variable {token_env}"
+    token = store.get(account)
+    return (token, "login") if token else (None, "")
+
+
+def login_hint(account: str, token_env: str | None) -> str:
+    """What to do for an account that has no token."""
+    run = f"run `simkl-bridge login --account {account}`"
+    return f"{run} or set {token_env}" if token_env else run
 
 
 def login(
@@ -90,7 +109,12 @@ def login(
             out(f"login: still waiting ({exc})")
             continue
         if reply.get("result") == "OK" and isinstance(reply.get("access_token"), str):
-            store.put(account, reply["access_token"])
+            try:
+                store.put(account, reply["access_token"])
+            except OSError as exc:  # checked before the code was shown; the disk can still fill up
+                out(f"login: Simkl approved the code but the token could not be stored in {store.dir}: "
+                    f"{exc.strerror or exc}; fix that and run login again")
+                return False
             out(f"Account '{account}' is logged in.")
             return True
         if "device_code" in reply or "user_code" in reply:
