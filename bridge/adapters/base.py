@@ -93,6 +93,7 @@ class Supervisor:
         self.stopping = threading.Event()
         self.connected = threading.Event()
         self.failures = 0
+        self.disconnects = 0  # connections that were up and dropped, for /metrics
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -116,6 +117,7 @@ class Supervisor:
             if self.stopping.is_set():
                 return
             if was_up:
+                self.disconnects += 1
                 self.backoff.reset()
                 self.failures = 0
             self.failures += 1
