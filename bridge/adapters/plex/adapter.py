@@ -225,16 +225,27 @@ class PlexAdapter(AdapterBase):
     # -- resume points --------------------------------------------------------------------------
 
     def apply_resume(self, resumes: list[Resume]) -> int:
-        """Set the resume_user's view offsets from Simkl's playbacks of that user's account."""
+        """Set the resume_user's view offsets from Simkl's playbacks of that user's account. The token
+        sets its own user's: the owner's, for the admin token the bridge asks for."""
         user = self.cfg.resume_user
         if not resumes or not user:
             return 0
-        owner = self.api.owner()
-        if owner and owner.casefold() != user.casefold():
-            self._once("resume-user", logging.WARNING, "resume_user %r is not the token's owner %r: setting "
-                       "%r's resume points needs that user's own token; skipped", user, owner, user)
+        name, email = self.api.owner()
+        if user.casefold() not in {name.casefold(), email.casefold()}:
+            self._once("resume-user", logging.WARNING, "resume_user %r is not the server's owner %r: setting "
+                       "%r's resume points needs that user's own token; skipped", user, name or email, user)
             return 0
         return ResumeWriter(self.name, self.api, self.cfg.exclude_libraries).apply(resumes)
 
     def resume_owner(self) -> tuple[str, str, str] | None:
-        return ("plex", self.cfg.name, self.cfg.resume_user) if self.cfg.resume_user else None
+        """The resume_user by the name plays show (what `users:` rules match), also when it is given as
+        the owner's plex.tv e-mail."""
+        user = self.cfg.resume_user
+        if not user:
+            return None
+        try:
+            name, email = self.api.owner()
+        except ERRORS as exc:
+            log.warning("%s: the server's owner not read (%s); resume points go to %r", self.name, exc, user)
+            return ("plex", self.cfg.name, user)
+        return ("plex", self.cfg.name, name if name and user.casefold() == email.casefold() else user)

@@ -34,6 +34,8 @@ SHOW_TTL = 600.0
 # A season's episodes: shared by one play's alerts and webhooks.
 SEASON_TTL = 120.0
 _ITEMS = ("Video", "Directory", "Track")
+LIBRARY = ("librarySectionID", "librarySectionTitle")
+OWNER_ACCOUNT = 1  # the server owner's local account id
 T = TypeVar("T")
 
 
@@ -69,9 +71,18 @@ class PlexApi:
         """The alert websocket's URL; it carries the token, so it is never logged."""
         return str(self.client().url(NOTIFICATIONS, includeToken=True)).replace("http", "ws", 1)
 
-    def owner(self) -> str:
-        """The plex.tv user the token belongs to ('' for a server-local token)."""
-        return str(self.client().myPlexUsername or "")
+    def owner(self) -> tuple[str, str]:
+        """The server owner's user name as plays show it and their plex.tv e-mail; '' for what the server
+        does not say. The e-mail is the root's `myPlexUsername` (plexapi: "Email address if signed into
+        myPlex"); the name is account 1's in `/accounts`, the owner's, who is `User id="1"` in
+        /status/sessions (Tautulli reads that id as the admin). Another user's token may not list accounts."""
+        client = self.client()
+        try:
+            name = next((a.name for a in client.systemAccounts() if a.id == OWNER_ACCOUNT), "")
+        except ERRORS as exc:
+            log.debug("%s: /accounts not read: %s", self.name, exc)
+            name = ""
+        return str(name or ""), str(client.myPlexUsername or "")
 
     def sessions(self) -> dict[str, Live]:
         return read_sessions(self.client().query("/status/sessions"))
@@ -84,6 +95,11 @@ class PlexApi:
         first = next((e for e in root if e.tag in _ITEMS), None) if root is not None else None
         if first is None:
             raise EventError(f"plex item {rating_key}: /library/metadata returned no item")
+        # The library is named on the container (where Tautulli's get_metadata_details reads it; plexapi
+        # copies its librarySectionID onto items): the item need not repeat it.
+        for name in LIBRARY:
+            if first.get(name) is None and root.get(name) is not None:
+                first.set(name, str(root.get(name)))
         return metadata_from_xml(first)
 
     def show(self, rating_key: str, now: float) -> dict[str, Any]:

@@ -17,7 +17,9 @@ from dataclasses import dataclass, replace
 from bridge.events import PlayEvent, State
 from bridge.wire import digits
 
-STATES = {"playing": State.PLAYING, "paused": State.PAUSED, "stopped": State.STOPPED}
+# `error`: the player failed and the session lives on (Tautulli's ActivityHandler keeps it, and a later
+# stop still ends it): where it stood is a resume point, as a pause is.
+STATES = {"playing": State.PLAYING, "paused": State.PAUSED, "stopped": State.STOPPED, "error": State.PAUSED}
 # /status/sessions lists a player waiting for data as `buffering`: its session is still going on.
 SESSION_STATES = {**STATES, "buffering": State.PLAYING}
 

@@ -34,10 +34,10 @@ def office_season_3(plex: PlexStandIn) -> None:
                  parentRatingKey="530", grandparentRatingKey="500", grandparentTitle="The Office")
 
 
-def adapter_for(standin: PlexStandIn, **cfg) -> PlexAdapter:
+def adapter_for(standin: PlexStandIn, backoff: Backoff | None = None, **cfg) -> PlexAdapter:
     settings = {"name": "home", "url": standin.url, "token": TOKEN, "webhooks": True,
                 "exclude_libraries": ("Home Videos",), **cfg}
-    return PlexAdapter(PlexServer(**settings), backoff=Backoff(0.05, 0.2), poll_interval=0.2,
+    return PlexAdapter(PlexServer(**settings), backoff=backoff or Backoff(0.05, 0.2), poll_interval=0.2,
                        ping_interval=0.25, watchdog=1.0, timeout=2.0)
 
 
@@ -70,7 +70,9 @@ def plex_metadata_reads(plex: PlexStandIn, key: str) -> int:
 
 def webhook_payload(plex: PlexStandIn, event: str, key: str, offset: int = 0, user: str = "alice") -> dict:
     meta = {k: v for k, v in plex.items[key].items() if k not in ("Guid", "Media")}  # webhooks carry no Media
-    meta.update({"librarySectionID": int(meta["librarySectionID"]), "viewOffset": offset})
+    library = plex.library(key)
+    meta.update({"librarySectionID": int(library["librarySectionID"]), "librarySectionTitle": library["librarySectionTitle"],
+                 "viewOffset": offset})
     if "duration" in meta:
         meta["duration"] = int(meta["duration"])
     for name in ("parentIndex", "index", "year"):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from bridge.backoff import Backoff
 from tests.adapters.plex.helpers import (
     BENIHANA_MS,
     EPISODE_MS,
@@ -24,6 +25,18 @@ from tests.adapters.plex.helpers import (
 )
 from tests.adapters.plex.standin import PlexStandIn
 from tests.conftest import PACE, eventually, watches
+
+
+class Waits(threading.Event):
+    """The Supervisor's stop flag, noting how long it was waited on each time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.timeouts.append(timeout)
+        return super().wait(timeout)
 
 
 def test_a_movie_on_the_new_agent_played_through_is_marked_once(plex, running, emulator) -> None:
@@ -122,7 +135,7 @@ def test_a_play_that_ended_while_the_server_was_down_is_closed_at_its_last_posit
     begin(plex, adapter, "14", "100", offset=1_000)
     plex.alert("14", "paused", MATRIX_MS // 2)
     eventually(lambda: playbacks(emulator), "the pause")
-    plex.alert("14", "playing", MATRIX_MS // 2 + 10_000)
+    progress(plex, adapter, "14", MATRIX_MS // 2 + 10_000)
     plex.stop()
     del plex.sessions["14"]  # the client gave up while the server was away
     time.sleep(0.3)
@@ -131,16 +144,35 @@ def test_a_play_that_ended_while_the_server_was_down_is_closed_at_its_last_posit
     assert watches(emulator) == []
 
 
-def test_without_the_socket_the_sessions_list_is_polled(plex, running, emulator) -> None:
+def test_a_player_error_keeps_its_position_as_a_resume_point(plex, running, emulator) -> None:
+    """Plex reports a failed player as state `error` and keeps the session (Tautulli's ActivityHandler
+    handles it as a state change): where it stood is saved, and the play goes on from there."""
+    _, adapter = running()
+    begin(plex, adapter, "18", "100", offset=1_000)
+    plex.alert("18", "error", int(MATRIX_MS * 0.4))
+    (playback,) = eventually(lambda: playbacks(emulator), "the resume point at the error")
+    assert playback["progress"] == pytest.approx(40, abs=0.5)
+    progress(plex, adapter, "18", int(MATRIX_MS * 0.5))  # the player recovers
+    plex.alert("18", "stopped", int(MATRIX_MS * 0.95))
+    (watch,) = eventually(lambda: watches(emulator), "the history entry")
+    assert watch["title"] == "The Matrix"
+
+
+def test_without_the_socket_the_sessions_list_is_polled(plex, bridge_for, emulator) -> None:
     plex.ws_routes["/:/websockets/notifications"] = lambda conn: conn.close()  # alerts refused
-    bridge, adapter = running(connect=False)
+    # One long backoff after the first refusal: the Supervisor then only polls and waits.
+    adapter = adapter_for(plex, backoff=Backoff(3600.0, 3600.0))
+    waits = Waits()
+    adapter.supervisor.stopping = waits
+    bridge_for("engine: {send_start: false}", adapters=[adapter]).start(reconcile=False)
     begin(plex, adapter, "16", "100", offset=5_000, alert=False)  # found by polling
     plex.sessions["16"].offset = int(MATRIX_MS * 0.9)
-    time.sleep(0.5)
+    eventually(lambda: adapter.plays["16"].event.position == MATRIX_MS * 0.9 / 1000, "a poll to see the play at 90%")
     del plex.sessions["16"]
     eventually(lambda: watches(emulator), "the stop found by polling")
     polls = sum(1 for r in plex.requests if r.path == "/status/sessions")
-    assert polls < 40  # ~5 per second at the test's 0.2 s interval: no busy loop
+    # No busy loop: between two polls the Supervisor waited the whole poll interval.
+    assert polls >= 3 and polls <= len(waits.timeouts) + 1 and set(waits.timeouts) == {adapter.supervisor.poll_interval}
 
 
 def test_a_stop_reported_at_offset_zero_keeps_the_last_known_position(plex, running, emulator) -> None:
@@ -159,10 +191,9 @@ def test_a_session_buffering_when_the_socket_comes_back_is_not_ended(plex, runni
     begin(plex, adapter, "32", "100", offset=1_000)
     progress(plex, adapter, "32", MATRIX_MS // 2)
     plex.sessions["32"].state = "buffering"  # how /status/sessions lists a player waiting for data
+    plex.listed_while_connected.clear()
     plex.restart()
-    plex.wait_connected()
-    reads = sum(1 for r in plex.requests if r.path == "/status/sessions")
-    eventually(lambda: sum(1 for r in plex.requests if r.path == "/status/sessions") > reads, "the catch-up read")
+    assert plex.listed_while_connected.wait(10), "the catch-up read on reconnecting"
     progress(plex, adapter, "32", int(MATRIX_MS * 0.6))
     plex.alert("32", "stopped", int(MATRIX_MS * 0.95))
     eventually(lambda: watches(emulator), "the history entry")
@@ -253,7 +284,7 @@ def test_a_session_listed_late_is_begun_then_forgotten(plex, running, emulator, 
 
 def test_two_servers_keep_their_sessions_and_exclusions_apart(plex, bridge_for, emulator) -> None:
     cabin = PlexStandIn(machine_id="f" * 40)
-    cabin.items = plex.items
+    cabin.items, cabin.section_of = plex.items, plex.section_of
     cabin.start()
     try:
         home_adapter, cabin_adapter = adapter_for(plex), adapter_for(cabin, name="cabin", exclude_libraries=())

@@ -17,7 +17,7 @@ def test_a_silent_socket_is_caught_by_the_watchdog_and_reconnected(plex, running
     _, adapter = running()
     begin(plex, adapter, "15", "100", offset=1_000)
     plex.freeze()  # open, but neither messages nor pongs any more
-    eventually(lambda: any("no message or pong" in r.getMessage() for r in caplog.records), "the watchdog", 3)
+    eventually(lambda: any("no message or pong" in r.getMessage() for r in caplog.records), "the watchdog")
     plex.wait_connected()
     progress(plex, adapter, "15", 600_000)
     plex.alert("15", "stopped", MATRIX_MS)

@@ -35,6 +35,18 @@ def test_startup_sets_plex_view_offsets_only_where_plex_is_older(plex, bridge_fo
     assert bridge.reconcile().pushed == 0
 
 
+def test_resume_user_is_the_owners_name_as_plays_show_it_or_their_email(plex) -> None:
+    """Plex reports the owner as an e-mail (`myPlexUsername`) and plays by user name (account 1's):
+    resume_user may be either, and names the person `users:` rules match by the user name."""
+    resume = Resume("alice", Kind.MOVIE, Ids(tmdb=603), 40.0, time.time())
+    for given in ("alice", "Alice", "alice@example.com"):
+        adapter = adapter_for(plex, alerts=False, resume_user=given)
+        assert adapter.resume_owner() == ("plex", "home", "Alice" if given == "Alice" else "alice")
+        assert adapter.apply_resume([resume]) == 1
+        plex.items["100"].pop("viewOffset")  # Plex forgets it again for the next round
+        plex.items["100"].pop("lastViewedAt")
+
+
 def test_resume_points_for_another_user_need_their_token(plex, emulator, caplog) -> None:
     caplog.set_level(logging.WARNING, logger="bridge.adapters.plex")
     adapter = adapter_for(plex, alerts=False, resume_user="bob")
