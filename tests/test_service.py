@@ -196,3 +196,24 @@ def test_the_examples_placeholder_secret_is_refused(emulator, tmp_path) -> None:
     config = write_config(emulator, tmp_path)
     config.write_text(config.read_text().replace(SECRET, "change-me-to-a-long-random-string"))
     assert "http.secret: is still the example's placeholder: set BRIDGE_SECRET" in refused(config)
+
+
+@pytest.mark.slow
+def test_a_running_daemon_reloads_an_edit_once_says_what_waits_and_keeps_a_bad_one_out(emulator, tmp_path) -> None:
+    config = write_config(emulator, tmp_path)
+    daemon = Daemon(config)
+    daemon.url()
+    try:
+        status = subprocess.run([sys.executable, "-m", "bridge", "status", "-c", str(config)], capture_output=True, text=True,
+                                timeout=60)
+        assert f"daemon: running (pid {daemon.proc.pid}, since " in status.stdout, status.stderr
+        config.write_text(config.read_text() + "log_level: debug\nkodi: [{name: lr, port: 1}]\n")
+        line = eventually(lambda: next((x for x in daemon.lines if "config reloaded" in x), None), "the reload line")
+        assert line.endswith(f"config reloaded from {config}: applied log_level; needs a restart to apply: kodi")
+        config.write_text(config.read_text() + "engine: {watched_threshold: 900}\n")
+        bad = eventually(lambda: next((x for x in daemon.lines if "not reloaded" in x), None), "the refusal")
+        assert bad.endswith("config not reloaded, keeping the running one: "
+                            f"{config}:8: engine.watched_threshold: must be between 1 and 100, got 900")
+    finally:
+        assert daemon.stop() == 0
+    assert sum("config reloaded" in x for x in daemon.lines) == 1 and sum("not reloaded" in x for x in daemon.lines) == 1
