@@ -16,6 +16,8 @@ from bridge.doctor import main as doctor_main
 from bridge.simkl.auth import TokenStore
 from tests.adapters.jellyfin.standin import API_KEY, JellyfinStandIn
 from tests.adapters.kodi.standin import FakeKodi, reply
+from tests.adapters.plex.standin import TOKEN as PLEX_TOKEN
+from tests.adapters.plex.standin import PlexStandIn
 from tests.conftest import SECRET, TOKEN
 
 
@@ -26,6 +28,8 @@ def doctor(config: Path) -> subprocess.CompletedProcess[str]:
 
 def test_doctor_passes_a_good_setup_and_names_each_failure(emulator, tmp_path) -> None:
     kodi = FakeKodi(lambda request: reply(request, "pong"))
+    plex = PlexStandIn()
+    plex.start()
     with JellyfinStandIn() as jellyfin, socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         config = tmp_path / "config.yaml"
@@ -33,6 +37,7 @@ def test_doctor_passes_a_good_setup_and_names_each_failure(emulator, tmp_path) -
 simkl: {{client_id: emulator-client, api_url: "{emulator.url}"}}
 accounts: {{alice: {{}}}}
 http: {{listen: "127.0.0.1:0", secret: {SECRET}}}
+plex: [{{name: home, url: "{plex.url}", token: {PLEX_TOKEN}}}]
 jellyfin: [{{name: jf, url: "{jellyfin.url}", api_key: {API_KEY}}}]
 kodi: [{{name: lr, port: {kodi.port}, http_port: null}}]
 """
@@ -42,25 +47,28 @@ kodi: [{{name: lr, port: {kodi.port}, http_port: null}}]
         assert done.returncode == 0, done.stdout
         lines = done.stdout.splitlines()
         assert [line.split(":")[0] for line in lines[:-1]] == [
-            "PASS  config", "PASS  state dir", "PASS  listen", "PASS  simkl", "PASS  account alice", "PASS  jellyfin/jf",
-            "PASS  kodi/lr"]
+            "PASS  config", "PASS  state dir", "PASS  listen", "PASS  simkl", "PASS  account alice", "PASS  plex/home",
+            "PASS  jellyfin/jf", "PASS  kodi/lr"]
         assert "clocks agree within" in lines[3] and lines[-1] == "all checks passed"
 
         # a token Simkl refuses, a key Jellyfin refuses, a Kodi that is off, a port in use, a loose token file
         emulator.revoke(TOKEN)
         kodi.close()
         os.chmod(tmp_path / "state" / "tokens" / "alice.json", 0o644)
-        config.write_text(good.replace(API_KEY, "f" * 32).replace("127.0.0.1:0", f"127.0.0.1:{port}"))
+        config.write_text(good.replace(API_KEY, "f" * 32).replace("127.0.0.1:0", f"127.0.0.1:{port}")
+                          .replace(f"token: {PLEX_TOKEN}", "token: not-the-token"))
         done = doctor(config)
+    plex.stop()
     assert done.returncode == 1
     failed = {line.split(":")[0][6:]: line for line in done.stdout.splitlines() if line.startswith("FAIL")}
-    assert set(failed) == {"state dir", "listen", "account alice", "jellyfin/jf", "kodi/lr"}
+    assert set(failed) == {"state dir", "listen", "account alice", "plex/home", "jellyfin/jf", "kodi/lr"}
+    assert "401" in failed["plex/home"] or "nauthorized" in failed["plex/home"]
     assert failed["state dir"].endswith("run chmod 600 " + str(tmp_path / "state" / "tokens" / "alice.json"))
     assert "in use" in failed["listen"]
     assert "Simkl refuses the token from login: run `simkl-bridge login --account alice`" in failed["account alice"]
     assert "the API key was refused" in failed["jellyfin/jf"]
     assert "Connection refused" in failed["kodi/lr"] or "ConnectionRefusedError" in failed["kodi/lr"]
-    assert done.stdout.splitlines()[-1] == "5 check(s) failed"
+    assert done.stdout.splitlines()[-1] == "6 check(s) failed"
 
 
 def test_doctor_names_a_clock_that_is_off(emulator, tmp_path) -> None:
