@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -118,9 +119,10 @@ def test_a_request_in_flight_at_sigterm_is_left_pending_and_sent_once_after(emul
 
 
 @pytest.mark.slow
-def test_a_second_daemon_on_the_same_state_dir_is_refused(emulator, tmp_path) -> None:
+def test_a_second_daemon_on_the_same_state_dir_is_refused_and_json_logs_go_to_a_file_too(emulator, tmp_path) -> None:
     config = write_config(emulator, tmp_path)
-    daemon = Daemon(config)
+    log_file = tmp_path / "bridge.log"
+    daemon = Daemon(config, "--log-format", "json", "--log-file", str(log_file))
     daemon.url()
     try:
         done = subprocess.run([sys.executable, "-m", "bridge", "run", "-c", str(config)], capture_output=True, text=True, timeout=60)
@@ -129,6 +131,10 @@ def test_a_second_daemon_on_the_same_state_dir_is_refused(emulator, tmp_path) ->
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     assert f"another simkl-bridge (pid {daemon.proc.pid}) runs with state_dir {tmp_path / 'state'}: stop it first" in line
+    entries = [json.loads(x) for x in daemon.lines]
+    assert entries[0]["logger"] == "bridge.service" and "starting:" in entries[0]["message"]
+    assert entries[-1]["message"].startswith("simkl-bridge stopped (SIGTERM)") and entries[-1]["time"].endswith("Z")
+    assert log_file.read_text().splitlines() == daemon.lines
 
 
 def refused(config: Path) -> str:
