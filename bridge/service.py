@@ -22,7 +22,6 @@ from bridge import logs
 from bridge.config import Config, ConfigError, parse
 from bridge.config_watch import ConfigWatcher
 from bridge.daemon import Bridge
-from bridge.outbox_view import OutboxMissing
 from bridge.simkl.auth import login_hint
 from bridge.state import DaemonLock, StateError, prepare
 
@@ -84,7 +83,7 @@ def run(config_path: Path, *, log_format: logs.Format = "text", log_file: Path |
             b = Bridge(config)
         except OSError as exc:
             raise Refused(_listen_error(config, exc)) from None
-    except (Refused, StateError, OutboxMissing) as exc:
+    except (Refused, StateError) as exc:
         if lock is not None:
             lock.release()
         print(f"simkl-bridge: {exc}", file=sys.stderr, flush=True)
