@@ -58,7 +58,8 @@ def main(verbose: bool = False) -> int:
     ) as emulator:
         base = emulator.start()
         print(f"Simkl emulator listening on {base}")
-        config = default_config(Path(tmp), base, CLIENT_ID)
+        # The evening ends with a rewatch: the account tracks them, as a Simkl VIP may.
+        config = default_config(Path(tmp), base, CLIENT_ID, track_rewatches=True)
         account = next(iter(config.accounts))
 
         def client(token: str | None) -> SimklClient:
@@ -69,7 +70,7 @@ def main(verbose: bool = False) -> int:
             print("  " + line)
             for code in re.findall(r"\b[A-Z0-9]{5,8}\b", line):
                 try:
-                    emulator.approve_pin(code, "demo-token-not-a-secret")
+                    emulator.approve_pin(code, "demo-token-not-a-secret", plan="vip")
                 except (KeyError, ValueError):
                     pass
 

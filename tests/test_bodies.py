@@ -22,7 +22,8 @@ def test_episode_history_carries_show_ids_numbers_and_episode_ids() -> None:
     body = history_body(EP, "2015-03-15T15:30:11Z")
     assert body == {"shows": [{"ids": {"imdb": "tt0903747", "tvdb": 81189}, "title": "Breaking Bad", "year": 2008,
                                "seasons": [{"number": 1, "episodes": [{"number": 2, "watched_at": "2015-03-15T15:30:11Z",
-                                                                        "ids": {"tvdb": 349232}}]}]}]}
+                                                                        "ids": {"tvdb": 349232}}]}],
+                               "use_tvdb_anime_seasons": True}]}
 
 
 def test_multi_episode_file_lists_every_episode_without_single_episode_ids() -> None:
@@ -44,3 +45,12 @@ def test_scrobble_bodies_have_one_item_and_two_decimal_progress() -> None:
     assert scrobble_body(MOVIE) == {"progress": 33.33, "movie": {"ids": {"tmdb": 603}, "title": "The Matrix", "year": 1999}}
     body = scrobble_body(replace(EP, episodes=(5, 6)))
     assert body["episode"] == {"season": 1, "number": 5} and "show" in body and body["progress"] == 45.0
+
+
+def test_tvdb_seasons_always_ask_simkl_to_map_anime_seasons() -> None:
+    """An anime known only by TVDB/TMDB ids looks like any show: only the flag has Simkl read its
+    season 2 as the second cour (blueprint "Handling Anime Seasons"); it is harmless for a show."""
+    tvdb_only_anime = replace(EP, ids=Ids(tvdb=267440), title="Attack on Titan", episode_ids=Ids(), season=2, episodes=(4,))
+    assert history_body(tvdb_only_anime)["shows"][0]["use_tvdb_anime_seasons"] is True
+    anidb = replace(EP, ids=Ids(anidb=9541), numbering=Numbering.ANIDB, episode_ids=Ids(), episodes=(4,))
+    assert "use_tvdb_anime_seasons" not in history_body(anidb)["anime"][0]

@@ -12,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 ID_KEYS = ("simkl", "imdb", "tmdb", "tvdb", "mal", "anidb", "anilist", "kitsu")
+# Ids that name one AniDB entry (one cour): numbering sent with them is the entry's own.
+ANIME_NATIVE = ("simkl", "mal", "anidb", "anilist", "kitsu")
+# (item, season, number, original TVDB coordinates of an anime episode)
+Located = tuple[dict[str, Any] | None, int | None, int | None, tuple[int, int] | None]
 
 
 def wanted_ids(ids: Any) -> dict[str, str]:
@@ -69,15 +73,28 @@ class Catalog:
                 return (cour, number) if 1 <= number <= cour.get("episodes", 0) else None
         return None
 
-    def find_episode(self, ids: Any) -> tuple[dict[str, Any], int, int] | None:
-        """(show, season, number) of the episode these episode-level ids name, by any shared id."""
+    def find_episode(self, ids: Any, within: dict[str, Any] | None = None) -> tuple[dict[str, Any], int, int] | None:
+        """(show, season, number) of the episode these episode-level ids name, by any shared id;
+        `within` looks only among that show's episodes."""
         wanted = set(wanted_ids(ids).items())
-        for item in self.items:
+        for item in [within] if within is not None else self.items:
             for coords, known in (item.get("episode_ids") or {}).items():
                 if wanted & {(k, str(v)) for k, v in known.items()}:
                     season, number = coords.split("x")
                     return item, int(season), int(number)
         return None
+
+    def locate(self, item: dict[str, Any], season: int, number: int, tvdb_anime: bool) -> Located:
+        """The catalog episode at season/number: an anime read TVDB-style lands on the cour that
+        TVDB season maps to; read as itself, an anime has only season 1 (and 0, specials)."""
+        if tvdb_anime:
+            mapped = self.tvdb_to_anidb(item, season, number)
+            if mapped is None:
+                return None, None, None, None
+            return mapped[0], 1, mapped[1], (season, number)
+        if not self.has_episode(item, season, number):
+            return None, None, None, None
+        return item, season, number, None
 
     @staticmethod
     def has_episode(item: dict[str, Any], season: int, number: int) -> bool:

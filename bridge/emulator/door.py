@@ -1,6 +1,13 @@
 """What every Simkl call passes before its endpoint, in Simkl's order: an injected fault, the app's
 identification, the user's token, the rate limits, then a JSON body (simkl-api.md).
 
+Rate limits follow https://api.simkl.org/resources/rate-limits: 10 GET/s and 1 POST/s, per access
+token for a user's calls and per client_id for calls without one. A GET over the limit is a 429; a
+POST over it starts a throttling block of the token (or client_id) that every further POST during
+it extends, each offence doubling it, answered 429 with the block's Retry-After. DELETE is neither.
+Scrobbles of one user are serialised: a call waits its turn behind the one in progress, and one
+still waiting when the lock's time is up (Simkl: 20 s) is refused with 400 `RATE_LIMIT`.
+
 Each call is logged in `Emulator.requests` before anything of it can be seen: its reply is sent
 after its log line, and an endpoint's effect and its log line are written under one lock, so a
 test that sees a watch always finds the request that made it.
@@ -9,6 +16,8 @@ test that sees a watch always finds the request that made it.
 from __future__ import annotations
 
 import json
+import math
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,6 +32,12 @@ if TYPE_CHECKING:
     from bridge.emulator.server import Emulator
 
 GET_PER_SECOND = 10
+# What an injected quota fault answers; the ids are the emulator's own (Simkl's are not documented).
+QUOTA_FAULTS = {
+    "403": ("api_limits", "Requests are being denied due to API limits"),
+    "412": ("limit_exceeded", "Total Requests Limit Exceeded"),
+    "423": ("locked", "Locked"),
+}
 
 
 @dataclass
@@ -37,11 +52,23 @@ class Call:
     body: bytes
     payload: Any = None  # the JSON body of a POST that needs one
     logged: bool = False
+    hold: float | None = None  # a `hold` fault: wait this long at most for release(), once admitted
 
     @classmethod
     def of(cls, request: Request) -> Call:
         query = {k: v[-1] for k, v in request.query.items()}
         return cls(request.method, request.path, request.params, query, request.headers, request.body())
+
+    @property
+    def client_id(self) -> str | None:
+        return self.query.get("client_id") or self.headers.get("simkl-api-key")
+
+
+@dataclass
+class _Posts:
+    last: float | None = None
+    offences: int = 0
+    blocked_until: float = float("-inf")
 
 
 Open = Callable[[Call], Reply]  # an endpoint anyone may call (the PIN flow)
@@ -53,20 +80,23 @@ def _refusal(status: int, error: str, message: str, retry_after: int | None = No
 
 
 class Door:
-    """One emulator's door: it keeps the rate-limit windows and who is scrobbling right now."""
+    """One emulator's door: it keeps the rate-limit windows and whose scrobble is in progress."""
 
     def __init__(self, emulator: Emulator):
         self.emu = emulator
-        self._gets: dict[str, deque[float]] = {}  # token -> monotonic times of its GETs this second
-        self._last_post: dict[str, float] = {}
+        self._gets: dict[str, deque[float]] = {}  # limited party -> times of its GETs this second
+        self._posts: dict[str, _Posts] = {}
+        self._turns = threading.Condition()
         self._scrobbling: set[str] = set()  # users with a scrobble call in progress
+        self.waiting: dict[str, int] = {}  # user -> scrobble calls waiting for their turn
 
     def public(self, endpoint: Open) -> Handler:
-        return self._handler(lambda call: self._decide(call, endpoint))
+        return self._handler(lambda call: self._rate_limit(call.method, f"client:{call.client_id}")
+                             or self._decide(call, endpoint))
 
     def route(self, endpoint: Endpoint, *, one_at_a_time: bool = False) -> Handler:
-        """A route of the token's user; a `one_at_a_time` one refuses a user's second call while
-        the first is in progress, as Simkl does with scrobbles."""
+        """A route of the token's user; a `one_at_a_time` one waits for the user's call in
+        progress, as Simkl does with scrobbles."""
         return self._handler(lambda call: self._for_user(call, endpoint, one_at_a_time))
 
     def _handler(self, answer: Callable[[Call], Response]) -> Handler:
@@ -74,7 +104,7 @@ class Door:
             call = Call.of(request)
             status: int | None = 500  # what a failing endpoint answers
             try:
-                reply = self._fault(call.path) or self._identify(call) or answer(call)
+                reply = self._fault(call) or self._identify(call) or answer(call)
                 status = reply.status
                 return reply
             except Hangup:
@@ -94,6 +124,8 @@ class Door:
         return self._decide(call, lambda c: endpoint(c, user))
 
     def _decide(self, call: Call, endpoint: Open) -> Response:
+        if call.hold is not None:
+            self.emu.hold_here(call.hold)
         with self.emu.lock:
             reply = Response(*endpoint(call))
             self._log(call, reply.status)
@@ -112,8 +144,8 @@ class Door:
                     entry["body"] = None
             self.emu.requests.append(entry)
 
-    def _fault(self, path: str) -> Response | None:
-        fault = self.emu.take_fault(path)
+    def _fault(self, call: Call) -> Response | None:
+        fault = self.emu.take_fault(call.path)
         if fault is None:
             return None
         if fault.kind in ("drop", "down"):
@@ -121,13 +153,17 @@ class Door:
         if fault.kind == "slow":
             time.sleep(fault.seconds)
             return None
+        if fault.kind == "hold":
+            call.hold = fault.seconds
+            return None
         if fault.kind == "429":
-            return _refusal(429, "too_many_requests", "Slow down", fault.retry_after)
+            return _refusal(429, "too_many_requests", "Slow down", fault.retry_after or 1)
+        if fault.kind in QUOTA_FAULTS:
+            return _refusal(int(fault.kind), *QUOTA_FAULTS[fault.kind], fault.retry_after)
         return _refusal(int(fault.kind), "server_error", "Simkl is having a moment")
 
     def _identify(self, call: Call) -> Response | None:
-        client_id = call.query.get("client_id") or call.headers.get("simkl-api-key")
-        if client_id not in self.emu.client_ids:
+        if call.client_id not in self.emu.client_ids:
             return _refusal(412, "client_id_failed", "Your client_id is wrong. Try another one")
         for name in ("app-name", "app-version"):
             if not call.query.get(name):
@@ -144,7 +180,7 @@ class Door:
             user_name = self.emu.tokens.get(token)
         if user_name is None:
             return _refusal(401, "user_token_failed", "Wrong or revoked token")
-        limited = self._rate_limit(call.method, token)
+        limited = self._rate_limit(call.method, f"token:{token}")
         if limited is not None:
             return limited
         if call.method == "POST" and not call.path.startswith(("/sync/activities", "/sync/playback")):
@@ -156,35 +192,45 @@ class Door:
                 return _refusal(400, "wrong_parameter", "Body is not valid JSON")
         return self.emu.user(user_name)
 
-    def _rate_limit(self, method: str, token: str) -> Response | None:
-        now = time.monotonic()
+    def _rate_limit(self, method: str, party: str) -> Response | None:
+        now = self.emu.monotonic()
         with self.emu.lock:
             if method == "GET":
-                window = self._gets.setdefault(token, deque())
+                window = self._gets.setdefault(party, deque())
                 while window and now - window[0] >= 1.0:
                     window.popleft()
                 if len(window) >= GET_PER_SECOND:
                     return _refusal(429, "too_many_requests", "GET limit: 10 per second", 1)
                 window.append(now)
                 return None
-            last = self._last_post.get(token)
+            if method != "POST":
+                return None
+            posts = self._posts.setdefault(party, _Posts())
             interval = self.emu.post_interval
-            if last is not None and now - last < interval:
-                wait = max(1, round(interval - (now - last) + 0.5))
-                return _refusal(429, "too_many_requests", "POST limit: 1 per second", wait)
-            self._last_post[token] = now
+            if now < posts.blocked_until or (posts.last is not None and now - posts.last < interval):
+                posts.offences += 1
+                posts.blocked_until = max(posts.blocked_until, now + interval * 2 ** (posts.offences - 1))
+                wait = max(1, math.ceil(posts.blocked_until - now))
+                return _refusal(429, "too_many_requests", f"POST limit: 1 per second; blocked for {wait} s", wait)
+            posts.last, posts.offences = now, 0
         return None
 
     def _one_at_a_time(self, call: Call, endpoint: Endpoint, user: User) -> Response:
-        # Simkl serializes scrobble calls per user; a colliding one is refused, not queued.
-        with self.emu.lock:
-            if user.name in self._scrobbling:
-                return _refusal(400, "RATE_LIMIT", "Another scrobble request is in progress")
-            self._scrobbling.add(user.name)
+        deadline = time.monotonic() + self.emu.scrobble_lock
+        with self._turns:
+            self.waiting[user.name] = self.waiting.get(user.name, 0) + 1
+            try:
+                while user.name in self._scrobbling:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return _refusal(400, "RATE_LIMIT", "Another scrobble request is in progress")
+                    self._turns.wait(left)
+                self._scrobbling.add(user.name)
+            finally:
+                self.waiting[user.name] -= 1
         try:
-            if self.emu.scrobble_hold:
-                time.sleep(self.emu.scrobble_hold)
             return self._decide(call, lambda c: endpoint(c, user))
         finally:
-            with self.emu.lock:
+            with self._turns:
                 self._scrobbling.discard(user.name)
+                self._turns.notify_all()

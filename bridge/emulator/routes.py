@@ -11,7 +11,7 @@ import string
 import time
 from typing import TYPE_CHECKING, Any
 
-from bridge.emulator import api
+from bridge.emulator import api, history
 from bridge.emulator.api import Reply, envelope
 from bridge.emulator.door import Call, Door
 from bridge.emulator.store import User
@@ -62,10 +62,14 @@ class Endpoints:
         return 200, {"result": "OK", "access_token": pin["token"]}
 
     def history_add(self, call: Call, user: User) -> Reply:
-        return api.history_add(user, self.emu.catalog, call.payload, self.emu.clock(), call.query.get("allow_rewatch") == "yes")
+        return history.history_add(user, self.emu.catalog, call.payload, self.emu.clock(),
+                                   call.query.get("allow_rewatch") == "yes")
 
     def history_remove(self, call: Call, user: User) -> Reply:
-        return api.history_remove(user, self.emu.catalog, call.payload, self.emu.clock())
+        return history.history_remove(user, self.emu.catalog, call.payload, self.emu.clock())
+
+    def add_to_list(self, call: Call, user: User) -> Reply:
+        return history.add_to_list(user, self.emu.catalog, call.payload, self.emu.clock())
 
     def scrobble(self, call: Call, user: User) -> Reply:
         return api.scrobble(user, self.emu.catalog, call.path.rsplit("/", 1)[1], call.payload, self.emu.clock())
@@ -87,7 +91,7 @@ class Endpoints:
         return api.all_items(user, self.emu.catalog, kind, status, call.query)
 
 
-def simkl_server(emulator: Emulator, host: str, port: int) -> HttpServer:
+def simkl_server(emulator: Emulator, host: str, port: int) -> tuple[HttpServer, Door]:
     door, ep = Door(emulator), Endpoints(emulator)
     unknown, unknown_of_user = door.public(_wrong_url), door.route(_wrong_url)
 
@@ -100,6 +104,7 @@ def simkl_server(emulator: Emulator, host: str, port: int) -> HttpServer:
         ("GET", "/oauth/pin/{code}", door.public(ep.pin_poll)),
         ("POST", "/sync/history", door.route(ep.history_add)),
         ("POST", "/sync/history/remove", door.route(ep.history_remove)),
+        ("POST", "/sync/add-to-list", door.route(ep.add_to_list)),
         ("DELETE", "/sync/playback/{id}", door.route(ep.playback_delete)),
         ("GET", "/sync/all-items", door.route(ep.all_items)),
         ("GET", "/sync/all-items/{kind}", door.route(ep.all_items)),
@@ -113,4 +118,4 @@ def simkl_server(emulator: Emulator, host: str, port: int) -> HttpServer:
     routes += [(method, "/_emulator/{action}", emulator.admin) for method in ("GET", "POST", "PUT", "DELETE")]
     for method, path, handler in routes:
         http.add_route(method, path, handler, secret=False)
-    return http
+    return http, door

@@ -1,8 +1,11 @@
 """The emulator's per-user state: watches, playbacks and activity stamps, and Simkl's time format.
 
-Written from simkl-api.md, not from what our client sends. History writes follow Simkl's rules for
-repeats: an identical resend adds nothing, and with `allow_rewatch` a watch counts again only when
-it is two days or more from every recorded one.
+Written from Simkl's documentation, not from what our client sends. History writes follow the
+Rewatches guide (https://api.simkl.org/guides/rewatches): the regular write comes first (what is new
+is recorded, an identical resend adds nothing); only when it would add nothing, `allow_rewatch`
+opens a rewatch session, for Pro and VIP users only (a silent no-op for free ones), at most 50 per
+item, each watch event two days or more from every other of the same movie or episode. A write
+naming an existing `rewatch_id` joins that session instead of opening another.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 
 REWATCH_GAP = 2 * 86400.0
 MAX_REWATCHES = 50
+PLANS = ("free", "pro", "vip")
+REWATCH_PLANS = ("pro", "vip")
 SCROBBLE_WATCHED = 80.0
 DUPLICATE_WINDOW = 3600.0
 
@@ -41,6 +46,7 @@ class Watch:
     season: int | None = None
     number: int | None = None
     tvdb: tuple[int, int] | None = None  # original TVDB coordinates of an anime episode
+    rewatch_id: int | None = None  # the rewatch session it belongs to (None: the canonical history)
 
     def label(self) -> str:
         return "" if self.season is None else f"S{self.season:02d}E{self.number:02d}"
@@ -63,6 +69,15 @@ ACTIVITY_KEYS = {
     "movies": ("all", "rated_at", "playback", "plantowatch", "completed", "dropped", "removed_from_list"),
 }
 _playback_ids = itertools.count(312312312100)
+_rewatch_ids = itertools.count(7480)
+
+
+@dataclass
+class Added:
+    """What one request item recorded: how many watch events, and the rewatch session they joined."""
+
+    count: int = 0
+    rewatch_id: int | None = None
 
 
 @dataclass
@@ -73,22 +88,52 @@ class User:
     activities: dict[str, Any] = field(default_factory=lambda: {
         "all": None, "settings": {"all": None}, **{g: dict.fromkeys(keys) for g, keys in ACTIVITY_KEYS.items()}})
     last_scrobble: dict[tuple[Any, ...], float] = field(default_factory=dict)
+    plan: str = "free"
+    changed: dict[int, float] = field(default_factory=dict)  # simkl id -> when its entry last changed
+    started: dict[tuple[Any, ...], tuple[float, float]] = field(default_factory=dict)  # (progress, when) of a start
+    lists: dict[int, str] = field(default_factory=dict)  # simkl id -> status set by add-to-list
 
     def bump(self, item: dict[str, Any], key: str, now: float) -> None:
         group = {"movie": "movies", "show": "tv_shows", "anime": "anime"}[item["type"]]
         if key in self.activities[group]:
             self.activities[group][key] = self.activities[group]["all"] = self.activities["all"] = stamp(now)
 
-    def add_watch(self, watch: Watch, allow_rewatch: bool) -> bool:
-        """Record a watch unless Simkl would treat it as a repeat. True when it counted."""
-        same = [w for w in self.watches if (w.simkl, w.season, w.number) == (watch.simkl, watch.season, watch.number)]
-        if any(w.watched_at == watch.watched_at for w in same):
-            return False  # an identical resend
-        if same and not (allow_rewatch and len(same) <= MAX_REWATCHES
-                         and all(abs(w.watched_at - watch.watched_at) >= REWATCH_GAP for w in same)):
-            return False
-        self.watches.append(watch)
-        return True
+    def add_watches(self, watches: list[Watch], allow_rewatch: bool, rewatch_id: Any, now: float) -> Added:
+        """Record one request item's watch events (a movie, or a show's episodes) as Simkl does."""
+        new = [w for w in watches if not self._watched(w)]
+        if new or not watches:
+            self._record(new, now)
+            return Added(len(new))
+        if not (allow_rewatch and self.plan in REWATCH_PLANS):
+            return Added()
+        # Every event is already history: a rewatch, if no date repeats and each is two days apart.
+        repeats = [w for w in self.watches if w.simkl == watches[0].simkl]
+        if any(w.watched_at == o.watched_at or abs(w.watched_at - o.watched_at) < REWATCH_GAP
+               for w in watches for o in repeats if (w.season, w.number) == (o.season, o.number)):
+            return Added()
+        sessions = {o.rewatch_id for o in repeats if o.rewatch_id is not None}
+        if rewatch_id in sessions:
+            session = int(rewatch_id)
+        elif len(sessions) >= MAX_REWATCHES:
+            return Added()
+        else:
+            session = next(_rewatch_ids)
+        for w in watches:
+            w.rewatch_id = session
+        self._record(watches, now)
+        return Added(len(watches), session)
+
+    def add_watch(self, watch: Watch, now: float) -> bool:
+        """A watch event outside any history write (a scrobble stop): recorded unless a repeat."""
+        return self.add_watches([watch], False, None, now).count == 1
+
+    def _watched(self, watch: Watch) -> bool:
+        return any((w.simkl, w.season, w.number) == (watch.simkl, watch.season, watch.number) for w in self.watches)
+
+    def _record(self, watches: list[Watch], now: float) -> None:
+        self.watches += watches
+        for w in watches:
+            self.changed[w.simkl] = now
 
     def watched_after(self, simkl: int, season: int | None, number: int | None, after: float) -> bool:
         return any((w.simkl, w.season, w.number) == (simkl, season, number) and w.watched_at > after for w in self.watches)

@@ -54,9 +54,10 @@ def history_body(event: PlayEvent, watched_at: str | None = None) -> dict[str, A
         item["seasons"] = [{"number": event.season if event.season is not None else 1, "episodes": episodes}]
         return {"anime": [item]}
     item["seasons"] = [{"number": event.season, "episodes": episodes}]
-    if event.ids.is_anime:
-        # Anime addressed by TV-style seasons: ask Simkl to map them onto its AniDB entries.
-        item["use_tvdb_anime_seasons"] = True
+    # TVDB/TMDB seasons: an anime among them is one of Simkl's AniDB entries per season, and only
+    # this flag has Simkl map the season onto it (without it a season past the first is another
+    # series, or nothing). A show known by TV ids alone may be anime; for others it is harmless.
+    item["use_tvdb_anime_seasons"] = True
     return {"shows": [item]}
 
 

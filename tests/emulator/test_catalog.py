@@ -1,4 +1,5 @@
-"""What a request's ids find (bridge/emulator/catalog.py): unknown items, AniDB cours, episodes by their own ids."""
+"""What a request's ids find (bridge/emulator/catalog.py, history.py): unknown items, AniDB cours,
+episodes by their own ids."""
 
 from __future__ import annotations
 
@@ -28,6 +29,29 @@ def test_top_level_episodes_resolve_by_their_own_ids(emulator) -> None:
     unknown = {"ids": {"tvdb": 1}}
     r = call(emulator, "POST", "/sync/history", {"episodes": [by_tvdb, by_imdb_url, unknown]}).json()
     assert r["added"]["episodes"] == 2
-    assert r["not_found"]["episodes"] == [unknown]
+    # The add-to-history reference echoes a top-level episode reduced: its ids as strings.
+    assert r["not_found"]["episodes"] == [{"ids": {"tvdb": "1"}}]
     watches = emulator.state()["users"]["alice"]["watches"]
     assert sorted((w["title"], w["season"], w["number"]) for w in watches) == [("Breaking Bad", 1, 1), ("Breaking Bad", 1, 2)]
+
+
+def test_without_the_flag_an_animes_tvdb_season_is_a_separate_series(emulator) -> None:
+    """Blueprint, "Handling Anime Seasons": anime seasons are separate series unless the item says
+    use_tvdb_anime_seasons. TVDB S2E4 without it lands on the first entry, which has no season 2:
+    answered 201 with nothing counted and nothing in not_found, as Simkl answers it."""
+    body = {"shows": [{"ids": {"tvdb": 267440}, "seasons": [{"number": 2, "episodes": [{"number": 4}]}]}]}
+    r = call(emulator, "POST", "/sync/history", body)
+    assert r.status_code == 201
+    assert (r.json()["added"]["episodes"], r.json()["not_found"]["shows"]) == (0, [])
+    assert watches(emulator) == []
+    season_one = {"shows": [{"ids": {"tvdb": 267440}, "seasons": [{"number": 1, "episodes": [{"number": 4}]}]}]}
+    call(emulator, "POST", "/sync/history", season_one)
+    assert [(w["title"], w["label"]) for w in watches(emulator)] == [("Shingeki no Kyojin", "S01E04")]
+
+
+def test_an_episodes_own_ids_win_over_its_number(emulator) -> None:
+    # Blueprint, "Episode-Level External IDs": ids beside the number take priority for matching.
+    body = {"shows": [{"ids": {"tvdb": 81189}, "seasons": [{"number": 1, "episodes": [
+        {"number": 7, "ids": {"tvdb": 349232}}, {"number": 3, "ids": {"tvdb": 1}}]}]}]}
+    assert call(emulator, "POST", "/sync/history", body).json()["added"]["episodes"] == 2
+    assert sorted(w["label"] for w in watches(emulator)) == ["S01E02", "S01E03"]  # unknown ids: the number

@@ -8,9 +8,9 @@ import threading
 import pytest
 import requests
 
-from bridge.emulator import DEFAULT_CLIENT_ID
+from bridge.emulator import DEFAULT_CLIENT_ID, Emulator
 from bridge.emulator.store import User
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, eventually
 from tests.emulator.helpers import MATRIX, H, Q, call, watches
 
 
@@ -49,28 +49,93 @@ def test_post_needs_json(emulator) -> None:
     assert r.status_code == 400
 
 
+def _scrobble(emulator, results: list) -> threading.Thread:
+    def post():
+        results.append(requests.post(emulator.url + "/scrobble/start", params=Q, headers=H,
+                                     json={"progress": 1, "movie": MATRIX}, timeout=30))
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    return thread
+
+
 def test_concurrent_scrobbles_of_one_user_collide(emulator) -> None:
-    emulator.scrobble_hold = 0.3
+    """Past Simkl's lock time a user's second scrobble is refused with 400 RATE_LIMIT. The first is
+    held in progress until the second has been answered: the collision is made, not raced."""
+    emulator.scrobble_lock = 0  # no time to wait for a turn
     emulator.post_interval = 0
-    results = []
-
-    def scrobble():
-        results.append(requests.post(emulator.url + "/scrobble/start", params=Q, headers=H, json={"progress": 1, "movie": MATRIX}, timeout=5))
-
-    threads = [threading.Thread(target=scrobble) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(r.status_code for r in results) == [201, 400]
-    assert any(r.json().get("error") == "RATE_LIMIT" for r in results)
+    emulator.fault("hold", path="/scrobble/")
+    first: list = []
+    holder = _scrobble(emulator, first)
+    eventually(lambda: emulator.held == 1, "the first scrobble held in progress")
+    second: list = []
+    _scrobble(emulator, second).join()
+    emulator.release()
+    holder.join()
+    assert (first[0].status_code, second[0].status_code) == (201, 400)
+    assert second[0].json()["error"] == "RATE_LIMIT"
 
 
-def test_post_rate_limit_answers_429_with_retry_after(emulator) -> None:
+def test_a_users_scrobbles_wait_their_turn(emulator) -> None:
+    """Within the lock's time a second scrobble is queued behind the first, not refused."""
+    emulator.scrobble_lock = 3600
+    emulator.post_interval = 0
+    emulator.fault("hold", path="/scrobble/")
+    results: list = []
+    holder = _scrobble(emulator, results)
+    eventually(lambda: emulator.held == 1, "the first scrobble held in progress")
+    waiter = _scrobble(emulator, results)
+    eventually(lambda: emulator.state()["users"]["alice"]["scrobbles_waiting"] == 1, "the second one queued")
+    emulator.release()
+    holder.join()
+    waiter.join()
+    assert [r.status_code for r in results] == [201, 201]
+
+
+def test_posts_over_the_limit_start_a_block_that_grows(emulator) -> None:
+    """api.simkl.org/resources/rate-limits: a POST over 1/s starts a throttling block of the token,
+    and each further POST during it extends it. The clock is the emulator's, held still."""
+    now = [100.0]
+    emulator.monotonic = lambda: now[0]
     emulator.post_interval = 1.0
+    post = lambda: requests.post(emulator.url + "/sync/history", params=Q, headers=H, json={"movies": [MATRIX]}, timeout=5)  # noqa: E731
+    assert post().status_code == 201
+    refused = [post() for _ in range(3)]
+    assert [r.status_code for r in refused] == [429, 429, 429]
+    assert [int(r.headers["Retry-After"]) for r in refused] == [1, 2, 4]
+    now[0] += 3.5
+    assert post().status_code == 429  # still blocked: one more offence
+    now[0] += 8
+    assert post().status_code == 201
+
+
+def test_delete_is_not_counted_as_a_post(emulator) -> None:
+    now = [100.0]
+    emulator.monotonic = lambda: now[0]
+    emulator.post_interval = 1.0
+    pid = requests.post(emulator.url + "/scrobble/pause", params=Q, headers=H,
+                        json={"progress": 20, "movie": MATRIX}, timeout=5).json()["id"]
+    r = requests.delete(f"{emulator.url}/sync/playback/{pid}", params=Q, headers=H, timeout=5)
+    assert r.status_code == 204
+
+
+def test_calls_without_a_token_are_limited_per_client_id() -> None:
+    """10 GET/s for each client_id's unauthenticated calls; another app's are its own."""
+    with Emulator(client_ids=(DEFAULT_CLIENT_ID, "other-app"), post_interval=0) as emu:
+        emu.start()
+        emu.monotonic = lambda: 100.0
+        pin = lambda cid: requests.get(emu.url + "/oauth/pin", params={**Q, "client_id": cid},  # noqa: E731
+                                       headers={"User-Agent": "t/1"}, timeout=5).status_code
+        assert [pin(DEFAULT_CLIENT_ID) for _ in range(11)] == [200] * 10 + [429]
+        assert pin("other-app") == 200
+
+
+@pytest.mark.parametrize(("kind", "error"), [("403", "api_limits"), ("412", "limit_exceeded"), ("423", "locked")])
+def test_quota_refusals_can_be_injected(emulator, kind, error) -> None:
+    emulator.fault(kind, retry_after=600)
+    r = call(emulator, "POST", "/sync/history", {"movies": [MATRIX]})
+    assert (r.status_code, r.json()["error"], r.headers["Retry-After"]) == (int(kind), error, "600")
     assert call(emulator, "POST", "/sync/history", {"movies": [MATRIX]}).status_code == 201
-    r = requests.post(emulator.url + "/sync/history", params=Q, headers=H, json={"movies": [MATRIX]}, timeout=5)
-    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
 
 
 def test_faults(emulator) -> None:
@@ -95,16 +160,15 @@ def test_a_call_is_logged_before_its_effect_can_be_seen(emulator, monkeypatch) -
     # finds the call in the request log: seeing a watch and then reading the log never misses it.
     seen: list = []
     readers: list[threading.Thread] = []
-    add_watch = User.add_watch
+    record = User._record
 
-    def add_and_look(user, watch, allow_rewatch):
-        counted = add_watch(user, watch, allow_rewatch)
+    def record_and_look(user, new, now):
+        record(user, new, now)
         look = lambda: seen.append((len(watches(emulator)), [r["path"] for r in emulator.requests]))  # noqa: E731
         readers.append(threading.Thread(target=look))
         readers[-1].start()
-        return counted
 
-    monkeypatch.setattr(User, "add_watch", add_and_look)
+    monkeypatch.setattr(User, "_record", record_and_look)
     assert call(emulator, "POST", "/sync/history", {"movies": [MATRIX]}).status_code == 201
     assert call(emulator, "POST", "/scrobble/stop", {"progress": 90, "show": {"ids": {"tvdb": 81189}},
                                                      "episode": {"season": 1, "number": 1}}).status_code == 201

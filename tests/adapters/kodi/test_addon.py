@@ -253,7 +253,7 @@ def test_a_movie_played_to_the_end_is_one_history_entry(kodi, emulator, bridge_f
     assert len(svc.queue) == 0, "the sender thread did not deliver"
     bridge.flush()
     (watch,) = watches(emulator)
-    assert (watch["title"], watch["type"], watch["simkl"]) == ("The Matrix", "movie", 53536)
+    assert (watch["title"], watch["type"], watch["simkl"]) == ("The Matrix", "movie", 53992)
     kodi.abort.set()
     loop.join(timeout=10)
     assert not loop.is_alive()

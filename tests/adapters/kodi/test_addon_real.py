@@ -136,7 +136,7 @@ def test_a_library_movie_played_to_the_end_reaches_simkl_through_the_addon(kodi,
     kodi.seek(90)
     kodi.wait_stopped()
     (watch,) = eventually(kodi, lambda: watches(emulator), "the history entry")
-    assert (watch["title"], watch["type"], watch["simkl"]) == ("The Matrix", "movie", 53536)
+    assert (watch["title"], watch["type"], watch["simkl"]) == ("The Matrix", "movie", 53992)
     (post,) = [r["body"] for r in emulator.requests if r["method"] == "POST" and r["path"] == "/sync/history"]
     assert post["movies"][0]["ids"] == {"tmdb": 603, "imdb": "tt0133093"}
 
