@@ -203,7 +203,6 @@ def test_a_play_in_an_excluded_library_is_not_sent(jellyfin, running, emulator, 
     assert any("excluded library 'Kids'" in r.getMessage() for r in caplog.records)
 
 
-@every_version
 def test_a_hand_mark_is_heard_by_webhook_only(jellyfin, running, emulator) -> None:
     """The server tells an API key's socket no user data (UserDataChangeNotifier sends it to the user's
     own sessions); the webhook plugin's UserDataSaved does."""

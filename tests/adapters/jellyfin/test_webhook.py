@@ -7,7 +7,6 @@ import time
 
 from tests.adapters.jellyfin.helpers import (  # noqa: F401 - fixtures
     adapter_for,
-    every_version,
     jellyfin,
     minutes,
     post,
@@ -125,7 +124,6 @@ def test_an_unidentified_item_by_webhook_is_skipped_with_one_log_line(jellyfin, 
     assert bridge.outbox.counts() == {}
 
 
-@every_version
 def test_a_webhook_from_an_excluded_library_is_not_sent(jellyfin, running, emulator) -> None:
     """Its library is asked for with the webhook's user (LibraryController.GetAncestors -> TranslateParentItem)."""
     bridge, _ = running(webhooks=True, exclude_libraries=("Kids",))
