@@ -20,6 +20,13 @@ FORMATS: tuple[Format, ...] = ("text", "json")
 # watchdog logs every inotify event at debug level: with the log file next to the config, each
 # line would be an event, and each event a line.
 QUIET = {"watchdog": logging.INFO, "urllib3": logging.INFO, "websocket": logging.INFO}
+# watchdog says this at ERROR when its inotify thread is stopped while reading (its own choice in
+# gorakhargosh/watchdog#963: "return as if there were no events, and log"): a stop, not an error.
+WATCHDOG_STOPPING = "InotifyEmitter.queue_events() called when the thread is inactive"
+
+
+def _not_watchdog_stopping(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(WATCHDOG_STOPPING)
 
 
 class TextFormatter(logging.Formatter):
@@ -56,6 +63,9 @@ def setup(level: str, fmt: Format = "text", file: Path | None = None) -> None:
         root.addHandler(handler)
     for name, floor in QUIET.items():
         logging.getLogger(name).setLevel(floor)
+    inotify = logging.getLogger("watchdog.observers.inotify")
+    if _not_watchdog_stopping not in inotify.filters:
+        inotify.addFilter(_not_watchdog_stopping)
     set_level(level)
 
 

@@ -54,3 +54,11 @@ def test_watchdog_stays_quiet_at_debug(root, tmp_path) -> None:
     logging.getLogger("watchdog.observers.inotify_move_event_grouper").debug("in-event %s", "x")
     logging.getLogger("bridge.x").debug("ours")
     assert [line.split(": ", 1)[1] for line in log_file.read_text().splitlines()] == ["ours"]
+
+
+def test_watchdog_stopping_is_not_an_error_line(root, tmp_path) -> None:
+    log_file = tmp_path / "bridge.log"
+    logs.setup("info", "text", log_file)
+    logging.getLogger("watchdog.observers.inotify").error("InotifyEmitter.queue_events() called when the thread is inactive")
+    logging.getLogger("watchdog.observers.inotify").error("a real failure")
+    assert [line.split(": ", 1)[1] for line in log_file.read_text().splitlines()] == ["a real failure"]
