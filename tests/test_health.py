@@ -6,6 +6,7 @@ import threading
 from types import SimpleNamespace
 
 import requests
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.daemon import Bridge
@@ -146,3 +147,12 @@ def test_healthz_and_metrics_need_no_secret_and_the_rest_still_does(emulator, br
     assert requests.get(f"{bridge.http.url}/status", timeout=5).status_code == 403
     assert requests.get(f"{bridge.http.url}/metrics", timeout=5).status_code == 200
     assert requests.get(f"{bridge.http.url}/healthz", timeout=5).status_code == 503  # bob is not logged in
+
+
+def test_each_page_says_its_own_content_type_once(emulator, bridge_for) -> None:
+    bridge = bridge_for()
+    bridge.http.start()
+    for path, expected in (("/", "text/html; charset=utf-8"), ("/metrics", CONTENT_TYPE_LATEST),
+                           ("/healthz", "application/json")):
+        reply = requests.get(bridge.http.url + path, timeout=5)
+        assert reply.raw.headers.getlist("Content-Type") == [expected], path
