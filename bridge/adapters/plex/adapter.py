@@ -28,6 +28,7 @@ from bridge.adapters.base import AdapterBase
 from bridge.adapters.plex import sessions
 from bridge.adapters.plex.alerts import AlertSocket, playing
 from bridge.adapters.plex.api import ERRORS, READ_ERRORS, PlexApi
+from bridge.adapters.plex.library import PlexLibrary
 from bridge.adapters.plex.map import (
     WEBHOOK_STATES,
     NotMatched,
@@ -43,6 +44,7 @@ from bridge.backoff import Backoff
 from bridge.config import PlexServer
 from bridge.events import EventError, PlayEvent, Resume, State
 from bridge.http import HttpError, HttpServer
+from bridge.library import LibraryItem
 
 log = logging.getLogger("bridge.adapters.plex")
 
@@ -59,6 +61,7 @@ class PlexAdapter(AdapterBase):
         self.clock = clock
         self.ping_interval, self.watchdog, self.timeout = ping_interval, watchdog, timeout
         self.api = PlexApi(self.name, cfg.url, cfg.token, timeout=timeout)
+        self.library = PlexLibrary(self.api, self.name, cfg.exclude_libraries, log)
         self.plays: dict[str, Play] = {}  # by sessionKey
         self._skipped: dict[str, str] = {}  # sessionKey -> ratingKey not sent (excluded, no id)
         self._socket: AlertSocket | None = None
@@ -249,3 +252,14 @@ class PlexAdapter(AdapterBase):
             log.warning("%s: the server's owner not read (%s); resume points go to %r", self.name, exc, user)
             return ("plex", self.cfg.name, user)
         return ("plex", self.cfg.name, name if name and user.casefold() == email.casefold() else user)
+
+    # -- the library (bridge/sync/runner.py LibraryHolder): the token's user's, the owner's ----
+
+    def read_library(self) -> list[LibraryItem]:
+        return self.library.read()
+
+    def mark_watched(self, marks: list[tuple[LibraryItem, float | None]]) -> int:
+        return self.library.mark_watched(marks)
+
+    def mark_unwatched(self, entries: list[LibraryItem]) -> int:
+        return self.library.mark_unwatched(entries)

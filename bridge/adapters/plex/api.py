@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
 from plexapi.exceptions import NotFound, PlexApiException
@@ -18,7 +18,7 @@ from requests import RequestException
 
 from bridge.adapters.plex.map import metadata_from_xml
 from bridge.adapters.plex.sessions import Live, read_sessions
-from bridge.wire import EventError
+from bridge.wire import EventError, digits
 
 log = logging.getLogger("bridge.adapters.plex")
 
@@ -36,6 +36,9 @@ SEASON_TTL = 120.0
 _ITEMS = ("Video", "Directory", "Track")
 LIBRARY = ("librarySectionID", "librarySectionTitle")
 OWNER_ACCOUNT = 1  # the server owner's local account id
+LIBRARY_ID = "com.plexapp.plugins.library"
+# Items asked for by key in one request: 100 keys keep the URL under 1 KB.
+BY_KEY = 100
 T = TypeVar("T")
 
 
@@ -126,9 +129,47 @@ class PlexApi:
                     log.debug("%s: %s: item skipped: %s", self.name, path, exc)
         return out
 
+    def pages(self, path: str, size: int) -> Iterator[list[ET.Element]]:
+        """A listing's items, `size` a request with the X-Plex-Container-Start/-Size headers plexapi's
+        fetchItems pages by, until the container's totalSize (else its size) is reached. A page that
+        fails raises: no caller takes part of a listing for all of it."""
+        start = 0
+        while True:
+            root = self.client().query(path, headers={"X-Plex-Container-Start": str(start),
+                                                      "X-Plex-Container-Size": str(size)})
+            page = [e for e in root if e.tag in _ITEMS] if root is not None else []
+            yield page
+            start += len(page)
+            total = digits(root.get("totalSize") or root.get("size")) if root is not None else None
+            if not page or total is None or start >= total:
+                return
+
+    def view_counts(self, keys: list[str]) -> dict[str, int]:
+        """The token user's viewCount of each item still on the server, read BY_KEY at a time as
+        /library/metadata/<k1,k2,…> (how plexapi's fetchItems reads a list of keys); items gone are
+        left out, also when the server answers a request naming one with 404."""
+        counts: dict[str, int] = {}
+        for first in range(0, len(keys), BY_KEY):
+            chunk = keys[first:first + BY_KEY]
+            try:
+                root = self.client().query(f"/library/metadata/{','.join(chunk)}")
+            except NotFound:
+                if len(chunk) > 1:
+                    for key in chunk:
+                        counts.update(self.view_counts([key]))
+                continue
+            for element in root if root is not None else ():
+                if element.tag in _ITEMS and element.get("ratingKey"):
+                    counts[str(element.get("ratingKey"))] = digits(element.get("viewCount")) or 0
+        return counts
+
+    def scrobble(self, rating_key: str, *, played: bool) -> None:
+        """Mark the token user's item played or unplayed (plexapi's markPlayed/markUnplayed)."""
+        self.client().query("/:/scrobble" if played else "/:/unscrobble", params={"key": rating_key, "identifier": LIBRARY_ID})
+
     def set_progress(self, rating_key: str, offset_ms: int) -> None:
         """Set the token owner's view offset (plexapi's `updateProgress`)."""
-        self.client().query(f"/:/progress?key={rating_key}&identifier=com.plexapp.plugins.library"
+        self.client().query(f"/:/progress?key={rating_key}&identifier={LIBRARY_ID}"
                             f"&time={offset_ms}&state=stopped")
 
     def _cached(self, key: str, ttl: float, now: float, read: Callable[[], T]) -> T:

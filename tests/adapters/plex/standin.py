@@ -16,7 +16,25 @@ as Tautulli's get_session_each reads it), `/:/progress`; and the notifications w
 in the states Tautulli's ActivityHandler tells apart: playing, paused, buffering, stopped, error.
 Every request must carry the token (header or `X-Plex-Token` query), as on a real server. An item
 added with `file=` has a `<Media><Part file=…>`, as Plex lists every episode of an `S01E01-E02` file
-with the same part; a path in `failing` answers 500.
+with the same part; a path in `failing` answers 500, one in `refusing` 401.
+
+The library as the sync reads it (python-plexapi 4.18, plexapi/library.py and plexapi/base.py):
+`/library/sections/{key}/all` of one `type` (utils.SEARCHTYPES: 1 movie, 2 show, 4 episode; the
+section's own without one, as `LibrarySection.all` defaults to its TYPE), its `Guid`s only with
+`includeGuids=1`, paged by `X-Plex-Container-Start`/`-Size` as headers (base.fetchItems) or query
+arguments (LibrarySection.totalViewSize): the container's `size` is the page's, `totalSize` the
+whole listing's, `offset` the start (tests/test_fetch_items.py), and a start past the end is an
+empty page (tests/test_library.py: container_start=9999); `/library/metadata/<k1,k2,…>` (several
+items at once, as fetchItems reads a list of keys), the items found; `viewCount` and `lastViewedAt`
+(absent on an unplayed item: video.py reads viewCount with a default of 0) are the token's user's,
+the owner's. `/:/scrobble` and `/:/unscrobble` with `key` and `identifier=com.plexapp.plugins.library`
+(mixins/played_unplayed.py markPlayed/markUnplayed) set viewCount to 1 and 0 (tests/test_video.py
+test_video_movie_watched); a scrobble stamps lastViewedAt with the server's clock and, since PMS
+1.40.0.7998 (the version this stand-in reports), makes no history row (python-plexapi PR #1366 and
+tests/test_history.py: markPlayed leaves history() empty). `/status/sessions/history/all`
+(server.history: `sort=viewedAt:desc`, `accountID`, `metadataItemID`, `librarySectionID`,
+`viewedAt>`; base.PlexHistory: each row's `historyKey`, `viewedAt`, `accountID`, `deviceID`) holds the
+real plays of every account, paged the same way.
 """
 
 from __future__ import annotations
@@ -32,6 +50,14 @@ from tests.standin import Req, StandIn, WsConn
 TOKEN = "plex-token-abcdef"
 MACHINE_ID = "0123456789abcdef0123456789abcdef01234567"
 OWNER_EMAIL = "alice@example.com"
+
+
+# plexapi utils.SEARCHTYPES, and what each section type lists.
+SEARCH_TYPES = {"1": "movie", "2": "show", "3": "season", "4": "episode"}
+LISTED = {"movie": ("movie",), "show": ("show", "season", "episode")}
+# What a history row says of its item besides its own attributes (plexapi video.py EpisodeHistory
+# loads the Episode's: its title, show and numbers).
+HISTORY_ITEM = ("ratingKey", "key", "type", "title", "grandparentTitle", "grandparentRatingKey", "parentIndex", "index")
 
 
 @dataclass
@@ -56,16 +82,25 @@ class PlexStandIn(StandIn):
         self.sessions: dict[str, Session] = {}
         self.progress: list[dict[str, str]] = []
         self.failing: set[str] = set()  # request paths answered with 500
+        self.refusing: set[str] = set()  # request paths answered with 401 (a token not allowed there)
+        self.history: list[dict[str, Any]] = []  # the server's play history, oldest first
+        self.clock = time.time  # the server's clock: a scrobble stamps lastViewedAt with it
         self.listed_while_connected = threading.Event()  # /status/sessions answered with a socket open
         self.route("GET", r"/", self._identity)
         self.route("GET", r"/accounts", self._accounts)
         self.route("GET", r"/library/metadata/(\d+)", self._metadata)
+        self.route("GET", r"/library/metadata/(\d+(?:,\d+)+)", self._metadata_many)
         self.route("GET", r"/library/metadata/(\d+)/allLeaves", self._leaves)
         self.route("GET", r"/library/metadata/(\d+)/children", self._children)
+        self.route("GET", r"/library", lambda req: self._guarded(req, lambda: self._xml(ET.Element("MediaContainer", {
+            "size": "0", "identifier": "com.plexapp.plugins.library", "title1": "Plex Library"}))))
         self.route("GET", r"/library/sections", self._sections)
         self.route("GET", r"/library/sections/(\d+)/all", self._section_all)
         self.route("GET", r"/status/sessions", self._sessions)
         self.route("GET", r"/:/progress", self._set_progress)
+        self.route("GET", r"/:/scrobble", lambda req: self._mark(req, True))
+        self.route("GET", r"/:/unscrobble", lambda req: self._mark(req, False))
+        self.route("GET", r"/status/sessions/history/all", self._history)
         self.websocket("/:/websockets/notifications", self._ws_open)
 
     def _handler_class(self) -> Any:
@@ -87,6 +122,16 @@ class PlexStandIn(StandIn):
         self.items[rating_key] = {"ratingKey": rating_key, "key": f"/library/metadata/{rating_key}", "type": type,
                                   "title": title, "guid": guid, "Guid": list(guids), **attrs}
         self.section_of[rating_key] = section
+
+    def view(self, rating_key: str, at: int, account: int = 1) -> None:
+        """A play of the item past Plex's watched mark by `account`, at `at`: a history row; for the
+        owner (account 1, the token's user) the item's viewCount and lastViewedAt too."""
+        item = self.items[rating_key]
+        self.history.append({"ratingKey": rating_key, "accountID": account, "viewedAt": at, "deviceID": 1,
+                             "historyKey": f"/status/sessions/history/{len(self.history) + 1}"})
+        if account == 1:
+            item["viewCount"] = int(item.get("viewCount") or 0) + 1
+            item["lastViewedAt"] = max(at, int(item.get("lastViewedAt") or 0))
 
     # -- playback -------------------------------------------------------------------------------
 
@@ -126,6 +171,8 @@ class PlexStandIn(StandIn):
             return 401, "<html><head><title>Unauthorized</title></head></html>"
         if req.path in self.failing:
             return 500, "<html><head><title>Internal Server Error</title></head></html>"
+        if req.path in self.refusing:
+            return 401, "<html><head><title>Unauthorized</title></head></html>"
         return build()
 
     def _identity(self, req: Req) -> tuple:
@@ -194,10 +241,64 @@ class PlexStandIn(StandIn):
     def _section_all(self, req: Req) -> tuple:
         key = req.match.group(1)
         kind = self.sections.get(key, ("", ""))[0]
-        items = [i for i in self.items.values() if self.section_of[i["ratingKey"]] == key and i["type"] == kind]
+        wanted = SEARCH_TYPES.get(req.query.get("type", ""), kind)
+        items = [i for i in self.items.values() if self.section_of[i["ratingKey"]] == key and i["type"] == wanted
+                 and wanted in LISTED.get(kind, ())]
         if req.query.get("includeGuids") != "1":
             items = [{k: v for k, v in i.items() if k != "Guid"} for i in items]
-        return self._guarded(req, lambda: self._container(items, librarySectionID=key))
+        page, paging = self._page(req, items)
+        return self._guarded(req, lambda: self._container(page, librarySectionID=key, **paging))
+
+    def _page(self, req: Req, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """The page X-Plex-Container-Start/-Size ask for (headers or query arguments), and the
+        container attributes that describe it; everything when neither is given."""
+        start = req.headers.get("x-plex-container-start", req.query.get("X-Plex-Container-Start"))
+        size = req.headers.get("x-plex-container-size", req.query.get("X-Plex-Container-Size"))
+        if start is None and size is None:
+            return items, {}
+        first = int(start or 0)
+        count = int(size) if size is not None else len(items)
+        return items[first:first + count], {"totalSize": str(len(items)), "offset": str(first)}
+
+    def _metadata_many(self, req: Req) -> tuple:
+        found = [self.items[k] for k in req.match.group(1).split(",") if k in self.items]
+        if not found:
+            return self._guarded(req, lambda: (404, "<html><title>Not Found</title></html>"))
+        return self._guarded(req, lambda: self._container(found, identifier="com.plexapp.plugins.library"))
+
+    def _mark(self, req: Req, played: bool) -> tuple:
+        def apply() -> tuple:
+            item = self.items.get(req.query.get("key", ""))
+            if req.query.get("identifier") != "com.plexapp.plugins.library":
+                return 400, "<html><head><title>Bad Request</title></head></html>"
+            if item is None:
+                return 404, "<html><title>Not Found</title></html>"
+            if played:
+                # Whether a scrobble of a played item adds a view is not shown by plexapi's tests: one more.
+                item["viewCount"] = int(item.get("viewCount") or 0) + 1
+                item["lastViewedAt"] = int(self.clock())
+            else:
+                item.pop("viewCount", None)
+                item.pop("lastViewedAt", None)
+            return 200, b""
+        return self._guarded(req, apply)
+
+    def _history(self, req: Req) -> tuple:
+        q = req.query
+        rows = [r for r in self.history
+                if all(q.get(name) in (None, str(value)) for name, value in
+                       (("accountID", r["accountID"]), ("metadataItemID", r["ratingKey"]),
+                        ("librarySectionID", self.section_of[r["ratingKey"]])))
+                and r["viewedAt"] > int(q.get("viewedAt>", -1))]
+        if q.get("sort") == "viewedAt:desc":
+            rows = sorted(rows, key=lambda r: r["viewedAt"], reverse=True)
+        shown = []
+        for row in rows:
+            item = self.items.get(row["ratingKey"], {})
+            shown.append({k: item[k] for k in HISTORY_ITEM if k in item} | {"librarySectionID": self.section_of[row["ratingKey"]]}
+                         | {k: v for k, v in row.items()})
+        page, paging = self._page(req, shown)
+        return self._guarded(req, lambda: self._container(page, **paging))
 
     def _sessions(self, req: Req) -> tuple:
         root = ET.Element("MediaContainer", {"size": str(len(self.sessions))})
