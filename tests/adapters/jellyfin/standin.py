@@ -52,6 +52,7 @@ REST.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import queue
@@ -76,11 +77,38 @@ MAX_RESUME_PCT, MIN_RESUME_PCT, MIN_RESUME_SECONDS = 90, 5, 300  # ServerConfigu
 FORCE_KEEPALIVE = 60  # SessionWebSocketListener.WebSocketLostTimeout
 USER_DATA_BATCH = 0.5  # UserDataChangeNotifier.UpdateDuration, ms / 1000
 EMPTY_ID = "0" * 32
+CREATED = 1_700_000_000.0  # the first item's DateCreated; each later one a second after the last
+SORT_REMOVE_WORDS = ("the", "a", "an")  # ServerConfiguration.SortRemoveWords
+ORDERS = ("Ascending", "Descending")
+LOCATION_TYPES = ("FileSystem", "Remote", "Virtual", "Offline")
 
 
 def stamp(ts: float) -> str:
     """Jellyfin's date form: seven fractional digits and a Z."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def _flag(query: dict[str, str], name: str) -> bool | None:
+    """A bool query parameter as ASP.NET binds it: true/false in any case, absent None, else invalid."""
+    text = query.get(name)
+    if text is None or text.lower() not in ("true", "false"):
+        if text is not None:
+            raise ValueError(f"{name}: {text!r} is not a bool")
+        return None
+    return text.lower() == "true"
+
+
+def _date_played(text: str) -> str | None:
+    """LegacyDateTimeModelBinder: yyyyMMddHHmmss (AssumeUniversal), else DateTimeModelBinder with
+    AdjustToUniversal (an ISO date; no zone taken as given); as Jellyfin's own date form, or None."""
+    try:
+        when = datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return stamp(when.replace(tzinfo=when.tzinfo or UTC).timestamp())
 
 
 def release(version: str) -> tuple[int, ...]:
@@ -117,6 +145,11 @@ class JellyfinStandIn:
         self.admins = {ALICE}
         self.items: dict[str, dict[str, Any]] = {}
         self.libraries: dict[str, str] = {}  # item id -> library name
+        self.created: dict[str, float] = {}  # item id -> DateCreated: when the scan found it
+        self.virtual: set[str] = set()  # missing episodes: known to the metadata, no file
+        self.boxsets: dict[str, tuple[str, list[str]]] = {}  # collection id -> its name and movies
+        self.enabled_folders: dict[str, set[str]] = {}  # user id -> the libraries they may see (absent: all)
+        self.group_into_collections = False  # ServerConfiguration.EnableGroupingIntoCollections
         self.user_data: dict[tuple[str, str], dict[str, Any]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}  # players' sessions by id
         self.sockets: list[Socket] = []
@@ -126,6 +159,8 @@ class JellyfinStandIn:
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._folders: dict[tuple[str, str], str] = {}
+        self._seasons: dict[tuple[str, int], str] = {}
+        self._sort_names: dict[str, str] = {}
         self._changed: dict[str, list[str]] = {}  # user id -> item ids saved since the batch began
         self._batch: threading.Timer | None = None
         s = self.server
@@ -136,6 +171,11 @@ class JellyfinStandIn:
         s.route("GET", "/Items", self._guard(self._get_items))
         s.route("GET", r"/Items/(\w+)/Ancestors", self._guard(self._ancestors))
         s.route("GET", r"/Shows/(\w+)/Episodes", self._guard(self._episodes))
+        s.route("GET", "/Library/MediaFolders", self._guard(self._media_folders))
+        for method in ("POST", "DELETE"):
+            s.route(method, r"/Users/([\w-]+)/PlayedItems/([\w-]+)", self._guard(self._played))
+            if self.release >= (10, 9):
+                s.route(method, r"/UserPlayedItems/([\w-]+)", self._guard(self._played))
         if self.release >= (10, 9):
             s.route("POST", r"/UserItems/(\w+)/UserData", self._guard(self._set_user_data))
         s.websocket("/socket", self._on_socket, refuse=lambda req: None if self.caller(req) else 403)
@@ -186,37 +226,44 @@ class JellyfinStandIn:
 
     def add_movie(self, name: str, provider_ids: dict[str, str], minutes: float = 100, year: int = 2000,
                   library: str = "Movies") -> str:
-        item_id = self._new_id()
-        self.items[item_id] = {"Id": item_id, "Name": name, "Type": "Movie", "ProductionYear": year,
-                               "RunTimeTicks": int(minutes * 60 * TICKS), "ProviderIds": provider_ids}
-        self.libraries[item_id] = library
-        return item_id
+        return self._store({"Name": name, "Type": "Movie", "ProductionYear": year,
+                            "RunTimeTicks": int(minutes * 60 * TICKS), "ProviderIds": provider_ids}, library)
 
     def add_series(self, name: str, provider_ids: dict[str, str], year: int = 2008, library: str = "Shows") -> str:
-        item_id = self._new_id()
-        self.items[item_id] = {"Id": item_id, "Name": name, "Type": "Series", "ProductionYear": year,
-                               "ProviderIds": provider_ids}
-        self.libraries[item_id] = library
-        return item_id
+        return self._store({"Name": name, "Type": "Series", "ProductionYear": year, "ProviderIds": provider_ids},
+                           library)
 
     def add_episode(self, series_id: str, season: int, number: int, provider_ids: dict[str, str] | None = None,
-                    minutes: float = 45, number_end: int | None = None) -> str:
-        series = self.items[series_id]
-        season_id = next((i for i, item in self.items.items() if item["Type"] == "Season"
-                          and item["SeriesId"] == series_id and item["IndexNumber"] == season), None)
+                    minutes: float = 45, number_end: int | None = None, missing: bool = False) -> str:
+        """`missing`: an episode the metadata lists and no file holds (a virtual item)."""
+        series, library = self.items[series_id], self.libraries[series_id]
+        season_id = self._seasons.get((series_id, season))
         if season_id is None:
-            season_id = self._new_id()
-            self.items[season_id] = {"Id": season_id, "Name": f"Season {season}", "Type": "Season",
-                                     "SeriesId": series_id, "IndexNumber": season, "ProviderIds": {}}
-            self.libraries[season_id] = self.libraries[series_id]
-        item_id = self._new_id()
-        episode = {"Id": item_id, "Name": f"Episode {number}", "Type": "Episode", "SeriesName": series["Name"],
+            season_id = self._seasons[series_id, season] = self._store(
+                {"Name": f"Season {season}", "Type": "Season", "SeriesId": series_id, "IndexNumber": season,
+                 "ProviderIds": {}}, library)
+        episode = {"Name": f"Episode {number}", "Type": "Episode", "SeriesName": series["Name"],
                    "SeriesId": series_id, "SeasonId": season_id, "ParentIndexNumber": season, "IndexNumber": number,
                    "RunTimeTicks": int(minutes * 60 * TICKS), "ProviderIds": provider_ids or {}}
         if number_end is not None:
             episode["IndexNumberEnd"] = number_end
-        self.items[item_id] = episode
-        self.libraries[item_id] = self.libraries[series_id]
+        item_id = self._store(episode, library)
+        if missing:
+            self.virtual.add(item_id)
+        return item_id
+
+    def add_boxset(self, name: str, movies: list[str]) -> str:
+        """A collection (BoxSet) of movies, as "group movies into collections" shows it."""
+        boxset_id = self._new_id()
+        self.boxsets[boxset_id] = (name, movies)
+        self.created[boxset_id] = CREATED + len(self.created)
+        return boxset_id
+
+    def _store(self, item: dict[str, Any], library: str) -> str:
+        item_id = self._new_id()
+        self.items[item_id] = {"Id": item_id, **item}
+        self.libraries[item_id] = library
+        self.created[item_id] = CREATED + len(self.created)
         return item_id
 
     def data(self, user_id: str, item_id: str) -> dict[str, Any]:
@@ -461,24 +508,206 @@ class JellyfinStandIn:
 
     def _user_dto(self, user_id: str) -> dict[str, Any]:
         return {"Name": self.users[user_id], "Id": user_id, "ServerId": "f" * 32,
-                "Policy": {"IsAdministrator": user_id in self.admins, "EnableAllFolders": True}}
+                "Policy": {"IsAdministrator": user_id in self.admins, "EnableAllFolders": user_id not in self.enabled_folders,
+                           "EnabledFolders": [self._folder_id("library", n) for n in self.enabled_folders.get(user_id, ())]}}
 
-    def _dto(self, item_id: str, user_id: str | None) -> dict[str, Any]:
-        dto = dict(self.items[item_id])
-        if user_id:
+    def _dto(self, item_id: str, user_id: str | None, fields: set[str] = frozenset(), user_data: bool = True) -> dict[str, Any]:
+        """A BaseItemDto (Emby.Server.Implementations/Dto/DtoService.cs): ProviderIds and DateCreated only
+        when the request's Fields name them; UserData for a user unless EnableUserData=false."""
+        if item_id in self.boxsets:
+            return {"Id": item_id, "Name": self.boxsets[item_id][0], "Type": "BoxSet", "IsFolder": True}
+        dto = {k: v for k, v in self.items[item_id].items() if k != "ProviderIds" or k in fields}
+        if "DateCreated" in fields:
+            dto["DateCreated"] = stamp(self.created[item_id])
+        if user_id and user_data:
             data = self.data(user_id, item_id)
             dto["UserData"] = {k: v for k, v in data.items() if k != "ItemId"}
         return dto
 
+    def _visible(self, user_id: str | None, item_id: str) -> bool:
+        """Whether the item is in a library the user may see (Policy.EnableAllFolders / EnabledFolders)."""
+        allowed = self.enabled_folders.get(user_id or "")
+        return allowed is None or self.libraries.get(item_id) in allowed
+
+    # -- GET /Items -----------------------------------------------------------------------------
+
     def _get_items(self, req: Req) -> tuple:
-        user_id = req.query.get("userId")
-        if req.query.get("Ids"):  # Jellyfin ignores an empty filter and lists everything
-            ids = [i.replace("-", "").lower() for i in req.query["Ids"].split(",")]
-            found = [self._dto(i, user_id) for i in ids if i in self.items]
+        """ItemsController.GetItems, and what it hands the query to (Folder.GetItems, LibraryManager.GetItemsResult,
+        the item repository: Emby.Server.Implementations/Data/SqliteItemRepository.cs up to 10.10,
+        Jellyfin.Server.Implementations/Item/BaseItemRepository.cs in 10.11).
+        - `userId`: an unknown one is a 404 from 10.9 (ResourceNotFoundException); 10.8 looks it up, gets
+          null and lists without a user (no UserData). Without Ids or ParentId a user's listing holds only
+          the libraries they may see (AddUserToQuery: TopParentIds from the user's views); with ParentId a
+          library's items, which an API key may always list ("api keys can always access all folders").
+        - Not Recursive, without Ids or ParentId: the user root's children, the user's libraries.
+        - `CollapseBoxSetItems` (Folder.CollapseBoxSetItems): unless false, a listing that may hold movies
+          shows a collection in place of its movies when there is no user or the server groups movies
+          into collections.
+        - Order: `SortBy` with `SortOrder` paired (RequestHelpers.GetOrderBy); without SortBy 10.8-10.10
+          add no ORDER BY, and SQLite returns the GROUP BY PresentationUniqueKey order (a movie's key is its
+          random GUID: here a hash of the id), 10.11 orders by SortName.
+        - Paging: OFFSET StartIndex, LIMIT Limit; a Limit of 0 returns nothing (isReturningZeroItems, Take(0)).
+          TotalRecordCount is the whole listing's count only with EnableTotalRecordCount (default true) and
+          a Limit or StartIndex (GetItems); otherwise the page's own (GetItemList). StartIndex echoes the
+          request's (QueryResult: `startIndex ?? 0`)."""
+        q = req.query
+        try:
+            start, limit = (int(q[k]) if q.get(k) else None for k in ("StartIndex", "Limit"))
+            counted, collapse, with_data = (_flag(q, k) for k in ("EnableTotalRecordCount", "CollapseBoxSetItems",
+                                                                  "EnableUserData"))
+            order = self._order(q)
+        except ValueError as exc:  # ASP.NET model binding: the [ApiController] answers 400
+            return 400, {"title": "One or more validation errors occurred.", "errors": str(exc)}
+        if limit is not None and limit < 0:
+            return 400, {"error": "a negative Limit is not modelled by the stand-in"}
+        excluded = set(q.get("ExcludeLocationTypes", "").split(",")) - {""}
+        if not excluded <= set(LOCATION_TYPES):
+            return 400, {"title": "One or more validation errors occurred.", "errors": "ExcludeLocationTypes"}
+        user_id = (q.get("userId") or "").replace("-", "").lower() or None
+        if user_id is not None and user_id not in self.users:
+            if self.release >= (10, 9):
+                return 404, b""
+            user_id = None
+        types = set(q.get("IncludeItemTypes", "").split(",")) - {""}
+        parent = q.get("ParentId")
+        if q.get("Ids"):  # Jellyfin ignores an empty filter and lists everything
+            wanted = [i.replace("-", "").lower() for i in q["Ids"].split(",")]
+            chosen = [i for i in wanted if i in self.items]
+        elif parent:
+            if q.get("Recursive", "").lower() != "true":
+                return 400, {"error": "a library's direct children are not modelled by the stand-in"}
+            library = next((name for (kind, name), fid in self._folders.items() if kind == "library" and fid == parent), None)
+            chosen = [i for i in self.items if library is not None and self.libraries[i] == library]
+        elif q.get("Recursive", "").lower() == "true":
+            chosen = [i for i in self.items if self._visible(user_id, i)]
         else:
-            types = set(req.query.get("IncludeItemTypes", "").split(",")) - {""}
-            found = [self._dto(i, user_id) for i, item in self.items.items() if not types or item["Type"] in types]
-        return 200, {"Items": found, "TotalRecordCount": len(found), "StartIndex": 0}
+            folders = [f for f in self._library_folders() if self._visible_library(user_id, f["Name"])]
+            return 200, {"Items": folders, "TotalRecordCount": len(folders), "StartIndex": start or 0}
+        chosen = [i for i in chosen if (not types or self.items[i]["Type"] in types)
+                  and not ("Virtual" in excluded and i in self.virtual)]
+        if collapse is None:
+            collapse = (user_id is None or self.group_into_collections) and (not types or "Movie" in types)
+        if collapse and not q.get("Ids"):  # GetItems: never for a listing by Ids
+            chosen = self._collapsed(chosen)
+        chosen = self._sorted(chosen, order)
+        offset = max(start or 0, 0)
+        page = chosen[offset:] if limit is None else chosen[offset:offset + limit]
+        total = len(chosen) if counted is not False and (limit is not None or offset > 0) else len(page)
+        fields = set(q.get("Fields", "").split(","))
+        return 200, {"Items": [self._dto(i, user_id, fields, with_data is not False) for i in page],
+                     "TotalRecordCount": total, "StartIndex": start or 0}
+
+    def _order(self, q: dict[str, str]) -> list[tuple[str, bool]]:
+        """(key, descending) pairs: RequestHelpers.GetOrderBy pairs SortBy with SortOrder, the rest take
+        the first SortOrder given (or Ascending)."""
+        keys = [k for k in q.get("SortBy", "").split(",") if k]
+        orders = [o for o in q.get("SortOrder", "").split(",") if o]
+        unknown = [k for k in keys if k not in ("DateCreated", "SortName", "Name")] + [o for o in orders if o not in ORDERS]
+        if unknown:
+            raise ValueError(f"SortBy/SortOrder {unknown} (the stand-in models DateCreated, SortName and Name)")
+        return [(k, (orders[n] if n < len(orders) else (orders[0] if orders else "Ascending")) == "Descending")
+                for n, k in enumerate(keys)]
+
+    def _sorted(self, chosen: list[str], order: list[tuple[str, bool]]) -> list[str]:
+        # The database's own order first (see _get_items); sorts are stable, so the last key is applied first.
+        out = sorted(chosen, key=lambda i: hashlib.md5(i.encode()).digest())
+        if not order and self.release >= (10, 11):
+            order = [("SortName", False)]
+        elif order and order[0][0] == "SortName" and self.release >= (10, 11):
+            order = [order[0], ("Name", order[0][1]), *order[1:]]  # BaseItemRepository.ApplyOrder: ThenBy(Name)
+        for key, descending in reversed(order):
+            value = {"DateCreated": self.created.__getitem__, "SortName": self.sort_name, "Name": self._name}[key]
+            out.sort(key=value, reverse=descending)
+        return out
+
+    def sort_name(self, item_id: str) -> str:
+        """BaseItem.CreateSortName: lower-cased, SortRemoveWords dropped at the start (the middle and end
+        rules, and the characters removed or replaced, are not modelled); Episode.CreateSortName:
+        "SSS - EEEE - Name"."""
+        if item_id not in self._sort_names:
+            item = self.items.get(item_id, {})
+            if item.get("Type") == "Episode":
+                name = f"{item['ParentIndexNumber']:03d} - {item['IndexNumber']:04d} - {item['Name']}"
+            else:
+                name = self._name(item_id).strip().lower()
+                for word in SORT_REMOVE_WORDS:
+                    name = name.removeprefix(word + " ")
+            self._sort_names[item_id] = name
+        return self._sort_names[item_id]
+
+    def _name(self, item_id: str) -> str:
+        return self.items[item_id]["Name"] if item_id in self.items else self.boxsets[item_id][0]
+
+    def _collapsed(self, chosen: list[str]) -> list[str]:
+        """CollectionManager.CollapseItemsWithinBoxSets: each movie of a collection gives way to the collection."""
+        member = {m: b for b, (_, movies) in self.boxsets.items() for m in movies}
+        out: list[str] = []
+        for i in chosen:
+            shown = member.get(i, i)
+            if shown not in out:
+                out.append(shown)
+        return out
+
+    # -- libraries and played marks -------------------------------------------------------------
+
+    def _library_folders(self) -> list[dict[str, Any]]:
+        names = sorted(set(self.libraries.values()), key=str.lower)
+        kinds = {name: "tvshows" if any(self.items[i]["Type"] == "Series" for i, n in self.libraries.items() if n == name)
+                 else "movies" for name in names}
+        return [{"Id": self._folder_id("library", name), "Name": name, "Type": "CollectionFolder",
+                 "CollectionType": kinds[name], "IsFolder": True} for name in names]
+
+    def _visible_library(self, user_id: str | None, name: str) -> bool:
+        allowed = self.enabled_folders.get(user_id or "")
+        return allowed is None or name in allowed
+
+    def _media_folders(self, req: Req) -> tuple:
+        """LibraryController.GetMediaFolders: every library, for an administrator (RequiresElevation: an
+        API key is one, CustomAuthenticationHandler), sorted by SortName."""
+        caller = self.caller(req)
+        if caller is not None and caller.user is not None and caller.user not in self.admins:
+            return 403, b""
+        folders = self._library_folders()
+        return 200, {"Items": folders, "TotalRecordCount": len(folders), "StartIndex": 0}
+
+    def _played(self, req: Req) -> tuple:
+        """PlaystateController.MarkPlayedItem / MarkUnplayedItem, and BaseItem.MarkPlayed / MarkUnplayed.
+        10.8 serves only `/Users/{userId}/PlayedItems/{itemId}`: an unknown item is a NullReferenceException
+        (500) and an unknown user an ArgumentNullException (400, Jellyfin.Server/Middleware/ExceptionMiddleware.cs).
+        10.9-10.11 add `/UserPlayedItems/{itemId}?userId=` and keep the old route as its obsolete twin:
+        an unknown user, or an item the user may not see (LibraryManager.GetItemById<T>(id, user)), is a 404.
+        `datePlayed` (LegacyDateTimeModelBinder): yyyyMMddHHmmss as UTC, else an ISO date; else a 400.
+        Marked played: PlayCount + 1 with a date, at least 1; the position cleared; LastPlayedDate the
+        date, or without one now (10.8), the old date or now (10.9+); Played. Unplayed: count, position
+        and date cleared. Both are saves (TogglePlayed), and the reply is the UserItemDataDto."""
+        ids = [g.replace("-", "").lower() for g in req.match.groups()] if req.match else []
+        user_id, item_id = ids if len(ids) == 2 else ((req.query.get("userId") or "").replace("-", "").lower(), ids[0])
+        played = req.method == "POST"
+        text = req.query.get("datePlayed")
+        date = _date_played(text) if text else None
+        if not all(re.fullmatch(r"[0-9a-f]{32}", g) for g in [*ids, user_id] if g) or (text and date is None):
+            return 400, {"title": "One or more validation errors occurred."}
+        if self.release < (10, 9):
+            if item_id not in self.items:
+                return 500, b""
+            if user_id not in self.users:
+                return 400, b""
+        elif user_id not in self.users or item_id not in self.items or not self._visible(user_id, item_id):
+            return 404, b""
+        if self.items[item_id]["Type"] not in ("Movie", "Episode"):
+            return 400, {"error": "marking a folder (Folder.MarkPlayed) is not modelled by the stand-in"}
+        with self._lock:
+            data = self.data(user_id, item_id)
+            if played:
+                count = data["PlayCount"] + (date is not None)
+                last = date if date is not None else (None if self.release < (10, 9) else data.get("LastPlayedDate"))
+                data.update(PlayCount=max(count, 1), PlaybackPositionTicks=0, Played=True,
+                            LastPlayedDate=last or stamp(time.time()))
+            else:
+                data.update(PlayCount=0, PlaybackPositionTicks=0, Played=False)
+                data.pop("LastPlayedDate", None)  # null, which Jellyfin's JSON leaves out
+            self._saved(user_id, item_id)
+            return 200, dict(data)
 
     def _ancestors(self, req: Req) -> tuple:
         """LibraryController.GetAncestors: parents up to the root; TranslateParentItem only for a user."""
@@ -505,7 +734,8 @@ class JellyfinStandIn:
     def _episodes(self, req: Req) -> tuple:
         series_id, user_id = req.match.group(1), req.query.get("userId")
         season = req.query.get("season")
-        found = [self._dto(i, user_id) for i, item in self.items.items()
+        fields = set(req.query.get("Fields", "").split(","))
+        found = [self._dto(i, user_id, fields) for i, item in self.items.items()
                  if item["Type"] == "Episode" and item.get("SeriesId") == series_id
                  and (season is None or str(item["ParentIndexNumber"]) == season)]
         return 200, {"Items": found, "TotalRecordCount": len(found), "StartIndex": 0}
