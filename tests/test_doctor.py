@@ -30,8 +30,10 @@ def test_doctor_passes_a_good_setup_and_names_each_failure(emulator, tmp_path) -
     kodi = FakeKodi(lambda request: reply(request, "pong"))
     plex = PlexStandIn()
     plex.start()
-    with JellyfinStandIn() as jellyfin, socket.create_server(("127.0.0.1", 0)) as taken:
+    # a port held by a listener (in use), and one bound without listening (refused): no one else can take either
+    with JellyfinStandIn() as jellyfin, socket.create_server(("127.0.0.1", 0)) as taken, socket.socket() as off:
         port = taken.getsockname()[1]
+        off.bind(("127.0.0.1", 0))
         config = tmp_path / "config.yaml"
         good = f"""state_dir: {tmp_path / 'state'}
 simkl: {{client_id: emulator-client, api_url: "{emulator.url}"}}
@@ -56,7 +58,8 @@ kodi: [{{name: lr, port: {kodi.port}, http_port: null}}]
         kodi.close()
         os.chmod(tmp_path / "state" / "tokens" / "alice.json", 0o644)
         config.write_text(good.replace(API_KEY, "f" * 32).replace("127.0.0.1:0", f"127.0.0.1:{port}")
-                          .replace(f"token: {PLEX_TOKEN}", "token: not-the-token"))
+                          .replace(f"token: {PLEX_TOKEN}", "token: not-the-token")
+                          .replace(f"port: {kodi.port}", f"port: {off.getsockname()[1]}"))
         done = doctor(config)
     plex.stop()
     assert done.returncode == 1
