@@ -11,6 +11,7 @@ from bridge.config.settings import (
     OutboxSettings,
     PlexServer,
     SimklSettings,
+    SyncSettings,
     UserRule,
     default_config,
     default_state_dir,
@@ -19,5 +20,5 @@ from bridge.config.yaml_file import ConfigError, load, parse
 
 __all__ = [
     "AccountSettings", "Config", "ConfigError", "EngineSettings", "HttpSettings", "JellyfinServer", "KodiHost", "OutboxSettings",
-    "PlexServer", "SimklSettings", "UserRule", "default_config", "default_state_dir", "load", "parse",
+    "PlexServer", "SimklSettings", "SyncSettings", "UserRule", "default_config", "default_state_dir", "load", "parse",
 ]

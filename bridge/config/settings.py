@@ -112,6 +112,15 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True, config=SETTINGS)
+class SyncSettings:
+    enabled: StrictBool = True
+    # Simkl's Sync guide: gate every run by /sync/activities; more often than hourly is no use.
+    every_hours: Annotated[StrictInt | StrictFloat, between(1, 24 * 30)] = 6
+    unwatch: StrictBool = False  # follow an unwatch on the other side (per item; never on a first sync)
+    unwatch_limit: Annotated[StrictInt | StrictFloat, between(0, 1)] = 0.10  # of a library, per run
+
+
+@dataclass(frozen=True, config=SETTINGS)
 class AccountSettings:
     token_env: StrictStr | None = None
     # Ask Simkl for a rewatch session when the bridge sees an item it marked watched played again
@@ -151,6 +160,7 @@ class PlexServer:
     exclude_libraries: Items[StrictStr | StrictInt] = ()  # by name or section id
     resume_user: StrictStr | None = None
     enabled: StrictBool = True  # false: kept in the file, not connected to (a server put away for a while)
+    sync_from_simkl: StrictBool = False  # mark watched here what was watched elsewhere
 
 
 @dataclass(frozen=True, config=SETTINGS)
@@ -163,6 +173,7 @@ class JellyfinServer:
     webhooks: StrictBool = False
     exclude_libraries: Items[StrictStr] = ()
     enabled: StrictBool = True
+    sync_from_simkl: StrictBool = False
 
 
 @dataclass(frozen=True, config=SETTINGS)
@@ -175,6 +186,7 @@ class KodiHost:
     password: StrictStr | None = None
     user: StrictStr = "kodi"
     enabled: StrictBool = True
+    sync_from_simkl: StrictBool = False
 
 
 def default_state_dir() -> Path:
@@ -191,6 +203,7 @@ class Config:
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     engine: Annotated[EngineSettings, null_as({})] = field(default_factory=EngineSettings)
     outbox: Annotated[OutboxSettings, null_as({})] = field(default_factory=OutboxSettings)
+    sync: Annotated[SyncSettings, null_as({})] = field(default_factory=SyncSettings)
     users: Items[UserRule] = ()
     catch_all: StrictStr | None = None
     http: HttpSettings | None = None
