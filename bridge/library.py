@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bridge.item import INT_IDS, STR_IDS, Ids, Item, Kind, Numbering
 
@@ -40,6 +40,20 @@ class LibraryItem:
         """The sync baseline's own stored form (written by `to_json`) back to a LibraryItem."""
         return cls(Item.from_json(d["item"]), bool(d["watched"]), d["watched_at"], d["title"], d["year"], d["ref"],
                    Ids(**d["episode_ids"]))
+
+
+class LibraryHolder(Protocol):
+    """A media server's library, as its adapter offers it (bridge/adapters/<server>/library.py)."""
+
+    name: str
+
+    def read_library(self) -> list[LibraryItem]:
+        """Every movie and episode, watched or not; raises rather than return part of it."""
+
+    def mark_watched(self, marks: list[tuple[LibraryItem, float | None]]) -> int:
+        """Mark these watched (at the date where the server takes one); how many were."""
+
+    def mark_unwatched(self, entries: list[LibraryItem]) -> int: ...
 
 
 _IdKey = tuple[Kind, Numbering, "int | None", "int | None", str, "int | str", bool]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bridge.backoff import Backoff
 from bridge.events import PlayEvent, Resume
+from bridge.library import LibraryHolder
 
 if TYPE_CHECKING:
     from bridge.http import HttpServer
@@ -51,6 +52,9 @@ class Adapter(Protocol):
 
     def apply_resume(self, resumes: list[Resume]) -> int:
         """Set the server's resume points from Simkl's where Simkl's are newer; return how many."""
+
+    def library(self) -> LibraryHolder | None:
+        """The server's library for the sync (the `resume_owner`'s), or None when it offers none."""
 
 
 def one_line(text: str, limit: int = 200) -> str:
@@ -199,6 +203,9 @@ class AdapterBase:
 
     def apply_resume(self, resumes: list[Resume]) -> int:
         return 0
+
+    def library(self) -> LibraryHolder | None:
+        return None
 
     # -- hooks ----------------------------------------------------------------------------------
 

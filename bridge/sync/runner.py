@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from bridge.events import PlayEvent, State
 from bridge.item import Ids, Item
-from bridge.library import LibraryItem, Shelf
+from bridge.library import LibraryHolder, LibraryItem, Shelf
 from bridge.outbox import Outbox
 from bridge.simkl.bodies import history_body
 from bridge.simkl.library import library_items, listed_simkl_ids
@@ -33,16 +33,6 @@ log = logging.getLogger("bridge.sync")
 class SimklReads(Protocol):
     def get_activities(self) -> dict[str, Any]: ...
     def get_all_items(self, kind: str | None = None, status: str | None = None, **params: str) -> Any: ...
-
-
-class LibraryHolder(Protocol):
-    """A media server's library, as an adapter offers it (bridge/adapters/<server>/library.py)."""
-
-    name: str
-
-    def read_library(self) -> list[LibraryItem]: ...
-    def mark_watched(self, marks: list[tuple[LibraryItem, float | None]]) -> int: ...
-    def mark_unwatched(self, entries: list[LibraryItem]) -> int: ...
 
 
 @dataclass

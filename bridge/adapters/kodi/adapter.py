@@ -25,7 +25,7 @@ from bridge.adapters.kodi.sessions import Play, identity, playerid, reported_pos
 from bridge.backoff import Backoff
 from bridge.config import KodiHost
 from bridge.events import EventError, Resume, State
-from bridge.library import LibraryItem
+from bridge.library import LibraryHolder, LibraryItem
 from bridge.wire import is_count
 
 log = logging.getLogger("bridge.adapters.kodi")
@@ -46,7 +46,7 @@ class KodiAdapter(AdapterBase):
         self.heartbeat = heartbeat
         self.clock = clock
         self.api = KodiApi(HttpRpc(host.host, host.http_port, host.username, host.password) if host.http_port else None)
-        self.library = KodiLibrary(self.api, self.name, log)
+        self._library = KodiLibrary(self.api, self.name, log)
         self.play: Play | None = None
         self.lost_at: float | None = None
         self._plays = itertools.count(1)
@@ -190,19 +190,22 @@ class KodiAdapter(AdapterBase):
         self._await_link()
         return ResumeWriter(self.api, self.name, log).apply(resumes, self.clock())
 
-    # -- the library (bridge/sync/runner.py LibraryHolder) --------------------------------------
+    # -- the library (bridge/library.py LibraryHolder) -------------------------------------------
+
+    def library(self) -> LibraryHolder | None:
+        return self
 
     def read_library(self) -> list[LibraryItem]:
         self._await_link()
-        return self.library.read(self.clock())
+        return self._library.read(self.clock())
 
     def mark_watched(self, marks: list[tuple[LibraryItem, float | None]]) -> int:
         self._await_link()
-        return self.library.mark_watched(marks, self.clock())
+        return self._library.mark_watched(marks, self.clock())
 
     def mark_unwatched(self, entries: list[LibraryItem]) -> int:
         self._await_link()
-        return self.library.mark_unwatched(entries)
+        return self._library.mark_unwatched(entries)
 
     def _await_link(self) -> None:
         """Without a web server port every request needs the TCP link, which a call at start-up

@@ -126,7 +126,7 @@ def library() -> Library:
 def started(scripted, lib: Library, page: int = 2) -> tuple[Any, KodiAdapter]:
     kodi, adapter, _ = scripted()
     kodi.library = lib.handlers()
-    adapter.library.page = page
+    adapter._library.page = page
     eventually(adapter.supervisor.connected.is_set, "the adapter to connect")
     return kodi, adapter
 
@@ -328,7 +328,7 @@ def kodi_state(kodi, kind: str, libid: int) -> tuple[int, str]:
 @real_kodi
 def test_a_real_kodis_library_is_read_with_its_watched_state_and_dates(kodi, kodi_library) -> None:
     adapter, movieid, episodeid = kodi_library
-    adapter.library.page = 1  # one item per request: the paging ends where Kodi's list does
+    adapter._library.page = 1  # one item per request: the paging ends where Kodi's list does
     watched_at = days_ago(40)
     kodi.rpc("VideoLibrary.SetEpisodeDetails", {"episodeid": episodeid, "playcount": 2, "lastplayed": kodi_local(watched_at)})
     got = by_ref(adapter.read_library())
