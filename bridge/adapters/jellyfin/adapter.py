@@ -33,6 +33,7 @@ import websocket
 from bridge.adapters.base import AdapterBase
 from bridge.adapters.jellyfin import webhook
 from bridge.adapters.jellyfin.api import JellyfinApi, JellyfinError, Users
+from bridge.adapters.jellyfin.library import JellyfinLibrary
 from bridge.adapters.jellyfin.map import NotMatched, norm_id, played_session, session_event
 from bridge.adapters.jellyfin.resume import ResumePusher
 from bridge.adapters.jellyfin.sessions import Playing, diff, ended, with_known_position
@@ -68,7 +69,7 @@ def pushes_sessions(version: tuple[int, ...] | None) -> bool:
     return version is None or not (10, 9) <= version[:2] < (10, 11)
 
 
-class JellyfinAdapter(AdapterBase):
+class JellyfinAdapter(AdapterBase, JellyfinLibrary):  # the sync's LibraryHolder too (library.py)
     source = "jellyfin"
     expected_errors = (JellyfinError,)
 

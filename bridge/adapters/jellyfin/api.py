@@ -25,6 +25,7 @@ import requests
 import bridge
 from bridge.adapters.base import remember
 from bridge.adapters.jellyfin.map import norm_id
+from bridge.wire import is_count
 
 log = logging.getLogger("bridge.adapters.jellyfin")
 
@@ -46,6 +47,10 @@ def _cached(memory: dict[str, _T], key: str, fetch: Callable[[], _T]) -> _T:
 
 class JellyfinError(Exception):
     """A failed request: network, HTTP status or a reply that is not what the API documents."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the reply's HTTP status; None when the server gave no reply
 
 
 class JellyfinApi:
@@ -73,16 +78,17 @@ class JellyfinApi:
             reply = self.http.request(method, self.base + path, params=params, json=body, timeout=self.timeout)
         except requests.RequestException as exc:
             raise JellyfinError(f"{method} {path}: {type(exc).__name__}") from None
-        if reply.status_code in (401, 403):
-            raise JellyfinError(f"{method} {path}: {reply.status_code}: the API key was refused")
-        if reply.status_code >= 300:
-            raise JellyfinError(f"{method} {path}: HTTP {reply.status_code}")
+        status = reply.status_code
+        if status in (401, 403):
+            raise JellyfinError(f"{method} {path}: {status}: the API key was refused", status)
+        if status >= 300:
+            raise JellyfinError(f"{method} {path}: HTTP {status}", status)
         if not reply.content:
             return None
         try:
             return reply.json()
         except ValueError:
-            raise JellyfinError(f"{method} {path}: the reply is not JSON") from None
+            raise JellyfinError(f"{method} {path}: the reply is not JSON", status) from None
 
     def socket_url(self) -> str:
         parts = urlsplit(self.base)
@@ -154,6 +160,25 @@ class JellyfinApi:
         path = f"/Shows/{_segment(series_id)}/Episodes"
         reply = self.get(path, userId=user_id, season=season, Fields=ITEM_FIELDS, EnableUserData="true")
         return self._items(reply, f"GET {path}")
+
+    def query_items(self, **params: Any) -> tuple[list[dict[str, Any]], int | None]:
+        """One GET /Items page: its items, and its TotalRecordCount when the reply has a count."""
+        reply = self.get("/Items", **params)
+        total = reply.get("TotalRecordCount") if isinstance(reply, dict) else None
+        return self._items(reply, "GET /Items"), total if is_count(total) else None
+
+    def media_folders(self) -> list[dict[str, Any]]:
+        """Every library (CollectionFolder) of the server, whoever may see it."""
+        return self._items(self.get("/Library/MediaFolders"), "GET /Library/MediaFolders")
+
+    def set_played(self, item_id: str, user_id: str, played: bool, date: str | None, legacy: bool) -> None:
+        """Mark an item played (as of `date`; None: the server picks) or unplayed for a user.
+        PlaystateController: `/UserPlayedItems/{id}?userId=` from 10.9; `/Users/{userId}/PlayedItems/{id}`
+        on 10.8, which 10.9 to 10.11 keep as an obsolete twin (`legacy`: the version is older or unknown)."""
+        path = (f"/Users/{_segment(user_id)}/PlayedItems/{_segment(item_id)}" if legacy
+                else f"/UserPlayedItems/{_segment(item_id)}")
+        params = ({} if legacy else {"userId": user_id}) | ({"datePlayed": date} if date and played else {})
+        self._request("POST" if played else "DELETE", path, params, None)
 
     def set_resume(self, item_id: str, user_id: str, ticks: int, last_played: str) -> None:
         self.post(f"/UserItems/{_segment(item_id)}/UserData", {"PlaybackPositionTicks": ticks, "LastPlayedDate": last_played},
