@@ -1,0 +1,107 @@
+"""The library sync as the daemon and `simkl-bridge sync` run it: which server libraries belong to
+which Simkl account (the same `users:` rules as plays, through each adapter's `resume_owner`), the
+options each server's config gives, one account at a time, and the matching report.
+
+A Simkl error ends that account's run before anything is planned (a revoked token never reads as
+an empty library, so nothing is ever unwatched or dropped because of it), with one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bridge.adapters.base import Adapter
+from bridge.config import Config
+from bridge.library import LibraryHolder
+from bridge.outbox import Outbox
+from bridge.simkl.client import SimklError
+from bridge.sync.baseline import Baseline
+from bridge.sync.plan import Options
+from bridge.sync.runner import Report, SimklReads, sync_account
+
+log = logging.getLogger("bridge.sync")
+
+DIRECTIONS = ("to-simkl", "from-simkl", "both")
+REPORT_FILE = "sync-unmatched.txt"
+
+
+@dataclass(frozen=True)
+class Request:
+    account: str | None = None  # None: every account
+    server: str | None = None  # "<source>/<name>"; None: every server
+    direction: str | None = None  # None: to Simkl, and from Simkl where the server's config says so
+    dry_run: bool = False
+
+
+class SyncService:
+    def __init__(self, config: Config, outbox: Outbox, baseline: Baseline, adapters: list[Adapter],
+                 client_for: Callable[[str], SimklReads | None], resolve: Callable[[str, str, str], str | None],
+                 clock: Callable[[], float] = time.time, queued: Callable[[], None] = lambda: None):
+        self.config, self.outbox, self.baseline, self.adapters = config, outbox, baseline, adapters
+        self.client_for, self.resolve, self.clock = client_for, resolve, clock
+        self.queued = queued  # wakes the sender for what a run put in the outbox
+
+    def holders(self, account: str, request: Request) -> list[tuple[LibraryHolder, Options]]:
+        found = []
+        for adapter in self.adapters:
+            holder, owner = adapter.library(), adapter.resume_owner()
+            if holder is None or owner is None or self.resolve(*owner) != account:
+                continue
+            if request.server is not None and adapter.name != request.server:
+                continue
+            found.append((holder, self._options(adapter.name, request.direction)))
+        return found
+
+    def _options(self, name: str, direction: str | None) -> Options:
+        servers = {f"{kind}/{s.name}": s for kind, group in (("plex", self.config.plex), ("jellyfin", self.config.jellyfin),
+                                                              ("kodi", self.config.kodi)) for s in group}
+        opted_in = name in servers and servers[name].sync_from_simkl
+        sync = self.config.sync
+        return Options(to_simkl=direction in (None, "to-simkl", "both"),
+                       from_simkl=direction in ("from-simkl", "both") or (direction is None and opted_in),
+                       unwatch=sync.unwatch, unwatch_limit=sync.unwatch_limit)
+
+    def run_once(self, request: Request = Request()) -> list[Report]:
+        reports = []
+        for account in [request.account] if request.account else list(self.config.accounts):
+            holders = self.holders(account, request)
+            if not holders:
+                continue
+            client = self.client_for(account)
+            if client is None:
+                log.warning("sync %s: not logged in; run: simkl-bridge login --account %s", account, account)
+                continue
+            try:
+                reports.append(sync_account(account, client, self.baseline, self.outbox, holders, now=self.clock(),
+                                            dry_run=request.dry_run))
+                if reports[-1].queued:
+                    self.queued()
+            except SimklError as exc:
+                log.warning("sync %s: Simkl could not be read (%s); nothing was changed, the next run tries again",
+                            account, exc)
+        self._write_report(reports)
+        return reports
+
+    def _write_report(self, reports: list[Report]) -> None:
+        """Every item that could not be matched, with why: never dropped silently."""
+        lines = [f"{r.account}\t{server}\t{entry.item.kind.value}\t{entry.title or '?'}\t{entry.ref}\t{why}"
+                 for r in reports for server, p in r.plans.items() for entry, why in p.skipped]
+        if reports:
+            path = Path(self.config.state_dir).expanduser() / REPORT_FILE
+            path.write_text("".join(line + "\n" for line in lines))
+            if lines:
+                log.info("sync: %d item(s) could not be matched; listed in %s", len(lines), path)
+
+    def run(self, stop: threading.Event) -> None:
+        """At start-up, then every `sync.every_hours`, until `stop`."""
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception as exc:  # the sync thread must outlive any surprise of a server
+                log.error("sync: %s: %s", type(exc).__name__, exc)
+            stop.wait(self.config.sync.every_hours * 3600.0)
