@@ -69,7 +69,7 @@ def pushes_sessions(version: tuple[int, ...] | None) -> bool:
     return version is None or not (10, 9) <= version[:2] < (10, 11)
 
 
-class JellyfinAdapter(AdapterBase, JellyfinLibrary):  # the sync's LibraryHolder too (library.py)
+class JellyfinAdapter(JellyfinLibrary, AdapterBase):  # the sync's LibraryHolder too (library.py)
     source = "jellyfin"
     expected_errors = (JellyfinError,)
 

@@ -41,7 +41,7 @@ from typing import Any
 from bridge.adapters.jellyfin.api import JellyfinApi, JellyfinError, Users
 from bridge.adapters.jellyfin.map import item_event, norm_id
 from bridge.events import EventError, Ids, Item, Kind, State
-from bridge.library import LibraryItem
+from bridge.library import LibraryHolder, LibraryItem
 from bridge.times import iso_ms, parse_iso
 from bridge.wire import is_count
 
@@ -118,14 +118,18 @@ Work = list[tuple[LibraryItem, float | None]]
 
 
 class JellyfinLibrary:
-    """The LibraryHolder side of JellyfinAdapter, mixed into it: it uses the adapter's API, its
-    users, its name and its excluded libraries."""
+    """The LibraryHolder side of JellyfinAdapter, mixed in ahead of the adapter skeleton (whose
+    `library()` offers none): it uses the adapter's API, its users, its name and its excluded libraries."""
 
     api: JellyfinApi
     users: Users
     name: str
     excluded_libraries: set[str]
     page: int = PAGE
+
+    def library(self) -> LibraryHolder | None:
+        """The configured user's library; none without a `user:` (the resume points' owner too)."""
+        return self if self.users.configured is not None else None
 
     def read_library(self) -> list[LibraryItem]:
         """Every movie and episode of the user's libraries, watched or not. A JellyfinError means the

@@ -221,8 +221,10 @@ def test_a_user_removed_since_fails_the_read_on_every_version(jf) -> None:
 
 
 def test_without_a_configured_user_there_is_no_library_to_read(jf) -> None:
+    everyone = library_of(jf, user=None)
+    assert everyone.library() is None  # whose watched state would it be?
     with pytest.raises(JellyfinError, match="no `user:` is configured"):
-        library_of(jf, user=None).read_library()
+        everyone.read_library()
     with pytest.raises(JellyfinError, match="'carol' is not a user of this server"):
         library_of(jf, user="carol").read_library()
 
@@ -338,6 +340,7 @@ def test_a_sync_adds_jellyfin_plays_with_their_dates_and_marks_simkls_watches_wi
     simkl = make_client(emulator)
     simkl.add_history({"movies": [{"ids": {"imdb": "tt1375666"}, "watched_at": iso(T - 3 * DAY)}]})
     adapter = library_of(jf, exclude_libraries=["Kids"])
+    assert adapter.library() is adapter
     box, base = Outbox(tmp_path / "outbox.sqlite"), Baseline(tmp_path / "sync.sqlite")
     first = sync_account("alice", simkl, base, box, [(adapter, Options(from_simkl=True))], now=T)
     plan = first.plans[adapter.name]
