@@ -1,4 +1,4 @@
-"""Command line: `simkl-bridge run | login | logout | status | queue | doctor | map | retry | demo | emulator`.
+"""Command line: `simkl-bridge run | login | logout | status | queue | doctor | sync | map | retry | demo | emulator`.
 
 Every mistake is one line on standard error and exit status 2, saying what to do.
 """
@@ -148,6 +148,26 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor(_load(args.config), Path(args.config).expanduser())
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from bridge.sync import command
+    from bridge.sync.service import Request
+
+    config = _load(args.config)
+    account = _account(config, args.account)
+    servers = [f"{kind}/{s.name}" for kind, group in (("plex", config.plex), ("jellyfin", config.jellyfin),
+                                                       ("kodi", config.kodi)) for s in group]
+    if args.server is not None and args.server not in servers:
+        raise Mistake(f"--server {args.server!r} is not in the config (servers: {', '.join(servers) or 'none'})")
+    if args.apply is not None and not Path(args.apply).is_file():
+        raise Mistake(f"--apply {args.apply}: no such plan file (write one with --plan FILE)")
+    request = Request(account, args.server, args.direction, args.dry_run)
+    try:
+        return command.run(config, _state_dir(config), request, plan_file=Path(args.plan) if args.plan else None,
+                           apply_file=Path(args.apply) if args.apply else None)
+    except ValueError as exc:  # a plan file that is not one (JSON or its shape)
+        raise Mistake(f"--apply {args.apply}: not a plan written by --plan ({exc})") from None
+
+
 def cmd_map(args: argparse.Namespace) -> int:
     from bridge.adapters import mapper
     from bridge.events import EventError
@@ -211,6 +231,14 @@ def parser() -> argparse.ArgumentParser:
     retry = add("retry", cmd_queue, "queue parked writes again (the same as `queue retry`)")
     retry.add_argument("--account", default=None)
     retry.set_defaults(action="retry", ids=[])
+    y = add("sync", cmd_sync, "sync the servers' libraries with Simkl now (the daemon does it every sync.every_hours)")
+    y.add_argument("--account", default=None, help="only this account (default: every account)")
+    y.add_argument("--server", default=None, help="only this server, as <kind>/<name> (e.g. plex/home)")
+    y.add_argument("--direction", choices=("to-simkl", "from-simkl", "both"), default=None,
+                   help="default: to Simkl, and from Simkl where the server's sync_from_simkl says so")
+    y.add_argument("--dry-run", action="store_true", help="plan and print; write nothing anywhere")
+    y.add_argument("--plan", default=None, metavar="FILE", help="also write the plan to FILE")
+    y.add_argument("--apply", default=None, metavar="FILE", help="carry out exactly the plan in FILE")
     m = add("map", cmd_map, "show how one server payload maps to a Simkl write", config=False)
     m.add_argument("--from", dest="source", required=True,
                    help="event, kodi, plex-webhook, plex-metadata, jellyfin-webhook, jellyfin-session")

@@ -1,0 +1,107 @@
+"""`simkl-bridge sync`: one library sync by hand, with a plan to look at first if wanted.
+
+`--dry-run` plans and prints; `--plan FILE` also writes the plan; `--apply FILE` carries out exactly
+that plan (nothing is read again but the servers' and Simkl's current state it is checked against:
+nothing). The additions are queued in the outbox; when no daemon runs on the state dir this command
+delivers them itself, at Simkl's one POST a second, with a progress line and an ETA; when one runs,
+its sender delivers them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from bridge.accounts import AccountMap
+from bridge.config import Config
+from bridge.daemon import SYNC_BASELINE, build_adapters
+from bridge.outbox import Outbox
+from bridge.sender import Sender
+from bridge.simkl.auth import TokenStore, token_for
+from bridge.simkl.client import ClientConfig, SimklClient
+from bridge.state import OUTBOX, create_private, running
+from bridge.sync.baseline import Baseline
+from bridge.sync.runner import apply, plan_from_json, plan_json
+from bridge.sync.service import Request, SyncService
+
+log = logging.getLogger("bridge.sync")
+
+PROGRESS_EVERY = 5.0  # seconds between progress lines
+
+
+def run(config: Config, state_dir: Path, request: Request, *, plan_file: Path | None = None,
+        apply_file: Path | None = None, out: TextIO = sys.stdout) -> int:
+    tokens = TokenStore(state_dir)
+    clients: dict[str, SimklClient] = {}
+
+    def client_for(account: str) -> SimklClient | None:
+        settings = config.accounts.get(account)
+        token, _ = token_for(tokens, account, settings.token_env if settings else None)
+        if token is None:
+            return None
+        if account not in clients:
+            s = config.simkl
+            clients[account] = SimklClient(ClientConfig(base_url=s.api_url, client_id=s.client_id, app_name=s.app_name,
+                                                        read_timeout=s.timeout), token)
+        return clients[account]
+
+    for private in (OUTBOX, SYNC_BASELINE):
+        create_private(state_dir / private)
+    outbox = Outbox(state_dir / OUTBOX)
+    adapters = build_adapters(config)
+    service = SyncService(config, outbox, Baseline(state_dir / SYNC_BASELINE), adapters, client_for,
+                          AccountMap(config.users, config.catch_all).resolve)
+    if apply_file is not None:
+        queued = _apply(service, apply_file.read_text(), out)
+    else:
+        reports = service.run_once(request)
+        for report in reports:
+            print(report.line(), file=out)
+        if plan_file is not None:
+            plan_file.write_text("\n".join(plan_json(r) for r in reports))
+            print(f"plan written to {plan_file}", file=out)
+        queued = sum(r.queued for r in reports)
+    if queued and not request.dry_run:
+        if running(state_dir) is not None:
+            print(f"{queued} addition(s) queued; the running daemon sends them", file=out)
+        else:
+            deliver(outbox, client_for, config.outbox.batch_size, out)
+    return 0
+
+
+def _apply(service: SyncService, text: str, out: TextIO) -> int:
+    """Exactly the plan in `text`: one account's, as `--plan` wrote it."""
+    account, plans = plan_from_json(text)
+    holders = {holder.name: holder for holder, _ in service.holders(account, Request(account))}
+    queued = 0
+    for name, plan in plans.items():
+        if name not in holders:
+            print(f"{name}: not a server of {account}'s in this config; its part of the plan is skipped", file=out)
+            continue
+        queued += apply(account, holders[name], plan, service.outbox, service.baseline.simkl(account), time.time())
+    print(f"applied: {queued} addition(s) queued", file=out)
+    return queued
+
+
+def deliver(outbox: Outbox, client_for: Callable[[str], SimklClient | None], batch_size: int, out: TextIO,
+            clock: Callable[[], float] = time.monotonic) -> None:
+    """Send what waits, with a line every few seconds: how far, and how long at one POST a second."""
+    sender = Sender(outbox, client_for, batch_size=batch_size)
+    total, shown = outbox.pending(), clock()
+    while outbox.pending():
+        report = sender.flush_once()
+        left = outbox.pending()
+        if clock() - shown >= PROGRESS_EVERY or not left:
+            shown = clock()
+            # Watched items go out a batch a request, at Simkl's one POST a second.
+            print(f"sent {total - left:,} of {total:,}; about {-(-left // batch_size)} s left", file=out)
+        if report.requests == 0:
+            wake = sender.next_wake()
+            if wake is None:
+                print(f"{left:,} write(s) wait (a login, or parked: see `simkl-bridge status`)", file=out)
+                return
+            time.sleep(max(0.0, min(30.0, wake - time.time())))
