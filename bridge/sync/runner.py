@@ -42,6 +42,7 @@ class Report:
     plans: dict[str, Plan] = field(default_factory=dict)  # by server
     queued: int = 0  # additions committed to the outbox
     failed: dict[str, str] = field(default_factory=dict)  # servers whose library could not be read
+    playback_moved: bool = False  # a pause on another device since the last sync
 
     def line(self) -> str:
         steps = {s: sum(p.count(s) for p in self.plans.values()) for s in Step}
@@ -51,7 +52,7 @@ class Report:
                 f"{skipped} not matched")
 
 
-def read_simkl(client: SimklReads, baseline: Baseline, account: str) -> tuple[Shelf, dict[str, Any], int]:
+def read_simkl(client: SimklReads, baseline: Baseline, account: str) -> tuple[Shelf, dict[str, Any], int, bool]:
     """Simkl's watched items now: the baseline's, updated by exactly the reads the gate asks for."""
     activities = client.get_activities()
     saved = baseline.activities(account)
@@ -74,13 +75,13 @@ def read_simkl(client: SimklReads, baseline: Baseline, account: str) -> tuple[Sh
         for gone in [e for e in shelf if e.item.kind.value == kind and e.item.ids.simkl is not None
                      and e.item.ids.simkl not in present]:
             shelf.discard(gone.key)
-    return shelf, activities, requests
+    return shelf, activities, requests, todo.playback_since is not None
 
 
 def sync_account(account: str, client: SimklReads, baseline: Baseline, outbox: Outbox,
                  servers: Iterable[tuple[LibraryHolder, Options]], *, now: float, dry_run: bool = False) -> Report:
     report = Report(account)
-    simkl, activities, report.requests = read_simkl(client, baseline, account)
+    simkl, activities, report.requests, report.playback_moved = read_simkl(client, baseline, account)
     sent = _sent(outbox, account)
     for holder, options in servers:
         try:

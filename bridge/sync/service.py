@@ -41,10 +41,12 @@ class Request:
 class SyncService:
     def __init__(self, config: Config, outbox: Outbox, baseline: Baseline, adapters: list[Adapter],
                  client_for: Callable[[str], SimklReads | None], resolve: Callable[[str, str, str], str | None],
-                 clock: Callable[[], float] = time.time, queued: Callable[[], None] = lambda: None):
+                 clock: Callable[[], float] = time.time, queued: Callable[[], object] = lambda: None,
+                 paused: Callable[[str], object] = lambda account: None):
         self.config, self.outbox, self.baseline, self.adapters = config, outbox, baseline, adapters
         self.client_for, self.resolve, self.clock = client_for, resolve, clock
         self.queued = queued  # wakes the sender for what a run put in the outbox
+        self.paused = paused  # an account's Simkl playbacks moved: its resume points, now
 
     def holders(self, account: str, request: Request) -> list[tuple[LibraryHolder, Options]]:
         found = []
@@ -81,6 +83,8 @@ class SyncService:
                                             dry_run=request.dry_run))
                 if reports[-1].queued:
                     self.queued()
+                if reports[-1].playback_moved and not request.dry_run:
+                    self.paused(account)
             except SimklError as exc:
                 log.warning("sync %s: Simkl could not be read (%s); nothing was changed, the next run tries again",
                             account, exc)

@@ -94,3 +94,21 @@ def test_a_revoked_token_changes_nothing_anywhere(emulator, bridge_for) -> None:
     assert bridge.sync.run_once() == []
     assert server.marked == [] and bridge.outbox.pending() == 0
     assert list(bridge.sync.baseline.simkl("alice")) == list(before)
+
+
+def test_a_pause_on_another_device_becomes_a_resume_point_within_one_sync(emulator, bridge_for) -> None:
+    class Resumable(Library):
+        def __init__(self, *args):
+            super().__init__(*args)
+            self.resumes = []
+
+        def apply_resume(self, resumes):
+            self.resumes += resumes
+            return len(resumes)
+
+    server = Resumable("kodi/lounge", "alice", [MATRIX])
+    bridge = bridge_for("sync: {enabled: false}", adapters=[server])
+    bridge.sync.run_once()  # the first sync: the baseline has the activities
+    make_client(emulator).scrobble("pause", {"progress": 40, "movie": {"ids": {"tmdb": 27205}}})  # on a phone
+    bridge.sync.run_once()
+    assert [(r.ids.tmdb, r.progress) for r in server.resumes] == [(27205, 40.0)]
