@@ -161,6 +161,7 @@ class JellyfinStandIn:
         self._folders: dict[tuple[str, str], str] = {}
         self._seasons: dict[tuple[str, int], str] = {}
         self._sort_names: dict[str, str] = {}
+        self._hashes: dict[str, bytes] = {}
         self._changed: dict[str, list[str]] = {}  # user id -> item ids saved since the batch began
         self._batch: threading.Timer | None = None
         s = self.server
@@ -610,7 +611,7 @@ class JellyfinStandIn:
 
     def _sorted(self, chosen: list[str], order: list[tuple[str, bool]]) -> list[str]:
         # The database's own order first (see _get_items); sorts are stable, so the last key is applied first.
-        out = sorted(chosen, key=lambda i: hashlib.md5(i.encode()).digest())
+        out = sorted(chosen, key=self._unordered)
         if not order and self.release >= (10, 11):
             order = [("SortName", False)]
         elif order and order[0][0] == "SortName" and self.release >= (10, 11):
@@ -619,6 +620,11 @@ class JellyfinStandIn:
             value = {"DateCreated": self.created.__getitem__, "SortName": self.sort_name, "Name": self._name}[key]
             out.sort(key=value, reverse=descending)
         return out
+
+    def _unordered(self, item_id: str) -> bytes:
+        if item_id not in self._hashes:
+            self._hashes[item_id] = hashlib.md5(item_id.encode()).digest()
+        return self._hashes[item_id]
 
     def sort_name(self, item_id: str) -> str:
         """BaseItem.CreateSortName: lower-cased, SortRemoveWords dropped at the start (the middle and end
