@@ -31,6 +31,14 @@ class LibraryItem:
         # Items without ids would all share one key: the holder's own handle tells them apart.
         return self.item.key if self.item.ids else f"{self.item.key}@{self.ref}"
 
+    @property
+    def label(self) -> str:
+        """The item as a log line names it: its title, and an episode's season and number."""
+        item = self.item
+        if item.kind is Kind.EPISODE and item.season is not None and item.episodes:
+            return f"{self.title or '?'} S{item.season:02d}E{item.episodes[0]:02d}"
+        return self.title or self.ref or "?"
+
     def to_json(self) -> dict[str, Any]:
         return {"item": self.item.to_json(), "watched": self.watched, "watched_at": self.watched_at,
                 "title": self.title, "year": self.year, "ref": self.ref, "episode_ids": self.episode_ids.as_dict()}

@@ -1,5 +1,6 @@
 """Jellyfin: the session websocket and `/Sessions` (adapter.py, sessions.py), the webhook plugin
-(webhook.py), payloads -> PlayEvent (map.py), the REST calls (api.py) and resume points (resume.py).
+(webhook.py), payloads -> PlayEvent (map.py), the REST calls (api.py), resume points (resume.py) and
+the library for the sync (library.py).
 
 Importing the package loads nothing else: `simkl-bridge map --from jellyfin-…` needs only map.py,
 and a Jellyfin-less bridge never loads websocket-client or requests for it.

@@ -8,7 +8,8 @@ and `api_key` only with legacy authorization on (off by default after 10.11). It
 `GET /Items?Ids=…`, which every version from 10.8 on serves, rather than `/Items/{id}` (10.9+) or
 `/Users/{id}/Items/{id}` (gone in 10.11). Writing a user's resume point uses
 `POST /UserItems/{id}/UserData?userId=…` (10.9+; 10.8 has no user-data write and answers 404,
-which the caller reports).
+which the caller reports). The library sync's listings, libraries and played marks are here too
+(library.py says what it asks for and why).
 """
 
 from __future__ import annotations

@@ -100,13 +100,6 @@ def library_entries(dto: dict[str, Any], series: dict[str, Any] | None) -> list[
     return out
 
 
-def label(entry: LibraryItem) -> str:
-    item = entry.item
-    if item.kind is Kind.EPISODE and item.season is not None and item.episodes:
-        return f"{entry.title or '?'} S{item.season:02d}E{item.episodes[0]:02d}"
-    return entry.title or entry.ref or "?"
-
-
 def _numbers(dto: dict[str, Any]) -> set[int]:
     """The episode numbers a library episode's file holds (none for a movie)."""
     first, last = dto.get("IndexNumber"), dto.get("IndexNumberEnd")
@@ -205,7 +198,7 @@ class JellyfinLibrary:
             if _ITEM_ID.fullmatch(norm_id(entry.ref)):
                 files.setdefault(norm_id(entry.ref), []).append((entry, at))
             else:
-                log.warning("%s: %s not %s: %r names no Jellyfin item", self.name, label(entry), what, entry.ref)
+                log.warning("%s: %s not %s: %r names no Jellyfin item", self.name, entry.label, what, entry.ref)
         if not files:
             return 0
         refs, done, tried = list(files), 0, 0  # tried: how many of refs are done with, well or not
@@ -230,7 +223,7 @@ class JellyfinLibrary:
                     except JellyfinError as exc:
                         if exc.status in _FATAL:
                             raise
-                        log.warning("%s: %s not %s: %s", self.name, label(files[ref][0][0]), what, exc)
+                        log.warning("%s: %s not %s: %s", self.name, files[ref][0][0].label, what, exc)
                     tried += 1
         except JellyfinError as exc:
             log.warning("%s: %d of %d items not %s: %s", self.name, sum(len(files[r]) for r in refs[tried:]), len(work),
@@ -243,7 +236,7 @@ class JellyfinLibrary:
         entry = group[0][0]
         data = dto.get("UserData") if dto is not None else None
         if dto is None or not isinstance(data, dict):
-            log.warning("%s: %s not %s: Jellyfin has no item %s for the user", self.name, label(entry), what, entry.ref)
+            log.warning("%s: %s not %s: Jellyfin has no item %s for the user", self.name, entry.label, what, entry.ref)
             return 0
         count = data.get("PlayCount")
         if played and (data.get("Played") is True or (is_count(count) and count > 0)):
@@ -256,7 +249,7 @@ class JellyfinLibrary:
         numbers, asked = _numbers(dto), {e.item.episodes[0] for e, _ in group if e.item.episodes}
         if len(numbers) > 1 and not numbers <= asked:
             log.info("%s: %s not %s: Jellyfin keeps episodes %s as one file, marked only all together", self.name,
-                     label(entry), what, "-".join(str(x) for x in (min(numbers), max(numbers))))
+                     entry.label, what, "-".join(str(x) for x in (min(numbers), max(numbers))))
             return 0
         dates = [at for _, at in group if at is not None]
         self.api.set_played(norm_id(entry.ref), user, played, iso_ms(max(dates)) if dates else None, legacy)

@@ -48,6 +48,11 @@ REST.
   and its position cleared; below MinResumePct the position is cleared; otherwise it is kept.
 - POST /UserItems/{id}/UserData from 10.9 (Jellyfin.Api/Controllers/ItemsController.cs); 10.8 has no
   such route: 404.
+- The library (each handler's docstring names its files): GET /Items listings with a user's views,
+  Fields, order, paging and counts as ItemsController.GetItems and the item repositories have them
+  (`_get_items`); GET /Library/MediaFolders (LibraryController.cs); played marks on both routes of
+  Jellyfin.Api/Controllers/PlaystateController.cs by version, with BaseItem.MarkPlayed's effect
+  (MediaBrowser.Controller/Entities/BaseItem.cs, `_played`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bridge.adapters.jellyfin.api import JellyfinError
-from bridge.adapters.jellyfin.library import label, library_entries
+from bridge.adapters.jellyfin.library import library_entries
 from bridge.item import Ids, Kind, Numbering
 from bridge.library import LibraryItem
 from bridge.outbox import Outbox
@@ -136,7 +136,7 @@ def test_items_without_ids_are_returned_for_the_matching_report(jf) -> None:
     entries = library_of(jf).read_library()
     home, holiday = one(entries, jf.home1), one(entries, jf.holiday)
     assert not home.item.ids and not holiday.item.ids
-    assert (label(home), home.watched, label(holiday), holiday.watched_at) == ("Home Videos S01E01", True,
+    assert (home.label, home.watched, holiday.label, holiday.watched_at) == ("Home Videos S01E01", True,
                                                                                "Holiday 2019", HOME_AT)
 
 
@@ -345,7 +345,7 @@ def test_a_sync_adds_jellyfin_plays_with_their_dates_and_marks_simkls_watches_wi
     first = sync_account("alice", simkl, base, box, [(adapter, Options(from_simkl=True))], now=T)
     plan = first.plans[adapter.name]
     assert first.queued == 4  # The Matrix, S01E01 and the two episodes of the S01E02-E03 file
-    assert sorted(label(e) for e, why in plan.skipped) == ["Holiday 2019", "Home Videos S01E01"]
+    assert sorted(e.label for e, why in plan.skipped) == ["Holiday 2019", "Home Videos S01E01"]
     assert Sender(box, lambda account: simkl).flush_once().sent == 4
     assert watches(emulator) == [("Breaking Bad", f"S01E0{n}", iso(BB_AT)) for n in (1, 2, 3)] + [
         ("Inception", "", iso(T - 3 * DAY)), ("The Matrix", "", iso(MATRIX_AT))]
