@@ -128,7 +128,7 @@ class JellyfinLibrary:
     def read_library(self) -> list[LibraryItem]:
         """Every movie and episode of the user's libraries, watched or not. A JellyfinError means the
         library was not read whole: no part of it is returned."""
-        user = self._user()
+        user = self._user(fresh=True)
         series = {norm_id(s.get("Id")): s for s in self._listing(userId=user, IncludeItemTypes="Series",
                                                                  Fields="ProviderIds", EnableUserData="false")}
         left_out = self._excluded()
@@ -153,10 +153,12 @@ class JellyfinLibrary:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def _user(self) -> str:
+    def _user(self, fresh: bool = False) -> str:
+        """The configured user's id; `fresh`: asked of the server now, so that a user renamed or
+        removed since the socket's last look is named as such rather than as an HTTP error."""
         if self.users.configured is None:
             raise JellyfinError("no `user:` is configured for this server: the sync reads one user's watched state")
-        if self.users.configured_id is None:
+        if fresh or self.users.configured_id is None:
             self.users.refresh()
         if self.users.configured_id is None:
             raise JellyfinError(f"user {self.users.configured!r} is not a user of this server")

@@ -211,11 +211,23 @@ def test_a_page_the_server_refuses_fails_the_whole_read(jf) -> None:
 
 @every_version
 def test_a_user_removed_since_fails_the_read_on_every_version(jf) -> None:
-    """10.8 lists items for an unknown userId without UserData (as if no user were given): read as
-    unwatched, that would be a wiped library."""
+    """Each read asks for the user's id anew; one removed while the read runs is caught too: 10.8
+    lists items for an unknown userId without UserData (as if no user were given), which read as
+    unwatched would be a wiped library, and 10.9+ answer 404."""
     adapter = library_of(jf)
     adapter.users.refresh()
     del jf.users[ALICE]
+    with pytest.raises(JellyfinError, match="'alice' is not a user of this server"):
+        adapter.read_library()
+    jf.users[ALICE] = "alice"
+    real = adapter.api.query_items
+
+    def removed_after_the_series(**params: Any):
+        if params.get("IncludeItemTypes") == "Movie,Episode":
+            jf.users.pop(ALICE, None)
+        return real(**params)
+
+    adapter.api.query_items = removed_after_the_series
     with pytest.raises(JellyfinError, match="no UserData" if jf.version == "10.8.13" else "HTTP 404"):
         adapter.read_library()
 
