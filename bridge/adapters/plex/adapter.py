@@ -44,9 +44,13 @@ from bridge.backoff import Backoff
 from bridge.config import PlexServer
 from bridge.events import EventError, PlayEvent, Resume, State
 from bridge.http import HttpError, HttpServer
-from bridge.library import LibraryItem
+from bridge.library import LibraryHolder, LibraryItem
 
 log = logging.getLogger("bridge.adapters.plex")
+
+
+class NotTheOwner(Exception):
+    """resume_user names another user than the token's: their library is not this token's to read."""
 
 
 class PlexAdapter(AdapterBase):
@@ -61,7 +65,7 @@ class PlexAdapter(AdapterBase):
         self.clock = clock
         self.ping_interval, self.watchdog, self.timeout = ping_interval, watchdog, timeout
         self.api = PlexApi(self.name, cfg.url, cfg.token, timeout=timeout)
-        self.library = PlexLibrary(self.api, self.name, cfg.exclude_libraries, log)
+        self._library = PlexLibrary(self.api, self.name, cfg.exclude_libraries, log)
         self.plays: dict[str, Play] = {}  # by sessionKey
         self._skipped: dict[str, str] = {}  # sessionKey -> ratingKey not sent (excluded, no id)
         self._socket: AlertSocket | None = None
@@ -233,12 +237,18 @@ class PlexAdapter(AdapterBase):
         user = self.cfg.resume_user
         if not resumes or not user:
             return 0
-        name, email = self.api.owner()
-        if user.casefold() not in {name.casefold(), email.casefold()}:
-            self._once("resume-user", logging.WARNING, "resume_user %r is not the server's owner %r: setting "
-                       "%r's resume points needs that user's own token; skipped", user, name or email, user)
+        if (other := self._not_the_owner(user)) is not None:
+            self._once("resume-user", logging.WARNING, "%s: setting %r's resume points needs that user's own token; "
+                       "skipped", other, user)
             return 0
         return ResumeWriter(self.name, self.api, self.cfg.exclude_libraries).apply(resumes)
+
+    def _not_the_owner(self, user: str) -> str | None:
+        """Why `user` is not the server's owner, the token's user (None when they are)."""
+        name, email = self.api.owner()
+        if user.casefold() in {name.casefold(), email.casefold()}:
+            return None
+        return f"resume_user {user!r} is not the server's owner {name or email!r}"
 
     def resume_owner(self) -> tuple[str, str, str] | None:
         """The resume_user by the name plays show (what `users:` rules match), also when it is given as
@@ -253,13 +263,35 @@ class PlexAdapter(AdapterBase):
             return ("plex", self.cfg.name, user)
         return ("plex", self.cfg.name, name if name and user.casefold() == email.casefold() else user)
 
-    # -- the library (bridge/sync/runner.py LibraryHolder): the token's user's, the owner's ----
+    # -- the library (bridge/library.py LibraryHolder) -------------------------------------------
+
+    def library(self) -> LibraryHolder | None:
+        """The watched state a listing shows is the token's user's, the owner's: the sync gives it to
+        the account resume_user (the owner) maps to, so without one it is nobody's."""
+        return self if self.cfg.resume_user else None
 
     def read_library(self) -> list[LibraryItem]:
-        return self.library.read()
+        if (why := self._not_the_owners()) is not None:
+            raise NotTheOwner(why)
+        return self._library.read()
 
     def mark_watched(self, marks: list[tuple[LibraryItem, float | None]]) -> int:
-        return self.library.mark_watched(marks)
+        return self._library.mark_watched(marks) if self._owners_to_mark(len(marks), "marked watched") else 0
 
     def mark_unwatched(self, entries: list[LibraryItem]) -> int:
-        return self.library.mark_unwatched(entries)
+        return self._library.mark_unwatched(entries) if self._owners_to_mark(len(entries), "marked unwatched") else 0
+
+    def _not_the_owners(self) -> str | None:
+        user = self.cfg.resume_user or ""
+        other = self._not_the_owner(user)
+        return None if other is None else (f"{other}: this token reads and marks the owner's library; {user}'s "
+                                           "needs their own token, in a server entry of its own")
+
+    def _owners_to_mark(self, count: int, what: str) -> bool:
+        try:
+            why = self._not_the_owners()
+        except ERRORS as exc:
+            why = f"the server's owner could not be read: {exc}"
+        if why is not None and count:
+            log.warning("%s: %d items not %s: %s", self.name, count, what, why)
+        return why is None

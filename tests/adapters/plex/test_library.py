@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
+from bridge.adapters.plex.adapter import NotTheOwner
 from bridge.adapters.plex.api import ERRORS
-from bridge.adapters.plex.library import label
 from bridge.item import Ids, Kind, Numbering
 from bridge.library import LibraryItem
 from bridge.outbox import Outbox
@@ -31,9 +31,16 @@ T = 1_700_000_000
 DAY = 86_400
 
 
+def owners(plex: PlexStandIn, page: int = 2, **cfg: Any) -> Any:
+    """An adapter with the owner's (the stand-in's) token whose library the sync takes: resume_user is
+    the owner, alice."""
+    adapter = adapter_for(plex, **{"resume_user": "alice", **cfg})
+    adapter._library.page = page
+    return adapter
+
+
 def read(plex: PlexStandIn, page: int = 2, **cfg: Any) -> tuple[Any, dict[str, LibraryItem]]:
-    adapter = adapter_for(plex, **cfg)
-    adapter.library.page = page
+    adapter = owners(plex, page, **cfg)
     return adapter, {e.ref: e for e in adapter.read_library()}
 
 
@@ -86,7 +93,7 @@ def test_items_are_mapped_like_live_plays_whatever_their_guid(plex) -> None:
     bebop = got["305"]  # HAMA's anidb mode: AniDB's own numbering
     assert (bebop.item.ids, bebop.item.numbering, bebop.item.episodes) == (Ids(anidb=23), Numbering.ANIDB, (5,))
     holiday = got["600"]  # local://: returned without ids, for the matching report
-    assert not holiday.item.ids and label(holiday) == "Holiday 2023 (plex item 600)"
+    assert not holiday.item.ids and holiday.label == "Holiday 2023"
     assert not any(e.watched for e in got.values())
 
 
@@ -141,8 +148,7 @@ def test_an_episode_added_while_the_library_is_paged_is_read_once(plex) -> None:
         return handler
 
     on_route(plex, r"/library/sections/(\d+)/all", growing)
-    adapter = adapter_for(plex)
-    adapter.library.page = 2
+    adapter = owners(plex)
     refs = [e.ref for e in adapter.read_library() if e.item.kind is Kind.EPISODE]
     assert sorted(refs) == sorted(set(refs))
     assert {"202", "203", "503", "540", "541", "542", "305"} <= set(refs)
@@ -153,8 +159,7 @@ def test_a_page_the_server_fails_fails_the_whole_read(plex) -> None:
         return lambda req: (500, "<html/>") if req.headers.get("x-plex-container-start") == "2" else real(req)
 
     on_route(plex, r"/library/sections/(\d+)/all", failing_second_page)
-    adapter = adapter_for(plex)
-    adapter.library.page = 2
+    adapter = owners(plex)
     with pytest.raises(ERRORS, match="500"):
         adapter.read_library()
 
@@ -164,6 +169,24 @@ def test_an_item_whose_attributes_do_not_parse_is_returned_without_ids(plex) -> 
     _, got = read(plex)
     odd = got["700"]
     assert not odd.item.ids and (odd.watched, odd.watched_at, odd.title) == (True, T, "Odd")
+
+
+def test_the_library_is_the_owners_and_offered_for_the_owners_account_only(plex, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.adapters.plex")
+    assert adapter_for(plex).library() is None  # no resume_user: nobody's to sync
+    by_email = adapter_for(plex, resume_user="alice@example.com")
+    assert by_email.library() is by_email and by_email.resume_owner() == ("plex", "home", "alice")
+    bob = adapter_for(plex, resume_user="bob")  # bob's watched state needs bob's own token
+    with pytest.raises(NotTheOwner, match=r"resume_user 'bob' is not the server's owner 'alice'.*bob's needs their own"):
+        bob.read_library()
+    _, got = read(plex)
+    assert bob.mark_watched([(got["100"], T)]) == 0 and bob.mark_unwatched([got["100"]]) == 0
+    assert "viewCount" not in plex.items["100"]
+    assert [r.getMessage() for r in caplog.records if "not marked" in r.getMessage()] == [
+        "plex/home: 1 items not marked watched: resume_user 'bob' is not the server's owner 'alice': this token "
+        "reads and marks the owner's library; bob's needs their own token, in a server entry of its own",
+        "plex/home: 1 items not marked unwatched: resume_user 'bob' is not the server's owner 'alice': this token "
+        "reads and marks the owner's library; bob's needs their own token, in a server entry of its own"]
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -212,7 +235,7 @@ def test_a_failed_mark_is_one_line_and_the_rest_carry_on(plex, caplog) -> None:
     assert plex.items["305"]["viewCount"] == 1
     lines = [r.getMessage() for r in caplog.records if "not marked" in r.getMessage()]
     assert len(lines) == 3
-    assert "The Matrix (plex item 100) not marked watched" in lines[0] and "500" in lines[0]
+    assert "The Matrix (plex item 100) not marked watched" in lines[0] and "(500)" in lines[0]
     assert "The Office S01E03 (plex item 503) not marked watched: not on the server any more" in lines[1]
     assert "'movie:1' names no Plex item" in lines[2]
 
@@ -259,7 +282,7 @@ def test_a_sync_adds_plex_plays_with_their_real_dates_and_a_re_run_adds_nothing(
     plex.view("202", T - 30 * DAY)
     mark_by_hand(plex, "202")  # the season marked played since: the history keeps the viewing's date
     plex.view("400", T - 2 * DAY)  # Back to the Future, in the excluded Home Videos
-    adapter = adapter_for(plex)
+    adapter = owners(plex)
     simkl, box, base = make_client(emulator), Outbox(tmp_path / "outbox.sqlite"), Baseline(tmp_path / "sync.sqlite")
     first = sync_account("alice", simkl, base, box, [(adapter, Options())], now=T)
     assert first.queued == 2
@@ -276,7 +299,7 @@ def test_a_watch_on_simkl_is_marked_on_plex_by_a_sync(plex, emulator, tmp_path) 
     simkl = make_client(emulator)
     simkl.add_history({"shows": [{"ids": {"tvdb": 73244}, "seasons": [{"number": 1, "episodes": [
         {"number": 3, "watched_at": iso(T - 7 * DAY)}]}]}]})
-    adapter = adapter_for(plex)
+    adapter = owners(plex)
     box, base = Outbox(tmp_path / "outbox.sqlite"), Baseline(tmp_path / "sync.sqlite")
     report = sync_account("alice", simkl, base, box, [(adapter, Options(from_simkl=True))], now=T)
     assert [(a.entry.ref, a.watched_at) for a in report.plans[adapter.name].actions] == [("503", T - 7 * DAY)]
