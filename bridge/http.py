@@ -2,39 +2,47 @@
 addon's /event, a status page) and the local Simkl emulator both run on it.
 
 Handlers are registered per route; this module only does transport: routing (exact paths and
-`{name}` segments), size limits, the shared secret, JSON replies with extra headers, and turning
-any handler failure into a one-line log and an error status so one bad request never takes the
-server down.
+`{name}` segments, HEAD wherever GET is, 405 for another method of a known path), size limits, the
+shared secret, JSON replies with extra headers, and turning any handler failure into a one-line log
+and an error status so one bad request never takes the server down. What a connection may do (its
+timeouts, how many at once, how a body is framed) is bridge/http_conn.py.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
+
+from bridge.http_conn import BoundedServer, RequestCut
+from bridge.wire import EventError, loads
 
 log = logging.getLogger("bridge.http")
 
 MAX_BODY = 4 * 1024 * 1024  # Plex payloads with cast lists are ~20 KB; thumbnails are streamed past
 # How long the serving loop sleeps with nothing to do; stop() wakes it early.
 IDLE_POLL = 3600.0
+# A request must arrive whole within READ_TIMEOUT s (a 4 MB body over a LAN takes well under one);
+# a kept-alive connection waits IDLE_TIMEOUT s for the next; a reply must be taken within WRITE_TIMEOUT s.
+READ_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT = 30.0, 15.0, 10.0
+# Served at once: the household's servers and players, with room to spare; one more is answered 503.
+MAX_CONNECTIONS = 64
 
 
 class HttpError(Exception):
     """Raised by a handler to answer `status` with a one-line reason (logged, sent as JSON)."""
 
-    def __init__(self, status: int, reason: str):
+    def __init__(self, status: int, reason: str, headers: dict[str, str] | None = None):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.headers = headers or {}
 
 
 class Hangup(Exception):
@@ -71,10 +79,11 @@ class Request:
         return self._body
 
     def json(self) -> Any:
+        """The body as JSON (UTF-8, bounded: bridge.wire.loads); 400 when it is not."""
         try:
-            return json.loads(self.body())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise HttpError(400, f"body is not JSON ({exc})") from None
+            return loads(self.body())
+        except EventError as exc:
+            raise HttpError(400, str(exc)) from None
 
     @property
     def consumed(self) -> bool:
@@ -121,13 +130,25 @@ class HttpServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, secret: str = "", *, name: str = "bridge-http",
                  keep_alive: bool = False, fallback: Handler | None = None,
-                 error_body: Callable[[int, str], Any] = _error_json):
+                 error_body: Callable[[int, str], Any] = _error_json, read_timeout: float = READ_TIMEOUT,
+                 idle_timeout: float = IDLE_TIMEOUT, write_timeout: float = WRITE_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS):
         self.secret, self.name, self.keep_alive = secret, name, keep_alive
         self.fallback, self.error_body = fallback, error_body
+        self.read_timeout, self.idle_timeout, self.write_timeout = read_timeout, idle_timeout, write_timeout
         self.routes: dict[tuple[str, str], Route] = {}
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = BoundedServer((host, port), self, max_connections)
         self._thread: threading.Thread | None = None
+
+    @property
+    def refused(self) -> int:
+        """Connections answered 503 because `max_connections` were being served."""
+        return self._server.refused
+
+    @property
+    def serving(self) -> int:
+        """Connections being served now, each by a thread of its own."""
+        return self._server.serving
 
     @property
     def url(self) -> str:
@@ -193,17 +214,27 @@ class HttpServer:
             found = self._find(method, "/" + rest)
             if found is not None and found[0].secret:  # /<secret>/rest-of-path
                 return (*found, "/" + rest, head)
-        if self.fallback is not None:
-            return Route(method, path, self.fallback, secret=False), {}, path, None
         return None
 
+    def _allowed(self, path: str) -> list[str]:
+        """The methods some route answers at `path` (HEAD wherever GET is)."""
+        methods = {m for m in {r.method for r in self.routes.values()} if self._resolve(m, path) is not None}
+        return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
+
     def dispatch(self, method: str, raw_path: str, headers: dict[str, str], stream: BinaryIO,
-                 client: str) -> tuple[Response, Request | None]:
-        """The reply, and the request when a handler saw it. A handler's Hangup goes through."""
+                 client: str) -> tuple[Response | None, Request | None]:
+        """The reply (None: the handler hung up), and the request when a handler saw it."""
         parts = urlsplit(raw_path)
         query = parse_qs(parts.query)
-        resolved = self._resolve(method, parts.path.rstrip("/") or "/")
+        path = parts.path.rstrip("/") or "/"
+        resolved = self._resolve("GET" if method == "HEAD" else method, path)
+        if resolved is None and self.fallback is not None:
+            resolved = Route(method, path, self.fallback, secret=False), {}, path, None
         if resolved is None:
+            allowed = self._allowed(path)
+            if allowed:
+                return Response(405, self.error_body(405, f"{method} is not allowed here (allowed: {', '.join(allowed)})"),
+                                {"Allow": ", ".join(allowed)}), None
             return Response(404, self.error_body(404, "no such route")), None
         route, params, path, in_path = resolved
         given = in_path or headers.get("x-bridge-secret") or next(iter(query.get("secret", [])), None)
@@ -218,58 +249,13 @@ class HttpServer:
         try:
             reply = route.handler(request)
         except Hangup:
-            raise
-        except HttpError as exc:
-            log.warning("%s %s from %s: %s", method, path, client, exc.reason)
-            return Response(exc.status, self.error_body(exc.status, exc.reason)), request
+            return None, request
+        except (HttpError, RequestCut) as exc:
+            status, reason = (exc.status, exc.reason) if isinstance(exc, HttpError) else (exc.status, str(exc))
+            log.warning("%s %s from %s: %s", method, path, client, reason)
+            extra = exc.headers if isinstance(exc, HttpError) else {}
+            return Response(status, self.error_body(status, reason), extra), request
         except Exception as exc:  # a handler bug must not take the server down
             log.error("%s %s from %s: handler failed: %s: %s", method, path, client, type(exc).__name__, exc)
             return Response(500, self.error_body(500, "internal error")), request
         return (reply if isinstance(reply, Response) else Response(*reply)), request
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in two sends; with Nagle on, the body waits for the peer's
-            # delayed ACK (about 40 ms a reply).
-            disable_nagle_algorithm = True
-
-            def _serve(self) -> None:
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                try:
-                    reply, request = server.dispatch(self.command, self.path, headers, cast(BinaryIO, self.rfile),
-                                                     self.client_address[0])
-                except Hangup:
-                    self.close_connection = True
-                    return
-                self.send_response(reply.status)
-                data = b""
-                if reply.status != 204:
-                    data, ctype = _encode(reply.body)
-                    # a reply's own Content-Type (an HTML page) wins over the one its body type implies
-                    self.send_header("Content-Type", reply.headers.pop("Content-Type", ctype))
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                # A body that was not read (refused early) would desync the next request: close.
-                if not (server.keep_alive and request is not None and request.consumed):
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                # The stdlib line holds the request path, which may carry the secret: say nothing.
-                pass
-
-        return _Handler
-
-
-def _encode(body: Any) -> tuple[bytes, str]:
-    if isinstance(body, (bytes, str)):
-        return (body.encode() if isinstance(body, str) else body), "text/plain; charset=utf-8"
-    return json.dumps(body).encode(), "application/json"

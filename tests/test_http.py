@@ -60,7 +60,7 @@ def test_wrong_or_missing_secret_is_refused_and_not_logged(server, caplog) -> No
 
 def test_bad_input_gets_a_one_line_reason_and_the_server_keeps_going(server) -> None:
     r = requests.post(f"{server.url}/{SECRET}/echo", data=b"{not json", timeout=5)
-    assert r.status_code == 400 and r.json()["error"].startswith("body is not JSON")
+    assert r.status_code == 400 and r.json()["error"].startswith("body: not JSON")
     assert requests.post(f"{server.url}/{SECRET}/picky", data=b"x", timeout=5).json() == {"error": "payload.Metadata: missing"}
     assert requests.post(f"{server.url}/{SECRET}/boom", data=b"x", timeout=5).status_code == 500
     assert requests.get(f"{server.url}/open", timeout=5).text == "hello"
