@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from bridge.item import INT_IDS, STR_IDS, Ids, Numbering
-from bridge.wire import EventError, digits
+from bridge.wire import EventError, digits, one_line, shown
 
-_IMDB = re.compile(r"(tt\d{5,10})")
+_IMDB = re.compile(r"(tt\d{5,10})", re.ASCII)
 
 # Provider names as servers spell them -> Simkl id key.
 ALIASES = {
@@ -73,7 +73,7 @@ def clean_ids(raw: Mapping[str, Any], where: str = "ids", strict: bool = True) -
         parsed = parse_imdb(value) if key in STR_IDS else parse_int_id(value)
         if parsed is None:
             if strict:
-                raise EventError(f"{where}.{name}: {value!r} is not a valid {key} id")
+                raise EventError(f"{where}.{one_line(str(name))}: {shown(value)} is not a valid {key} id")
             continue
         out.setdefault(key, parsed)
     assert set(out) <= set(INT_IDS) | set(STR_IDS)

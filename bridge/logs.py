@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from bridge.times import iso_ms
+from bridge.wire import one_line
 
 Format = Literal["text", "json"]
 FORMATS: tuple[Format, ...] = ("text", "json")
@@ -31,7 +32,8 @@ def _not_watchdog_stopping(record: logging.LogRecord) -> bool:
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{iso_ms(record.created)} {record.levelname} {record.name}: {record.getMessage()}"
+        # A line break in a value the message quotes (an id, a title) must not start a line of its own.
+        line = f"{iso_ms(record.created)} {record.levelname} {record.name}: {one_line(record.getMessage())}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

@@ -59,7 +59,7 @@ def to_resume(account: str, playback: dict[str, Any]) -> Resume | None:
         paused_at = parse_iso(playback["paused_at"])
         if paused_at is None:
             raise ValueError(f"paused_at {playback['paused_at']!r} is not a time")
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:  # whatever Simkl's JSON held
         log.warning("%s: ignoring malformed playback %r: %s", account, playback.get("id"), exc)
         return None
     if kind is Kind.EPISODE and (season is None or number is None):

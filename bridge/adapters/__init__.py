@@ -8,10 +8,10 @@ Each function takes the file's bytes and returns a PlayEvent, or raises EventErr
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable
 
 from bridge.events import EventError, PlayEvent, from_json
+from bridge.wire import loads
 
 MAP_SOURCES: dict[str, str] = {
     "event": "bridge.adapters:map_event",
@@ -24,11 +24,7 @@ MAP_SOURCES: dict[str, str] = {
 
 
 def map_event(payload: bytes) -> PlayEvent:
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EventError(f"not JSON: {exc}") from None
-    return from_json(data)
+    return from_json(loads(payload, "event"))
 
 
 def mapper(source: str) -> Callable[[bytes], PlayEvent]:

@@ -22,10 +22,15 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from bridge.config.settings import REFUSED, Config, Loc
+from bridge.wire import one_line
 
 
 class ConfigError(ValueError):
     """One line: file, line, key path, what is wrong."""
+
+
+# No config has this many values; a file that expands to more is an alias bomb.
+MAX_NODES = 100_000
 
 
 _CONFIG = TypeAdapter(Config)
@@ -43,11 +48,16 @@ def parse(text: str, name: str = "<string>") -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark else name
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where}: not valid YAML ({problem})") from None
+        raise ConfigError(one_line(f"{where}: not valid YAML ({problem})")) from None
     if root is None:
         raise ConfigError(f"{name}: the file is empty")
     document = _Document(name)
-    data = document.value(root, ())
+    try:
+        data = document.value(root, ())
+    except yaml.YAMLError as exc:  # a tag no safe constructor knows, a bad !!timestamp
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(one_line(f"{name}{f':{mark.line + 1}' if mark else ''}: not valid YAML ({problem})")) from None
     try:
         return _CONFIG.validate_python(data)
     except ValidationError as exc:
@@ -61,21 +71,37 @@ class _Document:
         self.name = name
         self.lines: dict[Loc, int] = {}  # where each value starts
         self.key_lines: dict[Loc, int] = {}  # where each mapping key is written
+        self._open: set[int] = set()  # the nodes being read: an alias back to one of them is a loop
+        self._left = MAX_NODES
 
     def fail(self, line: int | None, loc: Loc, reason: str) -> ConfigError:
-        return ConfigError(f"{self.name}{f':{line}' if line else ''}: {_path(loc)}: {reason}")
+        return ConfigError(one_line(f"{self.name}{f':{line}' if line else ''}: {_path(loc)}: {reason}"))
 
     def value(self, node: yaml.Node, loc: Loc) -> Any:
         self.lines[loc] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
+        self._left -= 1
+        if self._left < 0:  # aliases of aliases: a few lines can stand for billions of values
+            raise self.fail(self.lines[loc], loc, f"more than {MAX_NODES} values (aliases repeating aliases?)")
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            return self.scalar(node, loc)
+        if id(node) in self._open:
+            raise self.fail(self.lines[loc], loc, "an alias of the value it is inside (a loop)")
+        self._open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.value(v, (*loc, i)) for i, v in enumerate(node.value)]
             out = {}
             for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise self.fail(key_node.start_mark.line + 1, loc, "a key must be a plain name, not a list or a mapping")
                 key = (*loc, str(key_node.value))
                 self.key_lines[key] = key_node.start_mark.line + 1
                 out[str(key_node.value)] = self.value(value_node, key)
             return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.value(v, (*loc, i)) for i, v in enumerate(node.value)]
+        finally:
+            self._open.discard(id(node))
+
+    def scalar(self, node: yaml.Node, loc: Loc) -> Any:
         value = yaml.SafeLoader(" ").construct_object(node, deep=True)
         return self.substitute(value, loc) if isinstance(value, str) else value
 

@@ -14,7 +14,6 @@ What Jellyfin tells us, and what it does not:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from urllib.parse import parse_qsl
 from bridge.events import EventError, Ids, Kind, PlayEvent, State
 from bridge.ids import clean_ids, numbering_for
 from bridge.times import ticks_to_seconds
-from bridge.wire import digits, is_count
+from bridge.wire import digits, is_count, loads, one_line
 
 # A multi-episode file spans a handful of episodes; a wider range is a broken IndexNumberEnd.
 MAX_EPISODES_PER_FILE = 50
@@ -188,10 +187,7 @@ def parse_webhook_body(payload: bytes) -> dict[str, Any]:
         raise EventError(f"jellyfin webhook: not UTF-8 text ({exc.reason})") from None
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
-        try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise EventError(f"jellyfin webhook: not JSON: {exc}") from None
+        data = loads(stripped, "jellyfin webhook")
         if not isinstance(data, dict):
             raise EventError("jellyfin webhook: expected a JSON object")
         return data
@@ -213,10 +209,7 @@ def map_webhook(payload: bytes) -> PlayEvent:
 def map_session(payload: bytes) -> PlayEvent:
     """`simkl-bridge map --from jellyfin-session FILE`: one SessionInfo, the GET /Sessions array (the
     first playing session counts) or a websocket `Sessions` message."""
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EventError(f"not JSON: {exc}") from None
+    data = loads(payload, "jellyfin session")
     if isinstance(data, dict) and isinstance(data.get("Data"), list):
         data = data["Data"]
     sessions = data if isinstance(data, list) else [data]
@@ -231,7 +224,8 @@ def _event(fields: Mapping[str, Any], wire: _Wire, raw_ids: Mapping[str, Any], s
            play: _Play, completed: bool = False) -> PlayEvent:
     where = wire.where
     kind = fields.get(wire.type)
-    label = f"{where} {kind or 'item'} {_shown(_text(fields.get('Name')))} ({_text(fields.get(wire.id)) or 'no id'})"
+    item_id = one_line(_text(fields.get(wire.id))) or "no id"
+    label = f"{where} {one_line(str(kind or 'item'))} {_shown(_text(fields.get('Name')))} ({item_id})"
     if kind not in ("Movie", "Episode"):
         raise NotMatched(f"{label}: only movies and episodes are sent to Simkl")
     runtime = _whole(fields.get(wire.runtime), f"{where}.{wire.runtime}") or 0

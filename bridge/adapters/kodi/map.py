@@ -11,12 +11,11 @@ What Kodi tells us, and what it does not:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bridge.events import EventError, Ids, Kind, PlayEvent, State
 from bridge.ids import clean_ids, numbering_for, parse_imdb
-from bridge.wire import is_count, is_number
+from bridge.wire import is_count, is_number, loads
 
 
 class NotInLibrary(EventError):
@@ -104,10 +103,7 @@ def event_from_item(
 def map_file(payload: bytes) -> PlayEvent:
     """`simkl-bridge map --from kodi FILE`: a Player.GetItem result, optionally with `tvshow`
     (GetTVShowDetails' tvshowdetails) and `properties` (GetProperties) objects beside `item`."""
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EventError(f"not JSON: {exc}") from None
+    data = loads(payload, "kodi")
     if isinstance(data, dict) and "result" in data:  # the whole JSON-RPC reply was saved
         data = data["result"]
     if not isinstance(data, dict) or not isinstance(data.get("item"), dict):

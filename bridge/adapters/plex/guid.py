@@ -39,8 +39,9 @@ _LEGACY = "com.plexapp.agents."
 _NO_ID_SCHEMES = ("local", "plex", _LEGACY + "none", _LEGACY + "localmedia")
 _GUID_LIST_PROVIDERS = ("imdb", "tmdb", "tvdb")  # what new agents put in an item's `Guid` list
 _MAL_AGENT = "net.fribbtastic.coding.plex.myanimelist"
-_HAMA = re.compile(r"(?P<source>anidb|tvdb|tmdb|tsdb|imdb)(?P<mode>\d?)-")
-_PATH = re.compile(r"(?P<id>[^/?]+)(?:/(?P<s>\d+)/(?P<e>\d+))?$")
+# ASCII digits only: `\d` alone takes any script's digits, which int() reads as numbers too.
+_HAMA = re.compile(r"(?P<source>anidb|tvdb|tmdb|tsdb|imdb)(?P<mode>\d?)-", re.ASCII)
+_PATH = re.compile(r"(?P<id>[^/?]+)(?:/(?P<s>\d+)/(?P<e>\d+))?$", re.ASCII)
 # The Kodi-nfo importers invent a long title hash when the nfo has no <id>; database ids are short.
 _NFO_ID_DIGITS = 8
 

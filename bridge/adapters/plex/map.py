@@ -12,14 +12,13 @@ Positions and durations are milliseconds on the wire, seconds in a PlayEvent.
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bridge.adapters.plex.guid import GuidMatch, guid_list_ids, known, parse_guid
 from bridge.events import EventError, Ids, Kind, Numbering, PlayEvent, State
-from bridge.wire import digits, is_count, is_number
+from bridge.wire import digits, is_count, is_number, loads, one_line
 
 
 class NotMatched(EventError):
@@ -285,10 +284,7 @@ def map_metadata(payload: bytes) -> PlayEvent:
 
 
 def _json(payload: bytes) -> Any:
-    try:
-        return json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EventError(f"not JSON: {exc}") from None
+    return loads(payload, "plex")
 
 
 def _object(payload: dict[str, Any], name: str) -> dict[str, Any]:
@@ -324,14 +320,14 @@ def _rating_key(meta: dict[str, Any]) -> str:
 def _label(meta: dict[str, Any]) -> str:
     key = meta.get("ratingKey")
     title = meta.get("title")
-    return f"{key} {title!r}" if isinstance(title, str) and title else f"{key}"
+    return f"{one_line(str(key))} {title!r}" if isinstance(title, str) and title else one_line(str(key))
 
 
 def _guids(meta: dict[str, Any]) -> str:
     entries = e if isinstance(e := meta.get("Guid"), list) else []
     found: Iterable[Any] = [meta.get("guid")] + [g.get("id") for g in entries if isinstance(g, dict)]
     shown = [g for g in found if isinstance(g, str) and g]
-    return ", ".join(shown) if shown else "(none)"
+    return one_line(", ".join(shown)) if shown else "(none)"
 
 
 def _text(meta: dict[str, Any], name: str) -> str:
