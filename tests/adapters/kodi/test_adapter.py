@@ -38,10 +38,13 @@ def test_while_a_film_simply_plays_its_position_is_read_every_heartbeat(scripted
     (beat, *_) = eventually(lambda: [e for e in events[1:] if e.position == 900.0], "a heartbeat read")
     assert beat.state is State.PLAYING and beat.session == events[0].session
     # Kodi no longer answers: nothing made up, and the play still ends properly.
-    kodi.library["Player.GetProperties"] = lambda p: None
-    time.sleep(0.2)
-    seen = len(events)
-    time.sleep(0.6)
+    unanswered = []
+    kodi.library["Player.GetProperties"] = lambda p: unanswered.append(p)
+    # A heartbeat already in flight when the library changed may still add its event: two calls
+    # answered with None mean the one in flight is done. Then three more heartbeats add nothing.
+    eventually(lambda: len(unanswered) >= 2, "two heartbeats answered with nothing")
+    seen, asked = len(events), len(unanswered)
+    eventually(lambda: len(unanswered) >= asked + 3, "three more heartbeats")
     assert len(events) == seen
     kodi.notify("Player.OnStop", end=True, item={"id": 1, "type": "movie"})
     eventually(lambda: events[-1].state is State.STOPPED, "the stop")
@@ -131,7 +134,7 @@ def test_a_movie_played_to_the_end_is_marked_once_with_its_tmdb_id(kodi, kodi_br
     assert watch["title"] == "The Matrix" and watch["type"] == "movie"
     (post,) = [r["body"] for r in emulator.requests if r["method"] == "POST" and r["path"] == "/sync/history"]
     assert post["movies"][0]["ids"] == {"tmdb": 603, "imdb": "tt0133093"}
-    time.sleep(1)
+    eventually(lambda: bridge.outbox.pending() == 0, "the outbox to record the watch sent")
     assert len(watches(emulator)) == 1 and bridge.outbox.pending() == 0
 
 
@@ -189,14 +192,14 @@ def test_a_loose_file_is_not_sent_and_logged_once(kodi, kodi_bridge, emulator, c
 
 
 @real_kodi
-@real_kodi
 def test_kodi_killed_mid_play_is_reconnected(kodi, kodi_bridge, emulator, caplog) -> None:
     """Runs last in the module: it restarts the shared Kodi."""
     caplog.set_level(logging.INFO, logger="bridge.adapters.kodi")
     bridge, adapter = kodi_bridge()
     kodi.play(kodi.movie)
     kodi.seek(30)
-    time.sleep(1)
+    # The session the bridge closes when Kodi dies must know the seek: it is where the resume point goes.
+    eventually(lambda: any(s.event.progress >= 25 for s in bridge.engine.sessions.values()), "the bridge to see the seek to 30%")
     kodi.kill()
     eventually(lambda: not adapter.supervisor.connected.is_set(), "the adapter to see the drop")
     kodi.start()
