@@ -22,10 +22,12 @@ from bridge.engine import MARK_MEMORY, Engine
 from bridge.events import EventError, PlayEvent, from_json
 from bridge.http import HttpError, HttpServer, Request
 from bridge.outbox import Outbox
+from bridge.outbox_guard import OutboxError
 from bridge.reconcile import Summary, marks_for, reconcile_account
 from bridge.sender import Sender
 from bridge.simkl.auth import TokenStore
 from bridge.simkl.client import ClientConfig, SimklClient, SimklError
+from bridge.writes import Write
 
 log = logging.getLogger("bridge.daemon")
 
@@ -60,6 +62,7 @@ class Bridge:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pruned_at = float("-inf")
+        self._tick_failed = ""  # the outbox failure the ticker last met, said once
         self.engine = self._make_engine(config)
         self.engine.seed_marks(self.outbox.marks_since(clock() - MARK_MEMORY))
         self.sender = Sender(self.outbox, self.client_for, batch_size=config.outbox.batch_size)
@@ -125,27 +128,51 @@ class Bridge:
     # -- the data path --------------------------------------------------------------------------
 
     def sink(self, event: PlayEvent) -> None:
-        """Adapters call this from their own threads for every normalized event."""
+        """Adapters call this from their own threads for every normalized event. It returns once the
+        event's writes are committed; when they cannot be, the engine forgets the event and the
+        sender is told 503 (HttpError), so nothing is acknowledged that a restart would not find."""
         with self._lock:
             writes = self.engine.handle(event)
-            for write in writes:
-                self.outbox.enqueue(write)
-        if writes:
-            self._wake.set()
+            try:
+                self._store(writes)
+            except OutboxError as exc:
+                raise HttpError(503, f"not stored, send it again later: {exc}", {"Retry-After": "60"}) from None
+
+    def _store(self, writes: list[Write]) -> None:
+        """Commit one decision's writes together, or undo the decision (OutboxError)."""
+        if not writes:
+            return
+        try:
+            self.outbox.enqueue_many(writes)
+        except OutboxError:
+            self.engine.revert()
+            raise
+        self._wake.set()
 
     def tick(self, now: float | None = None) -> None:
+        """Close silent sessions; hourly, prune and check the outbox. A failure is said once (it is
+        tried again at the next tick, with the sessions still open), and so is the recovery."""
         now = self.clock() if now is None else now
-        with self._lock:
-            writes = self.engine.tick(now)
-            for write in writes:
-                self.outbox.enqueue(write)
-        if writes:
-            self._wake.set()
-        if now - self._pruned_at >= PRUNE_EVERY:
-            self._pruned_at = now
-            # Marks outlive the writes they came from for as long as dedupe and reconciliation look back.
-            self.outbox.prune(sent_before=now - self.config.outbox.keep_sent_days * 86400.0,
-                              marks_before=now - max(MARK_MEMORY, RECONCILE_LOOKBACK))
+        try:
+            with self._lock:
+                self._store(self.engine.tick(now))
+            if now - self._pruned_at >= PRUNE_EVERY:
+                # Marks outlive the writes they came from for as long as dedupe and reconciliation look back.
+                self.outbox.prune(sent_before=now - self.config.outbox.keep_sent_days * 86400.0,
+                                  marks_before=now - max(MARK_MEMORY, RECONCILE_LOOKBACK))
+                problem = self.outbox.verify()
+                if problem:
+                    raise OutboxError(problem)
+                self.outbox.renew_seal()
+                self._pruned_at = now
+        except (OutboxError, OSError) as exc:
+            if not self._tick_failed:
+                log.error("outbox: %s; silent sessions close once it works again, events that write get 503", exc)
+            self._tick_failed = str(exc)
+            return
+        if self._tick_failed:
+            log.info("outbox: commits work again")
+            self._tick_failed = ""
 
     def flush(self) -> Any:
         """Send what is due now (tests and the demo call this; the sender thread does it in `run`)."""

@@ -18,6 +18,7 @@ import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from bridge.events import PlayEvent, State
@@ -51,6 +52,7 @@ class Session:
     start_progress: float  # where it began (a resumed tail starts past the threshold)
     marked: bool = False
     saved_progress: float | None = None  # progress of the last pause written for this session
+    heard: int = 0  # when it was last heard, in the engine's own count: `sessions` is in this order
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,11 @@ class Engine:
         self.recent: dict[tuple[str, str, str], tuple[float, SessionKey]] = {}
         self._recent_order: deque[tuple[float, tuple[str, str, str]]] = deque()
         self._unmapped: set[SessionKey] = set()
+        self._heard_count = 0
+        # What the last handle() or tick() changed, for revert(): each touched session as it was
+        # before, and how to take back each mark and playback write it remembered.
+        self._before: dict[SessionKey, Session | None] = {}
+        self._undo: list[Callable[[], None]] = []
 
     def reconfigure(self, resolve_account: ResolveAccount, *, threshold: float, session_timeout: float, send_start: bool) -> None:
         """A reloaded config's rules and settings, for every event and tick from now on."""
@@ -110,6 +117,9 @@ class Engine:
             self._remember_mark(account, item.key, at)
 
     def handle(self, event: PlayEvent) -> list[Write]:
+        """The writes `event` makes. The engine remembers them at once; a caller that cannot store
+        them calls `revert()` before anything else reaches the engine."""
+        self._before, self._undo = {}, []
         key: SessionKey = (event.source, event.server, event.session)
         account = self.resolve_account(event.source, event.server, event.user)
         if account is None:
@@ -121,7 +131,7 @@ class Engine:
                 )
             return []
         writes: list[Write] = []
-        session = self.sessions.get(key)
+        session = self._keep(key)
         if session is not None and (session.event.item_key != event.item_key or session.account != account
                                     or self._starts_over(session, event)):
             # The player moved on to another item within one session (playlists, next episode), or
@@ -136,6 +146,9 @@ class Engine:
 
     def tick(self, now: float) -> list[Write]:
         """Close sessions silent for longer than the timeout, from their last known position."""
+        # Forgetting first: what revert() takes back is then always the newest of what is remembered.
+        self._forget_older_than(now)
+        self._before, self._undo = {}, []
         writes: list[Write] = []
         while self.sessions:
             key, session = next(iter(self.sessions.items()))
@@ -143,9 +156,31 @@ class Engine:
                 break
             log.info("%s: silent for %.0f s; closing at %.0f%%", "/".join(key), now - session.event.at,
                      session.event.progress)
+            self._keep(key)
             writes += self._close(key, session, session.event.at)
-        self._forget_older_than(now)
         return writes
+
+    def revert(self) -> None:
+        """Forget what the last handle() or tick() decided, as its writes could not be stored: an
+        engine that remembered a mark nobody stored would not make it again for the resent event."""
+        for undo in reversed(self._undo):
+            undo()
+        for key, before in self._before.items():
+            self.sessions.pop(key, None)
+            if before is not None:
+                self.sessions[key] = before
+        if self._before:
+            ordered = sorted(self.sessions.items(), key=lambda item: item[1].heard)
+            self.sessions.clear()
+            self.sessions.update(ordered)
+        self._before, self._undo = {}, []
+
+    def _keep(self, key: SessionKey) -> Session | None:
+        """The session at `key`, kept as it is now for revert() (the first time in this call)."""
+        session = self.sessions.get(key)
+        if key not in self._before:
+            self._before[key] = replace(session) if session is not None else None
+        return session
 
     # -- transitions ----------------------------------------------------------------------------
 
@@ -183,6 +218,8 @@ class Engine:
         self._heard(key, session)
 
     def _heard(self, key: SessionKey, session: Session) -> None:
+        self._heard_count += 1
+        session.heard = self._heard_count
         self.sessions[key] = session
         self.sessions.move_to_end(key)
 
@@ -218,6 +255,7 @@ class Engine:
             log.info("%s: %s already marked for this viewing; not sent again", session.account, _describe(event))
             return []
         self._remember_mark(session.account, event.item_key, at)
+        self._undo.append(partial(self._unremember_mark, (session.account, event.item_key)))
         watched_at = iso(at)
         return [_write(session, HISTORY, watched_at, history_body(event, watched_at), at)]
 
@@ -238,6 +276,7 @@ class Engine:
         if event.addressed_by_episode_ids or self._echo(kind, session, key, event.at):
             return []
         recent = (session.account, event.item_key, kind)
+        self._undo.append(partial(self._restore_recent, recent, self.recent.get(recent)))
         self.recent[recent] = (event.at, key)
         self._recent_order.append((event.at, recent))
         if kind == PAUSE:
@@ -252,6 +291,18 @@ class Engine:
     def _remember_mark(self, account: str, item_key: str, at: float) -> None:
         self.marks.setdefault((account, item_key), []).append(at)
         self._mark_order.append((at, (account, item_key)))
+
+    def _unremember_mark(self, k: tuple[str, str]) -> None:
+        self._mark_order.pop()
+        self.marks[k].pop()
+        if not self.marks[k]:
+            del self.marks[k]
+
+    def _restore_recent(self, recent: tuple[str, str, str], before: tuple[float, SessionKey] | None) -> None:
+        self._recent_order.pop()
+        self.recent.pop(recent)
+        if before is not None:
+            self.recent[recent] = before
 
     def _forget_older_than(self, now: float) -> None:
         """Drop marks past MARK_MEMORY and playback writes past ECHO_WINDOW, oldest first: the cost

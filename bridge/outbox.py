@@ -22,8 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from bridge import outbox_guard as guard
 from bridge.item import Item
+from bridge.outbox_guard import OutboxError
 from bridge.outbox_migrate import v1_to_v2
 from bridge.writes import HISTORY, KINDS, PLAYBACK_KINDS, Write
 
@@ -86,21 +89,71 @@ class Entry:
 
 
 class Outbox:
-    def __init__(self, path: str | Path):
+    """`create=False` opens an outbox that exists (the CLI's commands): OutboxError when there is
+    none. Any file that cannot be trusted raises OutboxRefused (bridge/outbox_guard.py)."""
+
+    def __init__(self, path: str | Path, *, create: bool = True):
         self.path = str(path)
-        if self.path != ":memory:":
-            # The state dir also holds tokens: private to the user who runs the bridge.
-            Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._file = None if self.path == ":memory:" else Path(self.path)
         self._lock = threading.RLock()
+        self._broken = ""  # why commits are refused: the file was found damaged while running
+        seal = None
+        if self._file is not None:
+            if not create and not self._file.exists():
+                raise OutboxError(f"{self.path}: no outbox here yet (the bridge has not run with this state dir)")
+            # The state dir also holds tokens: private to the user who runs the bridge.
+            self._file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            seal = guard.read_seal(self._file)
+            guard.before_open(self._file, seal)
         # One connection shared under a lock: writes are few and small, and one connection keeps
         # SQLite's locking out of the picture for the adapter threads and the sender.
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        # Freed pages go back to the file system when pruning asks (must precede the first table).
-        self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db = self._connect()
+        self._opened = guard.file_id(self._file) if self._file is not None else None
         self._upgrade()
+        self._id = ""
+        self._sealing = create and self._file is not None  # the daemon's outbox, not a CLI command's look
+        if self._file is not None:
+            self._id = guard.own_id(self._db, self._file, seal)
+        if self._sealing:
+            self.renew_seal()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if self._file is not None:
+            guard.refuse_damaged(db, self._file)
+        # Freed pages go back to the file system when pruning asks (must precede the first table).
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA busy_timeout=10000")
+        return db
+
+    def renew_seal(self) -> None:
+        """Record this outbox's id and highest write beside it (at start, and hourly by the daemon)."""
+        if self._file is not None:
+            with self._lock:
+                guard.write_seal(self._file, self._id, guard.highest_write(self._db))
+
+    def verify(self) -> str:
+        """The daemon's hourly look at the file: '' when it is whole, else why every commit is refused
+        from now on (a file damaged under the bridge; restart it to have it copied aside)."""
+        with self._lock:
+            self._guard_file()
+            # A connection of its own: this one's page cache would answer for what the file holds.
+            fresh = sqlite3.connect(f"file:{quote(self.path)}?mode=ro", uri=True)
+            try:
+                problem = guard.damage(fresh)
+            finally:
+                fresh.close()
+            if problem and not self._broken:
+                self._broken = f"{self.path} is damaged ({problem}): restart the bridge to keep a copy and recover it"
+            return self._broken
+
+    def _guard_file(self) -> None:
+        """Before a commit: the path still names the opened file; if not, it is written back."""
+        if self._file is not None and guard.file_id(self._file) != self._opened:
+            self._db = guard.write_back(self._db, self._file, self._connect)
+            self._opened = guard.file_id(self._file)
 
     def _upgrade(self) -> None:
         """Create the tables, or bring an older file up to SCHEMA_VERSION, in one transaction."""
@@ -122,34 +175,46 @@ class Outbox:
             # A file made before incremental vacuum was asked for takes it only through one VACUUM.
             self._db.execute("VACUUM")
 
-    def _tx(self) -> _Transaction:
-        return _Transaction(self._db, self._lock)
+    def _tx(self) -> guard.Transaction:
+        return guard.Transaction(self)
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            try:
+                if self._sealing:
+                    self.renew_seal()
+            finally:
+                self._db.close()
 
     # -- writing --------------------------------------------------------------------------------
 
     def enqueue(self, write: Write) -> bool:
         """Commit a write. False when its idem_key is already known (sent, pending, parked or marked)."""
         with self._tx() as db:
-            if (db.execute("SELECT 1 FROM writes WHERE idem_key=?", (write.idem_key,)).fetchone()
-                    or db.execute("SELECT 1 FROM marks WHERE idem_key=?", (write.idem_key,)).fetchone()):
-                return False
-            # Simkl keeps one playback per item (latest wins), and a watch makes a playback moot:
-            # unsent start/pause writes for the item are superseded.
-            db.execute(
-                "DELETE FROM writes WHERE account=? AND item_key=? AND kind IN (?, ?) AND state='pending'",
-                (write.account, write.item_key, *PLAYBACK_KINDS),
-            )
-            cur = db.execute(
-                "INSERT INTO writes (account, kind, item_key, idem_key, body, at) VALUES (?, ?, ?, ?, ?, ?)",
-                (write.account, write.kind, write.item_key, write.idem_key, json.dumps(write.body), write.at),
-            )
-            if write.kind == HISTORY:
-                db.execute(MARK, (write.account, write.item_key, write.idem_key, json.dumps(write.item.to_json()),
-                                  write.at, cur.lastrowid))
+            return self._insert(db, write)
+
+    def enqueue_many(self, writes: list[Write]) -> list[bool]:
+        """Commit the writes of one event together: all of them, or none (OutboxError)."""
+        with self._tx() as db:
+            return [self._insert(db, write) for write in writes]
+
+    def _insert(self, db: sqlite3.Connection, write: Write) -> bool:
+        if (db.execute("SELECT 1 FROM writes WHERE idem_key=?", (write.idem_key,)).fetchone()
+                or db.execute("SELECT 1 FROM marks WHERE idem_key=?", (write.idem_key,)).fetchone()):
+            return False
+        # Simkl keeps one playback per item (latest wins), and a watch makes a playback moot:
+        # unsent start/pause writes for the item are superseded.
+        db.execute(
+            "DELETE FROM writes WHERE account=? AND item_key=? AND kind IN (?, ?) AND state='pending'",
+            (write.account, write.item_key, *PLAYBACK_KINDS),
+        )
+        cur = db.execute(
+            "INSERT INTO writes (account, kind, item_key, idem_key, body, at) VALUES (?, ?, ?, ?, ?, ?)",
+            (write.account, write.kind, write.item_key, write.idem_key, json.dumps(write.body), write.at),
+        )
+        if write.kind == HISTORY:
+            db.execute(MARK, (write.account, write.item_key, write.idem_key, json.dumps(write.item.to_json()),
+                              write.at, cur.lastrowid))
         return True
 
     def mark_sent(self, ids: Iterable[int], now: float = 0.0) -> None:
@@ -267,21 +332,3 @@ class Outbox:
 def _entry(row: tuple[Any, ...]) -> Entry:
     (id_, account, kind, item_key, idem_key, body, at, attempts, next_at, last_error) = row
     return Entry(id_, account, kind, item_key, idem_key, json.loads(body), at, attempts, next_at, last_error)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT under the outbox lock; ROLLBACK on any error."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock):
-        self.db, self.lock = db, lock
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.lock.acquire()
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        try:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.lock.release()

@@ -126,7 +126,7 @@ class Sender:
             for bucket in BUCKETS:
                 body.setdefault(bucket, []).extend(entry.body.get(bucket, []))
         body = {k: v for k, v in body.items() if v}
-        reply = self._deliver(batch, lambda: client.add_history(body), now, report)
+        reply = self._deliver(batch, lambda: client.add_history(body), now, report, mark=False)
         if reply is None:
             return
         missing = [e for e in batch if _is_missing(e, not_found_items(reply))]
@@ -136,9 +136,12 @@ class Sender:
             self.outbox.park([e.id for e in missing], "not found on Simkl", now)
             report.parked += len(missing)
             report.sent -= len(missing)
+        # Parked before the rest is marked sent: a crash in between leaves them pending (sent again,
+        # parked again), never recorded as delivered.
+        self.outbox.mark_sent([e.id for e in batch if e not in missing], now)
 
     def _deliver(self, entries: list[Entry], call: Callable[[], dict[str, Any]], now: float,
-                 report: FlushReport) -> dict[str, Any] | None:
+                 report: FlushReport, mark: bool = True) -> dict[str, Any] | None:
         ids = [e.id for e in entries]
         account = entries[0].account
         report.requests += 1
@@ -155,7 +158,8 @@ class Sender:
             raise
         except SimklError as exc:  # any other client failure: keep the write, try later
             self._close_gate(account, ids, str(exc), None, now, report)
-        self.outbox.mark_sent(ids, now)
+        if mark:
+            self.outbox.mark_sent(ids, now)
         report.sent += len(ids)
         if self.gates.pop(account, None) is not None:
             log.info("account %r: Simkl answers again; sending its queue", account)

@@ -22,6 +22,7 @@ from bridge import logs
 from bridge.config import Config, ConfigError, parse
 from bridge.config_watch import ConfigWatcher
 from bridge.daemon import Bridge
+from bridge.outbox_guard import OutboxError
 from bridge.simkl.auth import login_hint
 from bridge.state import DaemonLock, StateError, prepare
 
@@ -83,7 +84,7 @@ def run(config_path: Path, *, log_format: logs.Format = "text", log_file: Path |
             b = Bridge(config)
         except OSError as exc:
             raise Refused(_listen_error(config, exc)) from None
-    except (Refused, StateError) as exc:
+    except (Refused, StateError, OutboxError) as exc:  # an outbox that cannot be trusted: how to recover
         if lock is not None:
             lock.release()
         print(f"simkl-bridge: {exc}", file=sys.stderr, flush=True)
