@@ -228,7 +228,7 @@ class RealKodi:
 
     def ensure_running(self) -> None:
         if self.crashed():
-            self.proc = None
+            self.kill()  # what is left of the aborted one goes too: xvfb-run leaves its Xvfb running
             self.start()
 
     def _last_words(self) -> str:
