@@ -15,18 +15,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bridge import logs
 from bridge.accounts import AccountMap
 from bridge.adapters.base import Adapter
 from bridge.config import Config
+from bridge.config.changes import changed, needs_restart
 from bridge.engine import MARK_MEMORY, Engine
 from bridge.events import EventError, PlayEvent, from_json
 from bridge.http import HttpError, HttpServer, Request
 from bridge.outbox import Outbox
 from bridge.outbox_guard import OutboxError
+from bridge.outbox_view import OutboxView
 from bridge.reconcile import Summary, marks_for, reconcile_account
 from bridge.sender import Sender
-from bridge.simkl.auth import TokenStore
+from bridge.simkl.auth import TokenStore, login_hint, token_for
 from bridge.simkl.client import ClientConfig, SimklClient, SimklError
+from bridge.state import OUTBOX, create_private
+from bridge.sync.baseline import Baseline
+from bridge.sync.service import SyncService
+from bridge.web import Metrics, register
+from bridge.web.report import report
 from bridge.writes import Write
 
 log = logging.getLogger("bridge.daemon")
@@ -35,6 +43,10 @@ TICK_SECONDS = 15.0
 # Simkl keeps playbacks up to 90 days (VIP); marks older than that cannot make one stale.
 RECONCILE_LOOKBACK = 90 * 86400.0
 PRUNE_EVERY = 3600.0
+SYNC_BASELINE = "sync.sqlite"
+# How long a stop waits for the threads, all together: a request to Simkl still in flight then is
+# abandoned, and its writes, still pending in the outbox, are sent at the next start.
+STOP_GRACE = 4.0
 
 ClientFactory = Callable[[str, str], SimklClient]  # (account, token) -> client
 
@@ -54,7 +66,11 @@ class Bridge:
         state_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(state_dir, 0o700)
         self.tokens = TokenStore(state_dir)
-        self.outbox = Outbox(state_dir / "outbox.sqlite")
+        create_private(state_dir / OUTBOX)
+        create_private(state_dir / SYNC_BASELINE)
+        self.outbox = Outbox(state_dir / OUTBOX)
+        self.view = OutboxView(state_dir / OUTBOX)
+        self.metrics = Metrics(self)
         self.client_factory = client_factory or self._default_client
         self._clients: dict[str, tuple[str, SimklClient]] = {}
         self._lock = threading.Lock()
@@ -65,8 +81,12 @@ class Bridge:
         self._tick_failed = ""  # the outbox failure the ticker last met, said once
         self.engine = self._make_engine(config)
         self.engine.seed_marks(self.outbox.marks_since(clock() - MARK_MEMORY))
-        self.sender = Sender(self.outbox, self.client_for, batch_size=config.outbox.batch_size)
+        self.sender = Sender(self.outbox, self.client_for, batch_size=config.outbox.batch_size,
+                             track_rewatches=self._tracks_rewatches)
         self.adapters: list[Adapter] = adapters if adapters is not None else build_adapters(config)
+        self.sync = SyncService(config, self.outbox, Baseline(state_dir / SYNC_BASELINE), self.adapters, self.client_for,
+                                lambda *owner: self.engine.resolve_account(*owner), clock, self._wake.set,
+                                lambda account: self.reconcile([account]))
         self.http = self._make_http(config)
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -87,9 +107,10 @@ class Bridge:
         host, _, port = config.http.listen.rpartition(":")
         server = HttpServer(host or "127.0.0.1", int(port), config.http.secret)
         for adapter in self.adapters:
-            adapter.register_routes(server, self.sink)
+            adapter.register_routes(server, self._accept)
         server.add_route("GET", "/status", lambda _req: (200, self.status()), secret=True)
         server.add_route("POST", "/event", self._event_route, secret=True)
+        register(server, self)
         return server
 
     def _event_route(self, request: Request) -> tuple[int, Any]:
@@ -98,20 +119,25 @@ class Bridge:
             event = from_json(request.json())
         except EventError as exc:
             raise HttpError(400, str(exc)) from None
-        self.sink(event)
+        self._accept(event)
         return 202, {"accepted": True}
 
     def _default_client(self, account: str, token: str) -> SimklClient:
         simkl = self.config.simkl
         cfg = ClientConfig(base_url=simkl.api_url, client_id=simkl.client_id, app_name=simkl.app_name,
                            read_timeout=simkl.timeout)
-        return SimklClient(cfg, token)
+        return SimklClient(cfg, token, on_reply=self.metrics.simkl_reply)
+
+    def token_env(self, account: str) -> str | None:
+        settings = self.config.accounts.get(account)
+        return settings.token_env if settings is not None else None
+
+    def _tracks_rewatches(self, account: str) -> bool:
+        settings = self.config.accounts.get(account)  # the current config: a reload applies at once
+        return settings is not None and settings.track_rewatches
 
     def token_for(self, account: str) -> str | None:
-        settings = self.config.accounts.get(account)
-        if settings is not None and settings.token_env:
-            return os.environ.get(settings.token_env) or None
-        return self.tokens.get(account)
+        return token_for(self.tokens, account, self.token_env(account))[0]
 
     def client_for(self, account: str) -> SimklClient | None:
         """The client for an account's current token; a new token (after `login`) gets a new client."""
@@ -126,6 +152,11 @@ class Bridge:
         return cached[1]
 
     # -- the data path --------------------------------------------------------------------------
+
+    def _accept(self, event: PlayEvent) -> None:
+        """What adapters and /event hand over: counted for /metrics, then the engine's."""
+        self.metrics.event(event)
+        self.sink(event)
 
     def sink(self, event: PlayEvent) -> None:
         """Adapters call this from their own threads for every normalized event. It returns once the
@@ -178,13 +209,15 @@ class Bridge:
         """Send what is due now (tests and the demo call this; the sender thread does it in `run`)."""
         return self.sender.flush_once(self.clock())
 
-    def reconcile(self) -> Summary:
+    def reconcile(self, accounts: list[str] | None = None) -> Summary:
+        """Simkl's paused positions to the servers' resume points: at start-up for every account,
+        and for one whose playbacks moved when the sync sees it."""
         summary = Summary()
         outbox_marks = self.outbox.marks_since(self.clock() - RECONCILE_LOOKBACK)
-        for account in self.config.accounts:
+        for account in self.config.accounts if accounts is None else accounts:
             client = self.client_for(account)
             if client is None:
-                log.warning("account %r is not logged in: run `simkl-bridge login --account %s`", account, account)
+                log.warning("account %r is not logged in: %s", account, login_hint(account, self.token_env(account)))
                 continue
             holders = [a for a in self.adapters if self._resume_account(a) == account]
             try:
@@ -203,17 +236,27 @@ class Bridge:
             return None
         return self.engine.resolve_account(*owner) if owner else None
 
-    def reconfigure(self, config: Config) -> None:
-        """A reloaded config: accounts, who is whom and the engine's settings apply now; servers, the
-        HTTP endpoint and the sender keep what they started with until a restart."""
+    def reconfigure(self, config: Config) -> tuple[list[str], list[str]]:
+        """A reloaded config: (the keys applied now, the keys that wait for a restart). Who is whom,
+        the engine, accounts, Simkl's settings, the log level and the secret apply now; servers,
+        the endpoint's address and the state dir are held by what was started with them."""
+        keys = changed(self.config, config)
         with self._lock:
-            self.config = config
+            self.config = self.sync.config = config
             self.engine.reconfigure(
                 AccountMap(config.users, config.catch_all).resolve,
                 threshold=config.engine.watched_threshold,
                 session_timeout=config.engine.session_timeout,
                 send_start=config.engine.send_start,
             )
+        logs.set_level(config.log_level)
+        self.sender.batch_size = config.outbox.batch_size
+        if any(k.startswith("simkl.") for k in keys):
+            self._clients.clear()  # the next send builds clients with the new settings
+        if self.http is not None and config.http is not None:
+            self.http.secret = config.http.secret
+        self._wake.set()  # an account may have gained a token (token_env)
+        return [k for k in keys if not needs_restart(k)], [k for k in keys if needs_restart(k)]
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -224,11 +267,16 @@ class Bridge:
             self.http.start()
         if reconcile:
             # Off the main thread: a Simkl outage at startup must not hold up listening.
-            self._spawn("reconcile", self.reconcile)
+            # Only reads Simkl and sets resume points: a stop does not wait for it.
+            threading.Thread(target=self.reconcile, name="bridge-reconcile", daemon=True).start()
         self._spawn("sender", lambda: self.sender.run(self._stop, self._wake))
         self._spawn("ticker", self._tick_loop)
+        if self.config.sync.enabled:
+            # What a sync decided is in the outbox as it goes: a stop does not wait for the rest.
+            threading.Thread(target=self.sync.run, args=(self._stop,), name="bridge-sync", daemon=True).start()
 
     def _spawn(self, name: str, target: Callable[[], Any]) -> None:
+        """A thread that holds work: a stop waits for it (STOP_GRACE)."""
         thread = threading.Thread(target=target, name=f"bridge-{name}", daemon=True)
         thread.start()
         self._threads.append(thread)
@@ -237,7 +285,9 @@ class Bridge:
         while not self._stop.wait(TICK_SECONDS):
             self.tick()
 
-    def stop(self) -> None:
+    def stop(self, grace: float = STOP_GRACE) -> list[str]:
+        """Stop listening, let the threads finish what they hold within `grace` seconds in all;
+        the names of those that did not (their work is pending in the outbox)."""
         self._stop.set()
         self._wake.set()
         for adapter in self.adapters:
@@ -247,8 +297,10 @@ class Bridge:
                 log.warning("%s: stop failed: %s", adapter.name, exc)
         if self.http is not None:
             self.http.stop()
+        deadline = time.monotonic() + grace
         for thread in self._threads:
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        return [t.name for t in self._threads if t.is_alive()]
 
     def status(self) -> dict[str, Any]:
         return {
@@ -256,45 +308,36 @@ class Bridge:
             "blocked_accounts": sorted(self.sender.blocked),
             "sessions": len(self.engine.sessions),
             "adapters": [a.name for a in self.adapters],
+            **report(self),
         }
+
+    def retry_parked(self, ids: list[int] | None = None, account: str | None = None) -> int:
+        """Queue parked writes again (the status page's button, `simkl-bridge queue retry`)."""
+        n = self.outbox.requeue_parked(account, ids=ids)
+        self._wake.set()
+        return n
+
+    def playing(self) -> list[tuple[str, PlayEvent]]:
+        """(account, latest event) of each open session, for the status page."""
+        with self._lock:
+            return [(s.account, s.event) for s in self.engine.sessions.values()]
 
 
 def build_adapters(config: Config) -> list[Adapter]:
     """One adapter per configured server. Imports are local: a Kodi-only user never loads plexapi."""
     adapters: list[Adapter] = []
-    if config.plex:
+    plex_servers, jellyfin_servers = [s for s in config.plex if s.enabled], [s for s in config.jellyfin if s.enabled]
+    kodi_hosts = [s for s in config.kodi if s.enabled]
+    if plex_servers:
         from bridge.adapters.plex import adapters_from_config as plex
 
-        adapters += plex(config.plex)
-    if config.jellyfin:
+        adapters += plex(tuple(plex_servers))
+    if jellyfin_servers:
         from bridge.adapters.jellyfin import adapters_from_config as jellyfin
 
-        adapters += jellyfin(config.jellyfin)
-    if config.kodi:
+        adapters += jellyfin(tuple(jellyfin_servers))
+    if kodi_hosts:
         from bridge.adapters.kodi import adapters_from_config as kodi
 
-        adapters += kodi(config.kodi)
+        adapters += kodi(tuple(kodi_hosts))
     return adapters
-
-
-def run_forever(config: Config, reload_path: Path | None = None) -> None:
-    """The daemon's main loop: runs until SIGINT/SIGTERM; a bad config reload keeps the old one."""
-    bridge = Bridge(config)
-    bridge.start()
-    watcher = None
-    if reload_path is not None:
-        from bridge.config_watch import ConfigWatcher
-
-        def on_change(new: Config) -> None:
-            bridge.reconfigure(new)
-            log.info("config reloaded from %s (server changes apply on restart)", reload_path)
-
-        watcher = ConfigWatcher(reload_path, on_change, lambda msg: log.error("config not reloaded: %s", msg))
-        watcher.start()
-    try:
-        while True:
-            time.sleep(3600)
-    finally:
-        if watcher is not None:
-            watcher.stop()
-        bridge.stop()

@@ -254,10 +254,13 @@ class Engine:
         if self._is_repeat(session):
             log.info("%s: %s already marked for this viewing; not sent again", session.account, _describe(event))
             return []
+        # Not a repeat, yet marked before: a new viewing after an earlier one (one that started
+        # over, or came back later). Only such a viewing is a rewatch.
+        rewatch = bool(self.marks.get((session.account, event.item_key)))
         self._remember_mark(session.account, event.item_key, at)
         self._undo.append(partial(self._unremember_mark, (session.account, event.item_key)))
         watched_at = iso(at)
-        return [_write(session, HISTORY, watched_at, history_body(event, watched_at), at)]
+        return [_write(session, HISTORY, watched_at, history_body(event, watched_at), at, rewatch)]
 
     def _marked_since(self, session: Session) -> bool:
         """A mark made after this viewing began belongs to this viewing (reported by another source)."""
@@ -329,9 +332,9 @@ def _describe(event: PlayEvent) -> str:
     return event.title or event.ids.key()
 
 
-def _write(session: Session, kind: str, instant: str, body: dict[str, Any], at: float) -> Write:
+def _write(session: Session, kind: str, instant: str, body: dict[str, Any], at: float, rewatch: bool = False) -> Write:
     """The idempotency key names the account, item and instant: the same write made twice (a resent
     event, a restart) is one outbox row."""
     item = session.event.item
     return Write(account=session.account, kind=kind, item=item,
-                 idem_key=f"{kind}:{session.account}:{item.key}:{instant}", body=body, at=at)
+                 idem_key=f"{kind}:{session.account}:{item.key}:{instant}", body=body, at=at, rewatch=rewatch)

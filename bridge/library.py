@@ -9,11 +9,13 @@ item, only an id in common.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bridge.item import INT_IDS, STR_IDS, Ids, Item, Kind, Numbering
+from bridge.item import INT_IDS, STR_IDS, Ids, Item, Kind, Numbering, lazy
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,10 @@ class LibraryItem:
     ref: str = ""  # the holder's own handle (Plex ratingKey, Jellyfin item Id, Kodi movieid/episodeid)
     episode_ids: Ids = field(default_factory=Ids)  # an episode's own ids, where the holder knows them
 
-    @property
+    @lazy
     def key(self) -> str:
         # Items without ids would all share one key: the holder's own handle tells them apart.
+        # Computed once: a sync of 55,000 items asks each for it a dozen times.
         return self.item.key if self.item.ids else f"{self.item.key}@{self.ref}"
 
     @property
@@ -108,3 +111,18 @@ class Shelf:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Hundreds of thousands of objects kept while they are made (a library read, a sync's shelves
+    and writes) set off the cyclic collector's full walks of the growing heap again and again: 10 of
+    them took 1.3 of 6.5 CPU-s of a 55,000-item Plex read, and a third of a 55,000-item sync's CPU.
+    What a read or a sync makes holds no cycles; reference counting frees it all the same."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

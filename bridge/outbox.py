@@ -49,7 +49,9 @@ CREATE TABLE IF NOT EXISTS writes (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_at REAL NOT NULL DEFAULT 0,
     last_error TEXT NOT NULL DEFAULT '',
-    done_at REAL
+    done_at REAL,
+    rewatch INTEGER NOT NULL DEFAULT 0,
+    rewatch_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS writes_pending ON writes (account, kind, id) WHERE state='pending';
 CREATE INDEX IF NOT EXISTS writes_next ON writes (account, next_at) WHERE state='pending';
@@ -67,7 +69,7 @@ CREATE TABLE IF NOT EXISTS marks (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS marks_at ON marks (at);
 """
-_ENTRY = "id, account, kind, item_key, idem_key, body, at, attempts, next_at, last_error"
+_ENTRY = "id, account, kind, item_key, idem_key, body, at, attempts, next_at, last_error, rewatch, rewatch_id"
 # Only an item's latest mark is kept: dedupe and reconciliation ask whether one came after a time.
 MARK = ("INSERT INTO marks (account, item_key, idem_key, item, at, write_id) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (account, item_key) DO UPDATE SET idem_key=excluded.idem_key, item=excluded.item, "
@@ -86,6 +88,8 @@ class Entry:
     attempts: int
     next_at: float
     last_error: str
+    rewatch: bool = False  # Write.rewatch
+    rewatch_id: int | None = None  # the session Simkl opened for it: a resend names it again
 
 
 class Outbox:
@@ -209,8 +213,8 @@ class Outbox:
             (write.account, write.item_key, *PLAYBACK_KINDS),
         )
         cur = db.execute(
-            "INSERT INTO writes (account, kind, item_key, idem_key, body, at) VALUES (?, ?, ?, ?, ?, ?)",
-            (write.account, write.kind, write.item_key, write.idem_key, json.dumps(write.body), write.at),
+            "INSERT INTO writes (account, kind, item_key, idem_key, body, at, rewatch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (write.account, write.kind, write.item_key, write.idem_key, json.dumps(write.body), write.at, write.rewatch),
         )
         if write.kind == HISTORY:
             db.execute(MARK, (write.account, write.item_key, write.idem_key, json.dumps(write.item.to_json()),
@@ -237,13 +241,23 @@ class Outbox:
                 [(next_at, error, i) for i in ids],
             )
 
-    def requeue_parked(self, account: str | None = None) -> int:
+    def set_rewatch_id(self, write_id: int, rewatch_id: int) -> None:  # Simkl's session, named by a resend
         with self._tx() as db:
-            cur = db.execute(
-                "UPDATE writes SET state='pending', next_at=0, attempts=0 WHERE state='parked' AND (? IS NULL OR account=?)",
-                (account, account),
-            )
-            return cur.rowcount
+            db.execute("UPDATE writes SET rewatch_id=? WHERE id=?", (rewatch_id, write_id))
+
+    def requeue_parked(self, account: str | None = None, ids: Iterable[int] | None = None) -> int:
+        """Parked writes (every one, one account's, or those of `ids`) pending again, due now."""
+        with self._tx() as db:
+            return sum(db.execute("UPDATE writes SET state='pending', next_at=0, attempts=0 WHERE state='parked' AND "
+                                  "(? IS NULL OR account=?) AND (? IS NULL OR id=?)", (account, account, i, i)).rowcount
+                       for i in (ids if ids is not None else [None]))
+
+    def drop(self, ids: Iterable[int]) -> int:
+        """Forget writes that were not delivered (pending or parked), and the marks they made."""
+        with self._tx() as db:
+            dropped = [i for i in ids if db.execute("DELETE FROM writes WHERE id=? AND state!='sent'", (i,)).rowcount]
+            db.executemany("DELETE FROM marks WHERE write_id=?", [(i,) for i in dropped])
+            return len(dropped)
 
     def prune(self, sent_before: float, marks_before: float) -> int:
         """Forget sent writes done before `sent_before` and the marks (of writes no longer kept)
@@ -330,5 +344,6 @@ class Outbox:
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:
-    (id_, account, kind, item_key, idem_key, body, at, attempts, next_at, last_error) = row
-    return Entry(id_, account, kind, item_key, idem_key, json.loads(body), at, attempts, next_at, last_error)
+    (id_, account, kind, item_key, idem_key, body, at, attempts, next_at, last_error, rewatch, rewatch_id) = row
+    return Entry(id_, account, kind, item_key, idem_key, json.loads(body), at, attempts, next_at, last_error,
+                 bool(rewatch), rewatch_id)

@@ -5,6 +5,7 @@ which reconciliation matches by and which outlives pruning. v1 stored only the i
 the identity is rebuilt from each history row's own body, which holds every id the write was sent
 with (more than the key names). Rows keep their key and body, so a pending write is resent byte for
 byte and a mark keeps deduplicating the same plays. The v1 indexes give way to v2's partial ones.
+Rows gain v2's rewatch columns, none of them a rewatch.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ def v1_to_v2(db: sqlite3.Connection) -> None:
 
     db.execute("DROP INDEX IF EXISTS writes_due")
     db.execute("DROP INDEX IF EXISTS writes_item")
+    # v1 knew no rewatches: every write it kept is a plain one. (A file whose version number was
+    # lost, as a recovered one, may already have the columns.)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(writes)")}
+    if "rewatch" not in columns:
+        db.execute("ALTER TABLE writes ADD COLUMN rewatch INTEGER NOT NULL DEFAULT 0")
+    if "rewatch_id" not in columns:
+        db.execute("ALTER TABLE writes ADD COLUMN rewatch_id INTEGER")
     for statement in SCHEMA.split(";"):
         if statement.strip():
             db.execute(statement)

@@ -47,6 +47,7 @@ users:
   - {{user: alice, account: alice}}
   - {{user: bob, account: bob}}
 http: {{listen: "127.0.0.1:0", secret: {SECRET}}}
+{"" if "sync:" in extra else "sync: {enabled: false}  # a test that wants the library sync says so"}
 {extra}""")
 
 

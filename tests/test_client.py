@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bridge.simkl.client import AuthError, ClientConfig, PermanentError, SimklClient, TransientError, not_found_items
-from tests.conftest import TOKEN
+from bridge.simkl.client import AuthError, ClientConfig, PermanentError, QuotaError, SimklClient, TransientError
+from tests.conftest import TOKEN, make_client
 
 MATRIX = {"title": "The Matrix", "year": 1999, "ids": {"tmdb": 603}}
 
@@ -84,7 +84,8 @@ def test_every_request_identifies_the_app(scripted) -> None:
     client.add_history({"movies": [MATRIX]})
     method, path, headers, body = server.seen[0]
     assert path.startswith("/sync/history?") and "client_id=cid" in path and "app-name=simkl-bridge" in path
-    assert "app-version=" in path and "allow_rewatch=yes" in path
+    # No rewatch session unless asked for one (api.simkl.org/guides/rewatches).
+    assert "app-version=" in path and "allow_rewatch" not in path
     assert headers["simkl-api-key"] == "cid" and headers["User-Agent"].startswith("simkl-bridge/")
     assert headers["Authorization"] == f"Bearer {TOKEN}" and headers["Content-Type"] == "application/json"
     assert json.loads(body) == {"movies": [MATRIX]}
@@ -174,12 +175,6 @@ def test_the_token_never_shows(scripted, caplog) -> None:
     assert TOKEN not in " ".join(errors) + repr(client) + caplog.text
 
 
-def test_not_found_items_flattens_buckets() -> None:
-    reply = {"not_found": {"movies": [{"ids": {"tmdb": 1}}], "shows": [{"ids": {"tvdb": 2}}], "episodes": []}}
-    assert not_found_items(reply) == [{"ids": {"tmdb": 1}}, {"ids": {"tvdb": 2}}]
-    assert not_found_items({"not_found": None}) == []
-
-
 def test_a_slow_reply_does_not_make_the_next_post_land_too_soon(emulator) -> None:
     # Simkl spaces POSTs by when it receives them; a reply that took long (the server counted the
     # POST late) must not let the next one arrive inside the limit and draw a 429.
@@ -190,3 +185,72 @@ def test_a_slow_reply_does_not_make_the_next_post_land_too_soon(emulator) -> Non
     for _ in range(3):
         client.add_history({"movies": [MATRIX]})
     assert "POST /sync/history 429" not in emulator.state()["requests"]
+
+
+def test_a_rewatch_asks_for_a_session_and_nothing_else_does(scripted) -> None:
+    server, client, _ = scripted((201, {"added": {}}, {}), (201, {"added": {}}, {}))
+    client.add_history({"movies": [MATRIX]}, allow_rewatch=True)
+    client.add_history({"movies": [MATRIX]})
+    assert ["allow_rewatch=yes" in path for _, path, _, _ in server.seen] == [True, False]
+
+
+@pytest.mark.parametrize(("status", "error"), [(403, "api_limits"), (412, "limit_exceeded"), (423, "locked")])
+def test_api_limits_are_a_long_wait_not_a_refusal(scripted, status, error) -> None:
+    """Blueprint status table: 412 is also "Total Requests Limit Exceeded", 403 "denied due to API
+    limits"; 423 is locked. None is final, and none is retried within the call."""
+    server, client, sleeps = scripted((status, {"error": error}, {"Retry-After": "900"}))
+    with pytest.raises(QuotaError) as err:
+        client.get_activities()
+    assert err.value.retry_after == 900 and len(server.seen) == 1 and sleeps == []
+
+
+def test_a_wrong_client_id_names_the_config_key_but_one_simkl_took_is_not_wrong(scripted) -> None:
+    _, client, _ = scripted((412, {"error": "client_id_failed"}, {}))
+    with pytest.raises(PermanentError, match=r"simkl\.client_id"):
+        client.get_activities()
+    _, client, _ = scripted((200, {}, {}), (412, {"error": "client_id_failed"}, {}))
+    client.get_activities()
+    with pytest.raises(QuotaError):
+        client.get_activities()
+
+
+def test_no_post_is_sent_while_simkl_blocks_them(emulator) -> None:
+    """Simkl's POST throttle grows with every POST during the block: the client sends none before
+    the block's Retry-After, however the caller asks."""
+    now = [100.0]
+    emulator.monotonic = lambda: now[0]
+    emulator.post_interval = 1.0
+    client = SimklClient(ClientConfig(base_url=emulator.url, client_id="emulator-client", post_interval=0), TOKEN,
+                         clock=lambda: now[0])
+    client.add_history({"movies": [MATRIX]})
+    with pytest.raises(TransientError) as err:
+        client.add_history({"movies": [MATRIX]})  # over Simkl's limit: blocked for 1 s
+    assert err.value.retry_after == 1
+    posts = len(emulator.requests)
+    for call in (lambda: client.add_history({"movies": [MATRIX]}), lambda: client.scrobble("pause", {"progress": 5, "movie": MATRIX})):
+        with pytest.raises(TransientError, match="not sent"):
+            call()
+    assert len(emulator.requests) == posts
+    assert client.get_playback() == []  # reads go on
+    now[0] += 1
+    assert client.add_history({"movies": [MATRIX]})["added"]["movies"] == 0
+    assert "POST /sync/history 429" in emulator.state()["requests"] and emulator.state()["requests"]["POST /sync/history 429"] == 1
+
+
+def test_add_to_list_puts_to_on_every_item(emulator, scripted) -> None:
+    """The reference page reads `to` per item; the seed page's examples put it at the top: both go."""
+    client = make_client(emulator)
+    reply = client.add_to_list("plantowatch", {"movies": [MATRIX], "shows": [{"ids": {"tvdb": 81189}}]})
+    assert [m["to"] for m in reply["added"]["movies"]] == ["plantowatch"] and reply["added"]["shows"][0]["to"] == "plantowatch"
+    server, client, _ = scripted((201, {"added": {}}, {}))
+    client.add_to_list("hold", {"shows": [{"ids": {"tvdb": 81189}}]})
+    assert json.loads(server.seen[0][3]) == {"to": "hold", "shows": [{"ids": {"tvdb": 81189}, "to": "hold"}]}
+
+
+def test_an_empty_library_is_an_empty_mapping_whether_null_or_empty(emulator, scripted) -> None:
+    assert make_client(emulator).get_all_items("movies", date_from="2024-01-01T00:00:00Z") == {}
+    server, client, _ = scripted((200, None, {}), (200, {}, {}), (200, [1], {}))
+    assert client.get_all_items() == {} and client.get_all_items("shows", "watching") == {}
+    assert server.seen[1][1].startswith("/sync/all-items/shows/watching?")
+    with pytest.raises(PermanentError, match="expected an object"):
+        client.get_all_items()

@@ -232,3 +232,19 @@ def test_a_marked_session_reporting_an_unknown_position_is_not_a_rewatch(engine:
     writes = run(engine, movie(State.PLAYING, 0, 0, **hook), movie(State.WATCHED, 90, 90, **hook),
                  replace(movie(State.PLAYING, 0, 95, **hook), duration=0.0), movie(State.STOPPED, 100, 100, **hook))
     assert kinds(writes) == [START, HISTORY]
+
+
+def test_only_a_viewing_the_engine_finds_to_be_a_rewatch_says_so(engine: Engine) -> None:
+    """Simkl's Rewatches guide: a rewatch flag only on a real new viewing, never on a duplicate, a
+    resumed tail or the first viewing."""
+    first = run(engine, movie(State.PLAYING, 0, 0), movie(State.STOPPED, 100, 100))
+    duplicate = run(engine, movie(State.STOPPED, 100, 101, session="webhook"))
+    tail = run(engine, movie(State.PLAYING, 95, DAY, session="s2"), movie(State.STOPPED, 100, DAY + 5, session="s2"))
+    again = run(engine, movie(State.PLAYING, 0, 3 * DAY, session="s3"), movie(State.STOPPED, 100, 3 * DAY + 100, session="s3"))
+    engine.tick(20 * DAY)  # the marks are forgotten (MARK_MEMORY): the next viewing is a first one again
+    hook = dict(session="hook-player-1")
+    started_over = run(engine, movie(State.PLAYING, 0, 20 * DAY, **hook), movie(State.WATCHED, 90, 20 * DAY + 90, **hook),
+                       movie(State.PLAYING, 0, 20 * DAY + 600, **hook), movie(State.WATCHED, 90, 20 * DAY + 690, **hook))
+    marks = [w for w in first + duplicate + tail + again + started_over if w.kind == HISTORY]
+    assert [w.rewatch for w in marks] == [False, True, False, True]
+    assert [w.at for w in marks] == [100, 3 * DAY + 100, 20 * DAY + 90, 20 * DAY + 690]

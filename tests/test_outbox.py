@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from bridge.item import Ids, Item, Kind
 from bridge.outbox import Outbox
@@ -151,3 +152,17 @@ def test_marks_grow_with_the_items_watched_not_with_how_often(tmp_path) -> None:
     assert box.marks_since(0) == [("alice", movie(2), 7.0), ("alice", movie(603), 50.0)]
     assert box._db.execute("SELECT COUNT(*) FROM marks").fetchone()[0] == 2
     assert box.enqueue(w(HISTORY, at=5.0)) is False  # an older watch's write is still known by its row
+
+
+def test_a_rewatch_and_the_session_simkl_opened_for_it_are_kept(tmp_path) -> None:
+    path = tmp_path / "o.sqlite"
+    box = Outbox(path)
+    box.enqueue(w(HISTORY, at=1))
+    box.enqueue(replace(w(HISTORY, at=2), rewatch=True))
+    plain, rewatch = box.due("alice", now=10)
+    assert (plain.rewatch, rewatch.rewatch, rewatch.rewatch_id) == (False, True, None)
+    box.set_rewatch_id(rewatch.id, 7480)
+    box.park([rewatch.id], "for the test")
+    box.close()
+    (parked,) = Outbox(path).parked()
+    assert (parked.rewatch, parked.rewatch_id) == (True, 7480)

@@ -56,3 +56,11 @@ def test_every_pending_v1_write_is_delivered(tmp_path, emulator) -> None:
     # The pause became alice's Simkl playback; bob's start only says "watching now" (no playback).
     assert [p["progress"] for p in emulator.state()["users"]["alice"]["playbacks"]] == [13.51]
     assert any(r["path"].startswith("/scrobble/start") for r in emulator.requests)
+
+
+def test_v1_writes_are_plain_ones_and_can_keep_a_rewatch_session(tmp_path) -> None:
+    box = migrated(tmp_path)
+    pending = box.due("alice", 1e12) + box.due("bob", 1e12)
+    assert pending and not any(e.rewatch or e.rewatch_id for e in pending)
+    box.set_rewatch_id(pending[0].id, 7481)
+    assert next(e for e in box.due("alice", 1e12) + box.due("bob", 1e12) if e.id == pending[0].id).rewatch_id == 7481

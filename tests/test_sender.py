@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from itertools import pairwise
 
+import pytest
+
 from bridge.events import Ids, Item, Kind, PlayEvent, State
 from bridge.outbox import Outbox
 from bridge.sender import Sender
@@ -32,14 +34,17 @@ def watches_of(emulator, user="alice") -> list[dict]:
 
 
 class Recording:
-    """A stand-in client that records what the sender asked of it (the sender's own logic under test)."""
+    """A stand-in client that records what the sender asked of it (the sender's own logic under
+    test), and answers as Simkl does when it records everything."""
 
     def __init__(self):
         self.history_calls: list[dict] = []
 
-    def add_history(self, body):
+    def add_history(self, body, allow_rewatch=False):
         self.history_calls.append(body)
-        return {"added": {}, "not_found": {}}
+        episodes = sum(len(s["episodes"]) for show in body.get("shows", []) for s in show["seasons"])
+        return {"added": {"movies": len(body.get("movies", [])), "shows": len(body.get("shows", [])),
+                          "episodes": episodes}, "not_found": {"movies": [], "shows": [], "episodes": []}}
 
 
 def test_a_backlog_of_10000_watches_goes_out_in_20_requests(tmp_path) -> None:
@@ -73,7 +78,7 @@ def test_an_outage_of_several_minutes_delivers_everything_exactly_once(emulator,
     sender = Sender(box, lambda a: client, clock=lambda: now[0], backoff_base=5, backoff_cap=120)
     emulator.fault("down")
     for i in range(30):
-        box.enqueue(movie_watch(603, now[0] - i * 3 * DAY))
+        box.enqueue(episode_watch(2 + i // 13, 1 + i % 13, now[0] - i * 3 * DAY))
         if i % 10 == 0:
             box.enqueue(episode_watch(1, 1 + i // 10, now[0] - i))
     attempts = 0
@@ -88,7 +93,7 @@ def test_an_outage_of_several_minutes_delivers_everything_exactly_once(emulator,
     assert box.pending() == 0
     assert len(watches_of(emulator)) == 33
     # a re-run of the same writes (a replayed sync) is refused locally and ignored by Simkl
-    again = movie_watch(603, 1_700_000_000.0)
+    again = episode_watch(2, 1, 1_700_000_000.0)
     assert box.enqueue(again) is False
     client.add_history(again.body)
     assert len(watches_of(emulator)) == 33
@@ -173,7 +178,7 @@ def test_the_run_loop_survives_surprises(tmp_path) -> None:
     calls = []
 
     class Flaky:
-        def add_history(self, body):
+        def add_history(self, body, allow_rewatch=False):
             calls.append(1)
             if len(calls) == 1:
                 raise RuntimeError("surprise")
@@ -225,3 +230,142 @@ def test_a_sender_with_only_logged_out_accounts_waiting_sleeps(tmp_path) -> None
     assert sender.next_wake() == 0.0  # not yet tried: due now
     sender.flush_once()
     assert sender.next_wake() is None  # only a login helps, and the idle recheck looks for one
+
+
+def top_level_episode(tvdb: int, at: float) -> Write:
+    ev = PlayEvent("plex", "home", "alice", "1", Kind.EPISODE, Ids(), State.STOPPED, season=1, episodes=(1,),
+                   episode_ids=Ids(tvdb=tvdb))
+    return Write("alice", HISTORY, ev.item, f"e:{tvdb}:{at}", history_body(ev, iso(at)), at)
+
+
+def test_what_simkl_matched_but_did_not_record_is_parked_with_the_reason(emulator, tmp_path, caplog) -> None:
+    """Simkl answers an episode number its catalog lacks with 201, nothing counted and nothing in
+    not_found. The counts fall short, Simkl's library is read back, and only that episode is parked."""
+    caplog.set_level(logging.WARNING, logger="bridge.sender")
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(movie_watch(603, 1_700_000_000))
+    box.enqueue(episode_watch(1, 2, 1_700_000_100))
+    box.enqueue(episode_watch(1, 99, 1_700_000_200))  # Breaking Bad's first season has 7
+    report = Sender(box, lambda a: make_client(emulator)).flush_once()
+    assert (report.requests, report.sent, report.parked) == (2, 2, 1)  # the write, then the library read back
+    (parked,) = box.parked()
+    assert parked.item_key.endswith("/s1e99") and "did not record it" in parked.last_error
+    assert sorted(w["label"] for w in watches_of(emulator)) == ["", "S01E02"]
+    assert any("did not record it" in r.getMessage() for r in caplog.records)
+
+
+def test_a_write_simkl_already_held_is_delivered_not_parked(emulator, tmp_path) -> None:
+    """A resend after a crash (the same body, the same watched_at) counts nothing: Simkl's library
+    says it holds it, so it is delivered."""
+    box = Outbox(tmp_path / "o.sqlite")
+    write = episode_watch(1, 3, 1_700_000_000)
+    client = make_client(emulator)
+    client.add_history(write.body)  # Simkl took it; the bridge died before marking it sent
+    box.enqueue(write)
+    report = Sender(box, lambda a: client).flush_once()
+    assert (report.requests, report.sent, report.parked) == (2, 1, 0)
+
+
+def test_an_episode_simkl_echoes_reduced_in_not_found_is_parked(emulator, tmp_path) -> None:
+    """The add-to-history reference echoes an unmatched top-level episode reduced (ids as strings,
+    no watched_at): it is still recognised as the write Simkl did not find."""
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(top_level_episode(349232, 1_700_000_000))  # Breaking Bad S1E2
+    box.enqueue(top_level_episode(4242, 1_700_000_000))
+    report = Sender(box, lambda a: make_client(emulator)).flush_once()
+    assert (report.sent, report.parked) == (1, 1)
+    (parked,) = box.parked()
+    assert parked.item_key == "episode-ids/tvdb:4242" and parked.last_error == "not found on Simkl"
+
+
+@pytest.mark.parametrize("status", ["403", "412", "423"])
+def test_api_limits_wait_long_and_growing_and_say_so_once(emulator, tmp_path, caplog, status) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.sender")
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(movie_watch(603, 1_700_000_000))
+    now = [1000.0]
+    client = make_client(emulator)
+    client.get_activities()  # Simkl knows this client id: a 412 now is its total limit
+    sender = Sender(box, lambda a: client, clock=lambda: now[0], rng=lambda: 1.0)
+    emulator.fault(status, count=3)
+    waits = []
+    for _ in range(3):
+        assert sender.flush_once().retried == 1
+        waits.append(sender.gates["alice"].until - now[0])
+        now[0] = sender.gates["alice"].until
+    assert waits == [300, 600, 1200] and box.parked() == []  # minutes, doubling; never parked
+    (entry,) = box.due("alice", now=1e12)
+    assert "API limits" in entry.last_error and sender.gates["alice"].quota is True
+    loud = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(loud) == 1 and "API limits" in loud[0].getMessage() and "1 write(s) kept queued" in loud[0].getMessage()
+    assert sender.flush_once().sent == 1 and sender.gates == {}
+
+
+class Rewatches:
+    """A real client, with the rewatch flag of every history POST noted."""
+
+    def __init__(self, client):
+        self.client, self.flags = client, []
+
+    def add_history(self, body, allow_rewatch=False):
+        self.flags.append(allow_rewatch)
+        return self.client.add_history(body, allow_rewatch=allow_rewatch)
+
+    def get_all_items(self, *a, **kw):
+        return self.client.get_all_items(*a, **kw)
+
+
+def rewatch_of(write: Write, at: float) -> Write:
+    body = {"movies": [{**write.body["movies"][0], "watched_at": iso(at)}]}
+    return Write(write.account, HISTORY, write.item, f"{write.idem_key}:again", body, at, rewatch=True)
+
+
+def test_only_a_rewatch_on_an_opted_in_account_asks_for_a_session(emulator, tmp_path) -> None:
+    emulator.add_token(TOKEN, "alice", plan="vip")
+    box = Outbox(tmp_path / "o.sqlite")
+    first = movie_watch(603, 1_700_000_000)
+    box.enqueue(first)
+    box.enqueue(rewatch_of(first, 1_700_000_000 + 3 * DAY))
+    box.enqueue(movie_watch(27205, 1_700_000_000))
+    client = Rewatches(make_client(emulator))
+    Sender(box, lambda a: client, track_rewatches=lambda a: a == "alice").flush_once()
+    assert client.flags == [False, True]  # the two plain writes together, the rewatch alone
+    sessions = [w["rewatch_id"] for w in watches_of(emulator) if w["title"] == "The Matrix"]
+    assert sessions[0] is None and isinstance(sessions[1], int)
+    assert [rid for _, rid in rewatch_rows(box)] == [sessions[1]]
+
+
+def test_a_rewatch_on_an_account_that_did_not_opt_in_is_a_plain_write(emulator, tmp_path) -> None:
+    emulator.add_token(TOKEN, "alice", plan="vip")
+    box = Outbox(tmp_path / "o.sqlite")
+    first = movie_watch(603, 1_700_000_000)
+    box.enqueue(first)
+    box.enqueue(rewatch_of(first, 1_700_000_000 + 3 * DAY))
+    client = Rewatches(make_client(emulator))
+    report = Sender(box, lambda a: client).flush_once()
+    assert client.flags == [False, False] and (report.sent, report.parked) == (2, 0)
+    assert len(watches_of(emulator)) == 1  # Simkl keeps the first watch alone
+
+
+def test_a_resent_rewatch_names_the_session_simkl_opened_and_nothing_else_does(emulator, tmp_path) -> None:
+    emulator.add_token(TOKEN, "alice", plan="vip")
+    box = Outbox(tmp_path / "o.sqlite")
+    first = movie_watch(603, 1_700_000_000)
+    box.enqueue(first)
+    box.enqueue(rewatch_of(first, 1_700_000_000 + 3 * DAY))
+    client = make_client(emulator)  # one client: its pacing spaces both flushes' POSTs
+    sender = Sender(box, lambda a: client, track_rewatches=lambda a: True)
+    sender.flush_once()
+    ((rewatch_row, session),) = rewatch_rows(box)
+    assert session is not None
+    box.park([rewatch_row], "for the test")
+    box.requeue_parked()  # `simkl-bridge retry`: the same write goes again
+    assert sender.flush_once().sent == 1
+    bodies = [r["body"] for r in emulator.requests if r["path"] == "/sync/history"]
+    assert [b["movies"][0].get("rewatch_id") for b in bodies] == [None, None, session]
+    assert len(watches_of(emulator)) == 2  # the resend joined its session: no phantom third
+
+
+def rewatch_rows(box: Outbox) -> list[tuple[int, int | None]]:
+    """(id, rewatch_id) of every rewatch write the outbox holds, sent or not."""
+    return box._db.execute("SELECT id, rewatch_id FROM writes WHERE rewatch=1 ORDER BY id").fetchall()

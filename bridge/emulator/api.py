@@ -166,7 +166,7 @@ def all_items(user: User, catalog: Catalog, kind: str | None, status: str | None
     for w in user.watches:
         by_item.setdefault(w.simkl, []).append(w)
     for simkl in dict.fromkeys([*by_item, *user.lists]):
-        item = next((i for i in catalog.items if i["ids"]["simkl"] == simkl), None)
+        item = catalog.by_simkl(simkl)
         if item is None or (date_from is not None and user.changed.get(simkl, 0.0) < date_from):
             continue
         watches = by_item.get(simkl, [])

@@ -29,17 +29,43 @@ def wanted_ids(ids: Any) -> dict[str, str]:
 
 
 class Catalog:
+    """The items, with indexes that answer each lookup as a scan of `items` in order would (a
+    55,000-episode library sync asks tens of thousands of them)."""
+
     def __init__(self, items: list[dict[str, Any]] | None = None):
         if items is None:
             items = json.loads((Path(__file__).with_name("catalog.json")).read_text())
         self.items: list[dict[str, Any]] = []
+        # (id key, the value as str) -> items, every ID_KEYS key included: a missing one is "None",
+        # as str() of the scan's .get() made it.
+        self._by_id: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._by_title: dict[str, list[dict[str, Any]]] = {}
+        self._by_simkl: dict[Any, dict[str, Any]] = {}
+        self._cours: dict[Any, list[dict[str, Any]]] = {}  # an anime's tvdb id -> its cours, in catalog order
+        # (id key, value as str) -> (item's position, the id's position in its episode_ids, item, "SxN")
+        self._episodes: dict[tuple[str, str], list[tuple[int, int, dict[str, Any], str]]] = {}
         for item in items:
             self.add(item)
 
     def add(self, item: dict[str, Any]) -> dict[str, Any]:
         item = copy.deepcopy(item)
-        item.setdefault("ids", {}).setdefault("simkl", 900000 + len(self.items))
+        ids = item.setdefault("ids", {})
+        ids.setdefault("simkl", 900000 + len(self.items))
+        odd = [k for k, v in ids.items() if not isinstance(v, (str, int, float, type(None)))]
+        if odd:
+            raise ValueError(f"catalog item ids must be numbers or strings: {', '.join(odd)}")
+        position = len(self.items)
         self.items.append(item)
+        for key in ID_KEYS:
+            self._by_id.setdefault((key, str(ids.get(key))), []).append(item)
+        if isinstance(item.get("title"), str):
+            self._by_title.setdefault(item["title"].casefold(), []).append(item)
+        self._by_simkl.setdefault(ids["simkl"], item)
+        if item.get("type") == "anime" and ids.get("tvdb") is not None:
+            self._cours.setdefault(ids["tvdb"], []).append(item)
+        for n, (coords, known) in enumerate((item.get("episode_ids") or {}).items()):
+            for k, v in known.items():
+                self._episodes.setdefault((k, str(v)), []).append((position, n, item, coords))
         return item
 
     def find(self, request: Any, types: tuple[str, ...]) -> dict[str, Any] | None:
@@ -47,24 +73,27 @@ class Catalog:
         if not isinstance(request, dict):
             return None
         wanted = wanted_ids(request.get("ids"))
-        candidates = [i for i in self.items if i["type"] in types]
         for key in ID_KEYS:
             if key in wanted:
-                hits = [i for i in candidates if str(i["ids"].get(key)) == wanted[key]]
-                if hits:
-                    return hits[0]
+                hit = next((i for i in self._by_id.get((key, wanted[key]), ()) if i["type"] in types), None)
+                if hit is not None:
+                    return hit
         title = request.get("title")
         if isinstance(title, str) and title and not wanted:
             year = request.get("year")
-            for i in candidates:
-                if i["title"].casefold() == title.casefold() and (year is None or i.get("year") == year):
+            for i in self._by_title.get(title.casefold(), ()):
+                if i["type"] in types and (year is None or i.get("year") == year):
                     return i
         return None
+
+    def by_simkl(self, simkl: Any) -> dict[str, Any] | None:
+        """The first item with this simkl id."""
+        return self._by_simkl.get(simkl)
 
     def cours(self, anime: dict[str, Any]) -> list[dict[str, Any]]:
         """The AniDB entries sharing this anime's TVDB id, by TVDB season."""
         tvdb = anime["ids"].get("tvdb")
-        same = [i for i in self.items if i["type"] == "anime" and tvdb is not None and i["ids"].get("tvdb") == tvdb]
+        same = self._cours.get(tvdb, []) if tvdb is not None else []
         return sorted(same or [anime], key=lambda i: i.get("tvdb_season", 1))
 
     def tvdb_to_anidb(self, anime: dict[str, Any], season: int, number: int) -> tuple[dict[str, Any], int] | None:
@@ -75,14 +104,14 @@ class Catalog:
 
     def find_episode(self, ids: Any, within: dict[str, Any] | None = None) -> tuple[dict[str, Any], int, int] | None:
         """(show, season, number) of the episode these episode-level ids name, by any shared id;
-        `within` looks only among that show's episodes."""
-        wanted = set(wanted_ids(ids).items())
-        for item in [within] if within is not None else self.items:
-            for coords, known in (item.get("episode_ids") or {}).items():
-                if wanted & {(k, str(v)) for k, v in known.items()}:
-                    season, number = coords.split("x")
-                    return item, int(season), int(number)
-        return None
+        `within` (a catalog item) looks only among that show's episodes."""
+        wanted = wanted_ids(ids).items()
+        hits = [hit for pair in wanted for hit in self._episodes.get(pair, ()) if within is None or hit[2] is within]
+        if not hits:
+            return None
+        _, _, item, coords = min(hits, key=lambda hit: hit[:2])  # the scan's first: by item, then episode
+        season, number = coords.split("x")
+        return item, int(season), int(number)
 
     def locate(self, item: dict[str, Any], season: int, number: int, tvdb_anime: bool) -> Located:
         """The catalog episode at season/number: an anime read TVDB-style lands on the cour that

@@ -92,6 +92,10 @@ class User:
     changed: dict[int, float] = field(default_factory=dict)  # simkl id -> when its entry last changed
     started: dict[tuple[Any, ...], tuple[float, float]] = field(default_factory=dict)  # (progress, when) of a start
     lists: dict[int, str] = field(default_factory=dict)  # simkl id -> status set by add-to-list
+    # (simkl, season, number) of every watch, for "is this a repeat" in a write of thousands, and
+    # the (list, length) it was taken of: a removal replaces `watches`, and the set is taken again.
+    _seen: set[tuple[int, int | None, int | None]] = field(default_factory=set, init=False, repr=False)
+    _seen_of: tuple[int, int] = field(default=(0, -1), init=False, repr=False)
 
     def bump(self, item: dict[str, Any], key: str, now: float) -> None:
         group = {"movie": "movies", "show": "tv_shows", "anime": "anime"}[item["type"]]
@@ -128,10 +132,19 @@ class User:
         return self.add_watches([watch], False, None, now).count == 1
 
     def _watched(self, watch: Watch) -> bool:
-        return any((w.simkl, w.season, w.number) == (watch.simkl, watch.season, watch.number) for w in self.watches)
+        return (watch.simkl, watch.season, watch.number) in self._keys()
+
+    def _keys(self) -> set[tuple[int, int | None, int | None]]:
+        if self._seen_of != (id(self.watches), len(self.watches)):
+            self._seen = {(w.simkl, w.season, w.number) for w in self.watches}
+            self._seen_of = (id(self.watches), len(self.watches))
+        return self._seen
 
     def _record(self, watches: list[Watch], now: float) -> None:
+        seen = self._keys()
         self.watches += watches
+        seen.update((w.simkl, w.season, w.number) for w in watches)
+        self._seen_of = (id(self.watches), len(self.watches))
         for w in watches:
             self.changed[w.simkl] = now
 

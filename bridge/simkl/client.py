@@ -2,10 +2,14 @@
 
 It knows Simkl's API (simkl-api.md) and nothing of media servers. Failures come out as one of
 three kinds, because each needs a different reaction from the sender:
-- TransientError: try again later (network, 5xx, 429, a scrobble lock collision);
+- TransientError: try again later (network, 5xx, 429, a scrobble lock collision); QuotaError, one
+  of them, says Simkl refuses calls for its API limits (403, a 412 other than a wrong client id,
+  423 locked), which calls for a long wait rather than parking;
 - AuthError: the account's token was revoked; only a new `login` helps;
 - PermanentError: Simkl refused this write for good; park it with the reason.
-The token never appears in an exception, a log line or a repr.
+A POST Simkl throttled (a 429 or a quota refusal with Retry-After) blocks this client's POSTs until
+then: none is sent while Simkl would only extend the block. The token never appears in an
+exception, a log line or a repr.
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ class TransientError(SimklError):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class QuotaError(TransientError):
+    """Simkl refuses this app or token for its API limits for now (minutes to hours)."""
 
 
 class AuthError(SimklError):
@@ -82,23 +90,49 @@ class SimklClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
+        on_reply: Callable[[str, str, int | None, float], None] | None = None,
     ):
+        """`on_reply(method, path, status or None when no reply came, seconds)` sees every request
+        (the daemon's metrics)."""
         self.config = config
         self._token = token
         self._sleep, self._clock, self._rng = sleep, clock, rng
+        self._on_reply = on_reply
         self._session = requests.Session()
         self._post_lock = threading.Lock()
         self._scrobble_lock = threading.Lock()
         self._last_post = float("-inf")
+        self._posts_blocked_until = float("-inf")
+        self._answered = False  # Simkl has taken this client id at least once
 
     def __repr__(self) -> str:
         return f"SimklClient({self.config.base_url!r}, logged_in={self._token is not None})"
 
     # -- endpoints ------------------------------------------------------------------------------
 
-    def add_history(self, body: dict[str, Any]) -> dict[str, Any]:
-        # allow_rewatch: a real rewatch counts; Simkl ignores an identical resend either way.
-        return self._expect_dict(self._call("POST", "/sync/history", body, {"allow_rewatch": "yes"}), "/sync/history")
+    def add_history(self, body: dict[str, Any], *, allow_rewatch: bool = False) -> dict[str, Any]:
+        """`allow_rewatch` only for a rewatch the user opted in to (api.simkl.org/guides/rewatches):
+        on anything else it makes phantom rewatch sessions."""
+        params = {"allow_rewatch": "yes"} if allow_rewatch else None
+        return self._expect_dict(self._call("POST", "/sync/history", body, params), "/sync/history")
+
+    def add_to_list(self, to: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Move the body's items to the `to` list. The reference page reads `to` from each item only
+        (a top-level one alone is 400 empty_field); older examples put it at the top: both are sent."""
+        items = {bucket: [{**item, "to": to} for item in entries] for bucket, entries in body.items()
+                 if isinstance(entries, list)}
+        return self._expect_dict(self._call("POST", "/sync/add-to-list", {"to": to, **items}), "/sync/add-to-list")
+
+    def get_all_items(self, kind: str | None = None, status: str | None = None, **params: str) -> dict[str, Any]:
+        """The library (or with `date_from` what changed since): {} when there is nothing, which
+        Simkl answers as `null` (and sometimes `{}`)."""
+        path = "/sync/all-items" + "".join(f"/{part}" for part in (kind, status) if part)
+        body = self._call("GET", path, params=params).body
+        if body is None:
+            return {}
+        if not isinstance(body, dict):
+            raise PermanentError(f"GET {path}: expected an object, got {type(body).__name__}", 200, "bad_reply")
+        return body
 
     def scrobble(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
         if action not in SCROBBLE_ACTIONS:
@@ -146,12 +180,21 @@ class SimklClient:
                 reply = self._send(method, path, body, params, auth)
                 error = _error_id(reply.body)
                 if reply.status < 300 or reply.status in accept:
+                    self._answered = True
                     return reply
                 if reply.status == 401:
                     raise AuthError(f"{what}: Simkl rejected the token (401 {error or 'unauthorized'}); "
                                     "the account must log in again with `simkl-bridge login`")
+                if reply.status == 412 and error == "client_id_failed" and not self._answered:
+                    raise PermanentError(f"{what}: Simkl does not know this app's client id (412 client_id_failed); "
+                                         "check `simkl.client_id` in the config", 412, error)
+                if reply.status in (403, 412, 423):
+                    # A client id Simkl took before is not wrong now: a 412 then is its total limit.
+                    raise self._throttled(method, QuotaError(
+                        f"{what}: Simkl refuses requests for its API limits ({reply.status} {error or 'no error id'})",
+                        _retry_after(reply.headers)))
                 if reply.status == 429:
-                    raise TransientError(f"{what}: rate limited (429)", _retry_after(reply.headers))
+                    raise self._throttled(method, TransientError(f"{what}: rate limited (429)", _retry_after(reply.headers)))
                 if reply.status == 400 and error == "RATE_LIMIT":
                     raise TransientError(f"{what}: another scrobble of this user is in progress (400 RATE_LIMIT)",
                                          LOCK_RETRY_SECONDS)
@@ -162,12 +205,20 @@ class SimklClient:
             except TransientError as exc:
                 attempt += 1
                 # A write is retried by the sender's one backoff per account, never here as well:
-                # in-call retries on top of it multiplied the POSTs an outage costs.
-                if attempt > self.config.max_retries or method == "POST":
+                # in-call retries on top of it multiplied the POSTs an outage costs. A quota lasts
+                # too long to wait out within a call.
+                if attempt > self.config.max_retries or method == "POST" or isinstance(exc, QuotaError):
                     raise
                 delay = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
                 log.debug("%s; retrying in %.1f s (attempt %d)", exc, delay, attempt)
                 self._sleep(delay)
+
+    def _throttled(self, method: str, exc: TransientError) -> TransientError:
+        """Simkl's POST throttle blocks the token until Retry-After, and a POST during the block
+        extends it: none is sent before then."""
+        if method == "POST" and exc.retry_after is not None:
+            self._posts_blocked_until = max(self._posts_blocked_until, self._clock() + exc.retry_after)
+        return exc
 
     def _backoff(self, attempt: int) -> float:
         return delay(attempt - 1, self.config.backoff_base, self.config.backoff_cap, self._rng)
@@ -189,6 +240,10 @@ class SimklClient:
         # reply arrived (it was received before it was answered) keeps network jitter from ever
         # making two POSTs land closer than the limit.
         with self._post_lock:
+            blocked = self._posts_blocked_until - self._clock()
+            if blocked > 0:
+                raise TransientError(f"POST {path}: Simkl blocks this account's POSTs for {blocked:.0f} s more; "
+                                     "not sent", blocked)
             wait = self._last_post + cfg.post_interval - self._clock()
             if wait > 0:
                 self._sleep(wait)
@@ -200,12 +255,17 @@ class SimklClient:
     def _request(self, method: str, url: str, path: str, query: dict[str, str], headers: dict[str, str],
                  body: Any) -> _Reply:
         cfg = self.config
+        began = time.monotonic()
         try:
             resp = self._session.request(method, url, params=query, headers=headers, json=body,
                                          timeout=(cfg.connect_timeout, cfg.read_timeout))
         except requests.RequestException as exc:
+            if self._on_reply is not None:
+                self._on_reply(method, path, None, time.monotonic() - began)
             # requests' messages can include the URL (no token there) but never headers.
             raise TransientError(f"{method} {path}: {type(exc).__name__}") from None
+        if self._on_reply is not None:
+            self._on_reply(method, path, resp.status_code, time.monotonic() - began)
         return _Reply(resp.status_code, _json(resp), dict(resp.headers))
 
     @staticmethod
@@ -213,14 +273,6 @@ class SimklClient:
         if not isinstance(reply.body, dict):
             raise PermanentError(f"{what}: Simkl's reply is not a JSON object", reply.status, "bad_reply")
         return reply.body
-
-
-def not_found_items(reply: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every item of a /sync/history reply's `not_found` buckets, flattened."""
-    buckets = reply.get("not_found") or {}
-    if not isinstance(buckets, dict):
-        return []
-    return [item for items in buckets.values() if isinstance(items, list) for item in items if isinstance(item, dict)]
 
 
 def _json(resp: requests.Response) -> Any:

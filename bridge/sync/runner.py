@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from bridge.events import PlayEvent, State
 from bridge.item import Ids, Item
-from bridge.library import LibraryHolder, LibraryItem, Shelf
+from bridge.library import LibraryHolder, LibraryItem, Shelf, no_cycle_collection
 from bridge.outbox import Outbox
 from bridge.simkl.bodies import history_body
 from bridge.simkl.library import library_items, listed_simkl_ids
@@ -28,6 +28,8 @@ from bridge.times import iso
 from bridge.writes import HISTORY, Write
 
 log = logging.getLogger("bridge.sync")
+
+ENQUEUE_CHUNK = 1000  # additions committed to the outbox in one transaction
 
 
 class SimklReads(Protocol):
@@ -62,9 +64,13 @@ def read_simkl(client: SimklReads, baseline: Baseline, account: str) -> tuple[Sh
     for read in todo.library:
         items = library_items(client.get_all_items(read.kind, **read.params))
         requests += 1
-        # A show that changed is listed whole: its episodes replace what the shelf had of it.
+        # A show that changed is listed whole: its episodes replace what the shelf had of it. The
+        # bridge's own writes, kept by the server's ids (keyed apart from Simkl's), give way to
+        # Simkl's entries for them: kept beside them, every later sync carried a second copy.
         changed = {i.item.ids.simkl for i in items if i.item.ids.simkl is not None}
-        for old in [e for e in shelf if e.item.ids.simkl in changed]:
+        listed = Shelf(items)
+        for old in [e for e in shelf if e.item.ids.simkl in changed
+                    or (e.item.ids.simkl is None and listed.find(e.item) is not None)]:
             shelf.discard(old.key)
         for entry in items:
             shelf.add(entry)
@@ -80,6 +86,12 @@ def read_simkl(client: SimklReads, baseline: Baseline, account: str) -> tuple[Sh
 
 def sync_account(account: str, client: SimklReads, baseline: Baseline, outbox: Outbox,
                  servers: Iterable[tuple[LibraryHolder, Options]], *, now: float, dry_run: bool = False) -> Report:
+    with no_cycle_collection():
+        return _sync_account(account, client, baseline, outbox, servers, now, dry_run)
+
+
+def _sync_account(account: str, client: SimklReads, baseline: Baseline, outbox: Outbox,
+                  servers: Iterable[tuple[LibraryHolder, Options]], now: float, dry_run: bool) -> Report:
     report = Report(account)
     simkl, activities, report.requests, report.playback_moved = read_simkl(client, baseline, account)
     sent = _sent(outbox, account)
@@ -109,10 +121,13 @@ def apply(account: str, holder: LibraryHolder, result: Plan, outbox: Outbox, sim
     """Carry out a plan; `simkl` takes the bridge's own writes (a back-dated write never shows in a
     `date_from` delta). Returns how many additions were queued."""
     queued = 0
-    for action in result.actions:
-        if action.step is Step.ADD and outbox.enqueue(_history_write(account, action, now)):
-            queued += 1
-        if action.step is Step.ADD:
+    additions = [a for a in result.actions if a.step is Step.ADD]
+    # A commit per write is an fsync per write: 50,000 of them took minutes. A kill between two
+    # chunks loses nothing: the next run plans the rest again, and the outbox refuses the committed.
+    for start in range(0, len(additions), ENQUEUE_CHUNK):
+        chunk = additions[start:start + ENQUEUE_CHUNK]
+        queued += sum(outbox.enqueue_many([_history_write(account, a, now) for a in chunk]))
+        for action in chunk:
             simkl.add(action.entry)
     marks = [(a.entry, a.watched_at) for a in result.actions if a.step is Step.MARK]
     unmarks = [a.entry for a in result.actions if a.step is Step.UNMARK]

@@ -46,3 +46,14 @@ def test_only_what_moved_is_read_since_the_last_stamp() -> None:
 def test_a_movies_block_without_watching_or_hold_keys_is_not_taken_for_a_change() -> None:
     now = activities()
     assert "watching" not in now["movies"] and reads(activities(), now).library == []
+
+
+def test_types_that_moved_together_are_one_read_since_the_earliest_of_their_stamps() -> None:
+    """A sync's own writes move shows and movies at once: the next sync reads both in one request."""
+    earlier, later = "2024-01-01T00:00:00Z", "2024-01-01T00:00:00.500Z"  # as text, "." sorts before "Z"
+    before = activities(movies={"all": later}, tv_shows={"all": earlier})
+    now = activities(movies={"all": B, "completed": B}, tv_shows={"all": B, "watching": B})
+    assert [(r.kind, r.params) for r in reads(before, now).library] == [
+        (None, {"extended": "full", "episode_watched_at": "yes", "date_from": earlier})]
+    never = reads({"all": None}, {"all": B, "movies": {"all": B, "completed": B}, "tv_shows": {"all": B, "watching": B}})
+    assert [(r.kind, r.params) for r in never.library] == [(None, {"extended": "full", "episode_watched_at": "yes"})]

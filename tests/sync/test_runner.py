@@ -113,3 +113,17 @@ def test_a_server_that_cannot_be_read_is_left_for_next_time_and_the_others_sync(
     report = sync_account("alice", Simkl({}), base, box, [(Down([]), Options()), (Server([MATRIX]), Options())], now=T)
     assert report.failed == {"kodi/bedroom": "ConnectionError: Kodi is not connected"}
     assert pending(box) == ["movie/tmdb:603"] and base.before("alice", "kodi/bedroom") is None
+
+
+def test_the_bridges_own_writes_give_way_to_simkls_entries_once_simkl_lists_them(tmp_path) -> None:
+    simkl, server = Simkl({}), Server([MATRIX])
+    box, base = Outbox(tmp_path / "o.sqlite"), Baseline(tmp_path / "sync.sqlite")
+    sync_account("alice", simkl, base, box, [(server, Options())], now=T)
+    assert [e.key for e in base.simkl("alice")] == ["movie/tmdb:603"]  # the write just queued
+    # Delivered: Simkl lists it with its own ids, and its activities moved.
+    simkl.library = {"movies": [{"last_watched_at": iso(T - 400 * 86400), "status": "completed",
+                                 "movie": {"title": "The Matrix", "ids": {"simkl": 53992, "tmdb": "603"}}}]}
+    simkl.activities = {**simkl.activities, "movies": {"all": "2024-02-01T00:00:00Z", "completed": "2024-02-01T00:00:00Z"}}
+    again = sync_account("alice", simkl, base, box, [(server, Options())], now=T + 3600)
+    assert not again.plans[server.name].actions
+    assert [e.key for e in base.simkl("alice")] == ["movie/simkl:53992"]  # once, as Simkl has it
