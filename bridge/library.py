@@ -10,6 +10,7 @@ item, only an id in common.
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +46,12 @@ class LibraryItem:
     def to_json(self) -> dict[str, Any]:
         return {"item": self.item.to_json(), "watched": self.watched, "watched_at": self.watched_at,
                 "title": self.title, "year": self.year, "ref": self.ref, "episode_ids": self.episode_ids.as_dict()}
+
+    @lazy
+    def stored(self) -> str:
+        """`to_json` as text, made once: a first sync stores most items twice (the server's side of
+        the baseline, and Simkl's, which holds the bridge's own writes)."""
+        return json.dumps(self.to_json())
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> LibraryItem:

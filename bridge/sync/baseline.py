@@ -106,7 +106,7 @@ class Baseline:
     def _replace(self, account: str, side: str, shelf: Iterable[LibraryItem]) -> None:
         self._db.execute("DELETE FROM items WHERE account=? AND side=?", (account, side))
         self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)",
-                             [(account, side, e.key, json.dumps(e.to_json())) for e in shelf])
+                             [(account, side, e.key, e.stored) for e in shelf])
 
 
 def _server(name: str) -> str:

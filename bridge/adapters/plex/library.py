@@ -28,11 +28,9 @@ that cannot be reached ends the run with one.
 
 from __future__ import annotations
 
-import gc
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -43,7 +41,7 @@ from requests import Timeout
 from bridge.adapters.plex.api import ERRORS, PlexApi
 from bridge.adapters.plex.map import event_from_metadata, in_excluded_library, metadata_from_xml, same_file_episodes
 from bridge.events import EventError, Ids, Item, Kind, State
-from bridge.library import LibraryItem
+from bridge.library import LibraryItem, no_cycle_collection
 from bridge.wire import digits, is_count
 
 # Items per request. Plex builds a page with one SQL read of its rows; 500 episodes with their Guid
@@ -102,7 +100,7 @@ class PlexLibrary:
     def read(self) -> list[LibraryItem]:
         """Every movie and episode, watched or not. A failed request means the library was not read
         whole: no part of it is returned."""
-        with _no_cycle_collection():
+        with no_cycle_collection():
             return self._read()
 
     def _read(self) -> list[LibraryItem]:
@@ -209,20 +207,6 @@ class PlexLibrary:
             except _MARK_ERRORS as exc:
                 self.log.warning("%s: %s (plex item %s) not %s: %s", self.name, entry.label, key, what, exc)
         return done
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Hundreds of thousands of objects kept while they are made set off the cyclic collector's full
-    walks of the growing heap again and again: 10 of them took 1.3 of 6.5 CPU-s of a 55,000-item read.
-    What a read makes holds no cycles; reference counting frees it all the same."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _metadata(element: ET.Element) -> dict[str, Any]:
