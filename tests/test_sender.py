@@ -58,6 +58,22 @@ def test_a_backlog_of_10000_watches_goes_out_in_20_requests(tmp_path) -> None:
     assert report.sent == 10_000 and box.pending() == 0
 
 
+def test_a_request_of_many_writes_is_one_log_line_and_of_a_few_a_line_each(tmp_path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.sender")
+    box = Outbox(tmp_path / "o.sqlite")
+    for n in range(1, 22):
+        box.enqueue(episode_watch(1, n, 1_700_000_000 + n))
+    Sender(box, lambda a: Recording(), batch_size=21).flush_once(now=2e9)
+    lines = [r.getMessage() for r in caplog.records if "delivered" in r.getMessage()]
+    assert lines == ["alice: delivered 21 writes, tvdb:81189 S01E01 watched to tvdb:81189 S01E21 watched (POST /sync/history (21 in one request))"]
+    for n in range(1, 21):
+        box.enqueue(episode_watch(2, n, 1_700_000_000 + n))
+    caplog.clear()
+    Sender(box, lambda a: Recording(), batch_size=21).flush_once(now=2e9)
+    lines = [r.getMessage() for r in caplog.records if "delivered" in r.getMessage()]
+    assert len(lines) == 20 and lines[0] == "alice: delivered tvdb:81189 S02E01 watched (POST /sync/history (20 in one request))"
+
+
 def test_history_and_playbacks_reach_simkl(emulator, tmp_path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
     box.enqueue(movie_watch(603, 1_700_000_000))
