@@ -71,13 +71,6 @@ def target(ref: str) -> tuple[Kind, int] | None:
     return (_KINDS[kind], libid) if kind in _KINDS and libid is not None else None
 
 
-def label(entry: LibraryItem) -> str:
-    item = entry.item
-    if item.kind is Kind.EPISODE and item.season is not None and item.episodes:
-        return f"{entry.title or '?'} S{item.season:02d}E{item.episodes[0]:02d}"
-    return entry.title or entry.ref or "?"
-
-
 class KodiLibrary:
     def __init__(self, api: KodiApi, name: str, log: logging.Logger, page: int = PAGE):
         self.api, self.name, self.log, self.page = api, name, log, page
@@ -135,7 +128,7 @@ class KodiLibrary:
         for n, (entry, write) in enumerate(work):
             found = target(entry.ref)
             if found is None:
-                self.log.warning("%s: %s not %s: %r names no Kodi library item", self.name, label(entry), what, entry.ref)
+                self.log.warning("%s: %s not %s: %r names no Kodi library item", self.name, entry.label, what, entry.ref)
                 continue
             try:
                 done += write(*found)
@@ -143,7 +136,7 @@ class KodiLibrary:
                 self.log.warning("%s: %d of %d items not %s: %s", self.name, len(work) - n, len(work), what, exc)
                 break
             except RpcError as exc:
-                self.log.warning("%s: %s not %s: %s", self.name, label(entry), what, exc)
+                self.log.warning("%s: %s not %s: %s", self.name, entry.label, what, exc)
         if done:
             self.log.info("%s: %d items %s from Simkl", self.name, done, what)
         return done

@@ -17,7 +17,7 @@ import pytest
 
 from bridge.adapters.kodi import KodiAdapter
 from bridge.adapters.kodi.api import CLOCK_LABELS, RpcError
-from bridge.adapters.kodi.library import label, library_item
+from bridge.adapters.kodi.library import library_item
 from bridge.config import KodiHost
 from bridge.item import Ids, Kind, Numbering
 from bridge.library import LibraryItem
@@ -176,7 +176,7 @@ def test_items_without_ids_are_returned_with_none_for_the_matching_report(script
     got = by_ref(adapter.read_library())
     home, holiday = got["episode:30"], got["movie:3"]
     assert not home.item.ids and not holiday.item.ids
-    assert (label(home), home.watched, label(holiday)) == ("Home Videos S01E01", True, "Holiday 2019")
+    assert (home.label, home.watched, holiday.label) == ("Home Videos S01E01", True, "Holiday 2019")
 
 
 @pytest.mark.parametrize("obj", [
