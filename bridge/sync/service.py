@@ -80,9 +80,7 @@ class SyncService:
                 continue
             try:
                 reports.append(sync_account(account, client, self.baseline, self.outbox, holders, now=self.clock(),
-                                            dry_run=request.dry_run))
-                if reports[-1].queued:
-                    self.queued()
+                                            dry_run=request.dry_run, queued=self.queued))
                 if reports[-1].playback_moved and not request.dry_run:
                     self.paused(account)
             except SimklError as exc:

@@ -8,6 +8,7 @@ from typing import Any
 from bridge.item import Ids, Item, Kind, Numbering
 from bridge.library import LibraryItem
 from bridge.outbox import Outbox
+from bridge.sync import runner
 from bridge.sync.baseline import Baseline
 from bridge.sync.plan import Options
 from bridge.sync.runner import plan_from_json, plan_json, sync_account
@@ -127,3 +128,19 @@ def test_the_bridges_own_writes_give_way_to_simkls_entries_once_simkl_lists_them
     again = sync_account("alice", simkl, base, box, [(server, Options())], now=T + 3600)
     assert not again.plans[server.name].actions
     assert [e.key for e in base.simkl("alice")] == ["movie/simkl:53992"]  # once, as Simkl has it
+
+
+def test_the_sender_is_woken_as_each_chunk_of_additions_is_committed(tmp_path, monkeypatch) -> None:
+    """So it sends while the rest is still being queued and the baseline saved."""
+    monkeypatch.setattr(runner, "ENQUEUE_CHUNK", 1)
+    box, base = Outbox(tmp_path / "o.sqlite"), Baseline(tmp_path / "sync.sqlite")
+    woken: list[tuple[list[str], object]] = []
+
+    def queued() -> None:
+        woken.append((pending(box), base.activities("alice")))
+
+    servers = [(Server([MATRIX, INCEPTION]), Options())]
+    sync_account("alice", Simkl({}), base, box, servers, now=T, queued=queued)
+    assert woken == [(["movie/tmdb:603"], None), (["movie/tmdb:603", "movie/imdb:tt1375666"], None)]
+    sync_account("alice", Simkl({}), base, box, servers, now=T + 60, queued=queued)
+    assert len(woken) == 2  # nothing new queued: nothing to wake it for
