@@ -14,9 +14,13 @@ from typing import Any
 
 from bridge import ids as idsmod
 from bridge.item import Ids, Item, Kind, Numbering, lazy
-from bridge.wire import EventError, is_count, is_number
+from bridge.wire import EventError, is_count, is_number, shown
 
 __all__ = ["EventError", "Ids", "Item", "Kind", "Numbering", "PlayEvent", "Resume", "State", "from_json"]
+
+# Season and episode numbers Simkl keeps as 32-bit integers; positions, lengths and epoch times in
+# seconds stay below 1e11 (the year 5138).
+MAX_NUMBER, MAX_SECONDS = 2**31, 1e11
 
 
 class State(str, Enum):
@@ -55,6 +59,19 @@ class PlayEvent:
     numbering: Numbering = Numbering.TV
     matched_by: str = ""  # how the ids were obtained, e.g. "plex guid tmdb://603"
     at: float = field(default_factory=time.time)  # epoch seconds when the server said it
+
+    def __post_init__(self) -> None:
+        # Every source's numbers are checked where they meet: a position of 1e999 would read as a
+        # 100% pause, a season of 10**16 names no episode (Simkl keeps 32-bit numbers).
+        for name, value in (("position", self.position), ("duration", self.duration), ("at", self.at)):
+            if not 0 <= value < MAX_SECONDS:  # NaN fails too
+                raise EventError(f"{self.source} {name}: {shown(value)} is not a time in seconds")
+        if self.season is not None and not 0 <= self.season < MAX_NUMBER:
+            raise EventError(f"{self.source} season: {shown(self.season)} is not a season number")
+        if not all(0 <= e < MAX_NUMBER for e in self.episodes):
+            raise EventError(f"{self.source} episodes: {shown(self.episodes)} are not episode numbers")
+        if self.year is not None and not 0 < self.year < 10_000:
+            raise EventError(f"{self.source} year: {shown(self.year)} is not a year")
 
     @property
     def progress(self) -> float:
@@ -128,7 +145,7 @@ def from_json(d: Any) -> PlayEvent:
         episodes = [_field(d, "episode", _INT)]
     for e in episodes:
         if not is_count(e):
-            raise EventError(f"event.episodes: expected non-negative integers, got {e!r}")
+            raise EventError(f"event.episodes: expected non-negative integers, got {shown(e)}")
     season = _field(d, "season", _INT, None)
     if kind is Kind.EPISODE and (season is None or not episodes):
         raise EventError("event.season/episodes: an episode needs a season and an episode number")

@@ -49,6 +49,10 @@ def test_anime_numbering_changes_the_item_identity() -> None:
         ({"episodes": [1, "2"]}, "event.episodes: expected non-negative integers, got '2'"),
         ({"position": "10"}, "event.position: expected int or float, got str"),
         ({"year": True}, "event.year: expected int, got bool"),
+        ({"season": -1}, "kodi season: -1 is not a season number"),
+        ({"episodes": [2**31]}, "kodi episodes: (2147483648,) are not episode numbers"),
+        ({"year": -(10**30)}, "kodi year: -1000000000000000000000000000000 is not a year"),
+        ({"position": 1e11}, "kodi position: 100000000000.0 is not a time in seconds"),
     ],
 )
 def test_bad_fields_are_named(change: dict, message: str) -> None:

@@ -113,8 +113,9 @@ def check_event(event: Any) -> None:
     for ids in (event.ids, event.episode_ids):
         for key, value in ids.as_dict().items():
             assert (isinstance(value, str) and value.isascii()) or (type(value) is int and 0 < value < 2**63), (key, value)
-    assert event.season is None or (type(event.season) is int and event.season >= 0)
-    assert all(type(e) is int and e >= 0 for e in event.episodes)
+    assert event.season is None or (type(event.season) is int and 0 <= event.season < 2**31)
+    assert all(type(e) is int and 0 <= e < 2**31 for e in event.episodes)
+    assert event.year is None or (type(event.year) is int and 0 < event.year < 10_000)
     assert event.ids or event.episode_ids
 
 
@@ -347,3 +348,9 @@ def test_a_line_break_in_an_id_does_not_make_a_line_of_its_own() -> None:
     from bridge.logs import TextFormatter
     record = logging.LogRecord("bridge.engine", logging.INFO, __file__, 1, "%s: silent", ("plex/home/9\nforged",), None)
     assert TextFormatter().format(record).endswith("bridge.engine: plex/home/9\\nforged: silent")
+
+
+def test_kodi_times_past_float_range_are_an_unknown_length_not_infinity() -> None:
+    huge = dict(PAUSED_AT_40, totaltime={"hours": 1e308, "minutes": 0, "seconds": 0, "milliseconds": 0})
+    event = kodi_item((KODI_MOVIE, None, huge))
+    assert event.duration == KODI_MOVIE["runtime"] and event.progress < 100  # the library's runtime instead

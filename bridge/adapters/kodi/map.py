@@ -11,6 +11,7 @@ What Kodi tells us, and what it does not:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from bridge.events import EventError, Ids, Kind, PlayEvent, State
@@ -30,8 +31,9 @@ def seconds(t: Any) -> float:
     if not all(is_number(p) for p in parts):
         return 0.0
     h, m, s, ms = parts
-    # Just after a start Kodi can report a few milliseconds below zero.
-    return max(0.0, float(h * 3600 + m * 60 + s + ms / 1000))
+    total = float(h * 3600 + m * 60 + s + ms / 1000)
+    # Just after a start Kodi can report a few milliseconds below zero; parts past float range add up to inf.
+    return max(0.0, total) if math.isfinite(total) else 0.0
 
 
 def kodi_ids(obj: dict[str, Any]) -> tuple[Ids, str]:
