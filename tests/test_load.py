@@ -108,6 +108,7 @@ def test_a_six_hour_outage_keeps_memory_flat_asks_once_per_backoff_step_and_then
           f"Python heap grew {grown / 1024:.0f} kB from hour 1 to hour {HOURS}; {ended} watches delivered once after")
 
 
+@pytest.mark.slow
 def test_a_busy_shared_server_s_every_alert_reaches_the_engine_and_every_end_is_one_watch(tmp_path) -> None:
     figures = busy_server(tmp_path / "state", sessions=200, minutes=3, episode_minutes=2)
     assert figures.events >= 200 * 18  # a report per session every 10 s, and the starts and stops
