@@ -241,6 +241,10 @@ class StandIn:
                     data = payload
                 self.send_response(status)
                 headers = {"Content-Type": ctype, "Content-Length": str(len(data)), **(extra or {})}
+                if self.close_connection:
+                    # RFC 9112 9.6: a server closing after this reply says so, or the client pools the
+                    # socket and its next request races the close (RemoteDisconnected)
+                    headers.setdefault("Connection", "close")
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()
