@@ -42,6 +42,7 @@ class lazy(Generic[T, V]):
 class Kind(str, Enum):
     MOVIE = "movie"
     EPISODE = "episode"
+    SHOW = "show"  # a show (or anime) as a whole: what ratings and list buckets are about
 
 
 class Numbering(str, Enum):
@@ -127,7 +128,7 @@ class Item:
         second cour's AniDB S1E3 share a tvdb id, and are different episodes)."""
         if self.kind is not other.kind or self.by_episode_ids != other.by_episode_ids or not self.ids.overlaps(other.ids):
             return False
-        if self.kind is Kind.MOVIE or self.by_episode_ids:
+        if self.kind is not Kind.EPISODE or self.by_episode_ids:
             return True
         return (self.numbering is other.numbering and self.season == other.season
                 and not set(self.episodes).isdisjoint(other.episodes))

@@ -2,9 +2,10 @@
 account's, as the sync compares them.
 
 Pure data. A `LibraryItem` is one movie or ONE episode (a multi-episode file is one item per
-episode, sharing its `ref`), with its watched state and date. A `Shelf` is a side's whole library
-with a lookup by the one identity rule (`Item.overlaps`): two sides never need the same key for an
-item, only an id in common.
+episode, sharing its `ref`), with its watched state and date. A `Title` is a movie or a whole show,
+with its rating and list bucket: what ratings and watchlists are about. A `Shelf` (of LibraryItems)
+or a `TitleShelf` is a side's whole library with a lookup by the one identity rule
+(`Item.overlaps`): two sides never need the same key for an item, only an id in common.
 """
 
 from __future__ import annotations
@@ -14,9 +15,29 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from bridge.item import INT_IDS, STR_IDS, Ids, Item, Kind, Numbering, lazy
+from bridge.wire import is_number
+
+# Simkl's list buckets (the seed page on statuses): movies have no watching or hold.
+BUCKETS = ("watching", "plantowatch", "hold", "dropped", "completed")
+MOVIE_BUCKETS = ("plantowatch", "dropped", "completed")
+
+
+def _key(item: Item, ref: str) -> str:
+    # Items without ids would all share one key: the holder's own handle tells them apart.
+    return item.key if item.ids else f"{item.key}@{ref}"
+
+
+def as_rating(value: Any) -> int | None:
+    """A rating on Simkl's scale, a whole number 1-10 (Simkl silently ignores any other), from any
+    side's number: 8.0 and 8 are the same rating (re-sent as different they would sync every run);
+    0, a missing value or one out of range is no rating."""
+    if not is_number(value):
+        return None
+    rounded = round(float(value))
+    return rounded if 1 <= rounded <= 10 else None
 
 
 @dataclass(frozen=True)
@@ -31,9 +52,8 @@ class LibraryItem:
 
     @lazy
     def key(self) -> str:
-        # Items without ids would all share one key: the holder's own handle tells them apart.
         # Computed once: a sync of 55,000 items asks each for it a dozen times.
-        return self.item.key if self.item.ids else f"{self.item.key}@{self.ref}"
+        return _key(self.item, self.ref)
 
     @property
     def label(self) -> str:
@@ -60,6 +80,38 @@ class LibraryItem:
                    Ids(**d["episode_ids"]))
 
 
+@dataclass(frozen=True)
+class Title:
+    """A movie or a whole show (anime too), as ratings and list buckets see it."""
+
+    item: Item  # Kind.MOVIE, or Kind.SHOW with the show's ids (numbering ANIDB for an anime)
+    title: str = ""
+    year: int | None = None
+    ref: str = ""  # the holder's handle of the movie or show (Plex ratingKey, Jellyfin Id, Kodi "tvshow:3")
+    rating: int | None = None  # 1-10 (`as_rating`); None: not rated
+    rated_at: float | None = None  # when it was rated, where the side says
+    status: str | None = None  # Simkl's side: the bucket it is in (BUCKETS); a server's: None
+    listed: frozenset[str] = frozenset()  # a server's side: the buckets whose mirror list holds it
+
+    @lazy
+    def key(self) -> str:
+        return _key(self.item, self.ref)
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} ({self.year})" if self.title and self.year else self.title or self.ref or "?"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"item": self.item.to_json(), "title": self.title, "year": self.year, "ref": self.ref,
+                "rating": self.rating, "rated_at": self.rated_at, "status": self.status,
+                "listed": sorted(self.listed)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Title:
+        return cls(Item.from_json(d["item"]), d["title"], d["year"], d["ref"], d["rating"], d["rated_at"],
+                   d["status"], frozenset(d["listed"]))
+
+
 class LibraryHolder(Protocol):
     """A media server's library, as its adapter offers it (bridge/adapters/<server>/library.py)."""
 
@@ -72,6 +124,24 @@ class LibraryHolder(Protocol):
         """Mark these watched (at the date where the server takes one); how many were."""
 
     def mark_unwatched(self, entries: list[LibraryItem]) -> int: ...
+
+
+class TitleHolder(Protocol):
+    """A media server's movies and shows with their ratings and Simkl-bucket lists, as its adapter
+    offers them (bridge/adapters/<server>/titles.py)."""
+
+    name: str
+
+    def read_titles(self, buckets: frozenset[str]) -> list[Title]:
+        """Every movie and show, rated or not, each with its rating and which of `buckets`' mirror
+        lists hold it; raises rather than return part of it."""
+
+    def rate(self, changes: list[tuple[Title, int | None, float | None]]) -> int:
+        """Set each title's rating (None: clear it) with its date where the server takes one; how many were."""
+
+    def set_listed(self, bucket: str, add: list[Title], remove: list[Title]) -> int:
+        """Put titles on, or take them off, the server's mirror list of a Simkl bucket (made when
+        missing); how many changed."""
 
 
 _IdKey = tuple[Kind, Numbering, "int | None", "int | None", str, "int | str", bool]
@@ -88,16 +158,26 @@ def _id_keys(item: Item) -> Iterator[_IdKey]:
                 yield (item.kind, item.numbering, season, number, name, value, item.by_episode_ids)
 
 
-class Shelf:
-    """One side's library: LibraryItems by key, and `find` by any id in common."""
+class _Entry(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def item(self) -> Item: ...
 
-    def __init__(self, items: Iterable[LibraryItem] = ()):
-        self._items: dict[str, LibraryItem] = {}
+
+E = TypeVar("E", bound=_Entry)
+
+
+class _Index(Generic[E]):
+    """One side's library: entries by key, and `find` by any id in common."""
+
+    def __init__(self, items: Iterable[E] = ()):
+        self._items: dict[str, E] = {}
         self._by_id: dict[_IdKey, str] = {}
         for entry in items:
             self.add(entry)
 
-    def add(self, entry: LibraryItem) -> None:
+    def add(self, entry: E) -> None:
         """Add an item, or replace the one with the same key."""
         self._items[entry.key] = entry
         for k in _id_keys(entry.item):
@@ -106,18 +186,26 @@ class Shelf:
     def discard(self, key: str) -> None:
         self._items.pop(key, None)  # its id keys stay behind: `find` checks the item is still here
 
-    def find(self, item: Item) -> LibraryItem | None:
+    def find(self, item: Item) -> E | None:
         for k in _id_keys(item):
             key = self._by_id.get(k)
             if key is not None and key in self._items and self._items[key].item.overlaps(item):
                 return self._items[key]
         return None
 
-    def __iter__(self) -> Iterator[LibraryItem]:
+    def __iter__(self) -> Iterator[E]:
         return iter(self._items.values())
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class Shelf(_Index[LibraryItem]):
+    """Movies and episodes with their watched state."""
+
+
+class TitleShelf(_Index[Title]):
+    """Movies and shows with their ratings and buckets."""
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bridge.backoff import Backoff
 from bridge.events import PlayEvent, Resume
-from bridge.library import LibraryHolder
+from bridge.library import LibraryHolder, TitleHolder
 
 if TYPE_CHECKING:
     from bridge.http import HttpServer
@@ -55,6 +55,9 @@ class Adapter(Protocol):
 
     def library(self) -> LibraryHolder | None:
         """The server's library for the sync (the `resume_owner`'s), or None when it offers none."""
+
+    def titles(self) -> TitleHolder | None:
+        """The same owner's movies and shows with ratings and lists, or None when it offers none."""
 
 
 def one_line(text: str, limit: int = 200) -> str:
@@ -205,6 +208,9 @@ class AdapterBase:
         return 0
 
     def library(self) -> LibraryHolder | None:
+        return None
+
+    def titles(self) -> TitleHolder | None:
         return None
 
     # -- hooks ----------------------------------------------------------------------------------

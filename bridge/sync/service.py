@@ -95,7 +95,9 @@ class SyncService:
                  for r in reports for server, p in r.plans.items() for entry, why in p.skipped]
         if reports:
             path = Path(self.config.state_dir).expanduser() / REPORT_FILE
-            path.write_text("".join(line + "\n" for line in lines))
+            part = path.with_suffix(".part")  # replaced whole: `status` never reads half a report
+            part.write_text("".join(line + "\n" for line in lines))
+            part.replace(path)
             if lines:
                 log.info("sync: %d item(s) could not be matched; listed in %s", len(lines), path)
 
