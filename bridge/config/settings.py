@@ -87,6 +87,12 @@ Items = Annotated[tuple[T, ...], null_as(())]
 SETTINGS = ConfigDict(extra="forbid")
 
 
+# Which side's rating wins: `server` (the server's go to Simkl, never back), `simkl` (the other
+# way), `newer` (both ways; a conflict goes to the later rating), `none` (ratings are not synced).
+RatingRule = Literal["server", "simkl", "newer", "none"]
+# The Simkl buckets a server mirrors as a list of its own (Plan to Watch also back to Simkl).
+Buckets = Items[Literal["watching", "plantowatch", "hold", "dropped", "completed"]]
+
 # -- the settings --------------------------------------------------------------------------------
 
 
@@ -118,6 +124,11 @@ class SyncSettings:
     every_hours: Annotated[StrictInt | StrictFloat, between(1, 24 * 30)] = 6
     unwatch: StrictBool = False  # follow an unwatch on the other side (per item; never on a first sync)
     unwatch_limit: Annotated[StrictInt | StrictFloat, between(0, 1)] = 0.10  # of a library, per run
+    # A rating cleared on one side clears it on the other (never on a first sync).
+    rating_removal: StrictBool = False
+    # An item taken off a server's Plan to Watch list: kept on Simkl's, or moved to Dropped (Simkl
+    # has no "off every list" short of /sync/history/remove, which also erases its plays and rating).
+    list_removal: Literal["keep", "dropped"] = "keep"
 
 
 @dataclass(frozen=True, config=SETTINGS)
@@ -161,6 +172,11 @@ class PlexServer:
     resume_user: StrictStr | None = None
     enabled: StrictBool = True  # false: kept in the file, not connected to (a server put away for a while)
     sync_from_simkl: StrictBool = False  # mark watched here what was watched elsewhere
+    ratings: RatingRule = "newer"
+    lists: Buckets = ()
+    # The owner's plex.tv Discover watchlist: what is added to it goes to Simkl's Plan to Watch.
+    watchlist: StrictBool = False
+    discover_url: Url = "https://discover.provider.plex.tv"  # plexapi's; a stand-in's in tests
 
 
 @dataclass(frozen=True, config=SETTINGS)
@@ -174,6 +190,8 @@ class JellyfinServer:
     exclude_libraries: Items[StrictStr] = ()
     enabled: StrictBool = True
     sync_from_simkl: StrictBool = False
+    ratings: RatingRule = "newer"
+    lists: Buckets = ()
 
 
 @dataclass(frozen=True, config=SETTINGS)
@@ -187,6 +205,8 @@ class KodiHost:
     user: StrictStr = "kodi"
     enabled: StrictBool = True
     sync_from_simkl: StrictBool = False
+    ratings: RatingRule = "newer"
+    lists: Buckets = ()
 
 
 def default_state_dir() -> Path:
