@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge.sync.gate import reads
+from bridge.sync.gate import Titles, reads
 
 A = "2024-01-01T00:00:00Z"
 B = "2024-02-01T00:00:00Z"
@@ -57,3 +57,24 @@ def test_types_that_moved_together_are_one_read_since_the_earliest_of_their_stam
         (None, {"extended": "full", "episode_watched_at": "yes", "date_from": earlier})]
     never = reads({"all": None}, {"all": B, "movies": {"all": B, "completed": B}, "tv_shows": {"all": B, "watching": B}})
     assert [(r.kind, r.params) for r in never.library] == [(None, {"extended": "full", "episode_watched_at": "yes"})]
+
+
+def test_ratings_and_plan_to_watch_are_read_only_when_titles_are_synced_and_they_moved() -> None:
+    moved = activities(tv_shows={"all": B, "rated_at": B}, movies={"all": B, "plantowatch": B})
+    assert reads(activities(), moved).ratings == []  # no server syncs ratings or lists
+    later = reads(activities(), moved, Titles(wanted=True))
+    assert [(r.kind, r.status, r.params.get("date_from")) for r in later.library] == [("movies", "plantowatch", A)]
+    assert [(r.kind, r.params) for r in later.ratings] == [("shows", {"date_from": A})]
+    whole = reads(activities(), moved, Titles(wanted=True, whole_ratings=True))  # a cleared rating is in no delta
+    assert [(r.kind, r.params) for r in whole.ratings] == [("shows", {})]
+    assert reads(activities(), activities(), Titles(wanted=True)).ratings == []
+
+
+def test_plan_to_watch_is_not_read_twice_when_its_type_is_read_anyway() -> None:
+    later = reads(activities(), activities(movies={"all": B, "plantowatch": B, "completed": B}), Titles(wanted=True))
+    assert [(r.kind, r.status) for r in later.library] == [("movies", None)]
+
+
+def test_titles_synced_the_first_time_on_a_known_account_read_every_type_whole_once() -> None:
+    once = reads(activities(), activities(), Titles(wanted=True, first=True))
+    assert not once.first and [r.kind for r in once.library] == ["shows", "anime", "movies"]
