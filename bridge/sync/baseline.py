@@ -16,10 +16,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bridge.library import LibraryItem, Shelf
+from bridge.library import LibraryItem, Shelf, Title, TitleShelf
 from bridge.sync.plan import Before
+from bridge.sync.titles_plan import TitlesBefore
 
 SIMKL = "simkl"
+SIMKL_TITLES = "titles:simkl"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reads (
@@ -33,6 +35,12 @@ CREATE TABLE IF NOT EXISTS items (
     key TEXT NOT NULL,
     entry TEXT NOT NULL,
     PRIMARY KEY (account, side, key)
+) WITHOUT ROWID;
+-- The sides synced at least once: "synced, and it held nothing" is not "never synced".
+CREATE TABLE IF NOT EXISTS synced (
+    account TEXT NOT NULL,
+    side TEXT NOT NULL,
+    PRIMARY KEY (account, side)
 ) WITHOUT ROWID;
 """
 
@@ -61,14 +69,22 @@ class Baseline:
     def simkl(self, account: str) -> Shelf:
         return Shelf(self._entries(account, SIMKL))
 
-    def save_simkl(self, account: str, activities: dict[str, Any], watermark: str, shelf: Iterable[LibraryItem]) -> None:
-        """Simkl as just read (with the bridge's own writes), in one transaction with its stamps."""
+    def simkl_titles(self, account: str) -> TitleShelf | None:
+        """Simkl's movies and shows with ratings and buckets as last read; None: never synced."""
+        return TitleShelf(self._titles(account, SIMKL_TITLES)) if self._synced(account, SIMKL_TITLES) else None
+
+    def save_simkl(self, account: str, activities: dict[str, Any], watermark: str, shelf: Iterable[LibraryItem],
+                   titles: TitleShelf | None = None) -> None:
+        """Simkl as just read (with the bridge's own writes), in one transaction with its stamps: the
+        stamps never move past what the stored sides hold."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute("INSERT OR REPLACE INTO reads VALUES (?, ?, ?)",
                                  (account, json.dumps(activities), watermark))
                 self._replace(account, SIMKL, shelf)
+                if titles is not None:
+                    self._replace(account, SIMKL_TITLES, titles)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -85,6 +101,23 @@ class Baseline:
             return None
         watched = frozenset(e.key for e in self._entries(account, _server(server)) if e.watched)
         return Before(watched, self.simkl(account))
+
+    def titles_before(self, account: str, server: str) -> TitlesBefore | None:
+        """Both sides' titles after the last titles sync of this account with this server."""
+        simkl = self.simkl_titles(account)
+        if simkl is None or not self._synced(account, _titles(server)):
+            return None
+        return TitlesBefore({t.key: t for t in self._titles(account, _titles(server))}, simkl)
+
+    def save_titles(self, account: str, server: str, titles: list[Title]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._replace(account, _titles(server), titles)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def save_server(self, account: str, server: str, shelf: Iterable[LibraryItem]) -> None:
         with self._lock:
@@ -103,11 +136,27 @@ class Baseline:
             rows = self._db.execute("SELECT entry FROM items WHERE account=? AND side=?", (account, side)).fetchall()
         return [LibraryItem.from_json(json.loads(r[0])) for r in rows]
 
-    def _replace(self, account: str, side: str, shelf: Iterable[LibraryItem]) -> None:
+    def _titles(self, account: str, side: str) -> list[Title]:
+        with self._lock:
+            rows = self._db.execute("SELECT entry FROM items WHERE account=? AND side=?", (account, side)).fetchall()
+        return [Title.from_json(json.loads(r[0])) for r in rows]
+
+    def _synced(self, account: str, side: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM synced WHERE account=? AND side=?", (account, side)).fetchone() is not None
+
+    def _replace(self, account: str, side: str, shelf: Iterable[LibraryItem | Title]) -> None:
         self._db.execute("DELETE FROM items WHERE account=? AND side=?", (account, side))
         self._db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)",
-                             [(account, side, e.key, e.stored) for e in shelf])
+                             [(account, side, e.key, e.stored if isinstance(e, LibraryItem) else json.dumps(e.to_json()))
+                              for e in shelf])
+        self._db.execute("INSERT OR IGNORE INTO synced VALUES (?, ?)", (account, side))
 
 
 def _server(name: str) -> str:
     return f"server:{name}"
+
+
+def _titles(name: str) -> str:
+    return f"titles:server:{name}"
+

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bridge.item import Ids, Item, Kind, Numbering
-from bridge.library import LibraryItem
+from bridge.library import LibraryItem, Title, TitleShelf
 from bridge.sync.baseline import Baseline
 
 MATRIX = LibraryItem(Item(Kind.MOVIE, Ids(tmdb=603)), True, 1_700_000_000.0, "The Matrix", 1999, "26697")
@@ -35,3 +35,21 @@ def test_a_save_replaces_the_side_whole() -> None:
     base.save_simkl("alice", {}, "", [])
     before = base.before("alice", "kodi/tv")
     assert before is not None and before.server == frozenset()
+
+
+def test_ratings_and_buckets_are_kept_per_side_and_an_empty_side_is_not_a_first_sync(tmp_path) -> None:
+    path = tmp_path / "sync.sqlite"
+    base = Baseline(path)
+    rated = Title(Item(Kind.SHOW, Ids(tvdb=81189)), "Breaking Bad", 2008, "9725", 9, 1_700_000_000.0,
+                  listed=frozenset({"plantowatch"}))
+    assert base.simkl_titles("alice") is None and base.titles_before("alice", "plex/home") is None
+    base.save_simkl("alice", {"all": "2024-01-01T00:00:00Z"}, "", [], TitleShelf())  # Simkl had no titles
+    assert base.titles_before("alice", "plex/home") is None  # this server's titles never synced
+    base.save_titles("alice", "plex/home", [rated])
+    base.close()
+    again = Baseline(path)
+    before = again.titles_before("alice", "plex/home")
+    assert before is not None and before.server == {rated.key: rated} and len(before.simkl) == 0
+    again.save_titles("alice", "plex/home", [])  # every rating and list place gone: a fact, not a first sync
+    emptied = again.titles_before("alice", "plex/home")
+    assert emptied is not None and emptied.server == {}
