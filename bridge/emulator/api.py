@@ -10,6 +10,7 @@ official page where the docs disagree (the library writes are in history.py):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bridge.emulator.catalog import ANIME_NATIVE, Catalog, echo_ids, media_echo, wanted_ids
@@ -155,39 +156,60 @@ def playback_delete(user: User, raw_id: str) -> Reply:
     return 204, None
 
 
+GROUPS = {"movie": "movies", "show": "shows", "anime": "anime"}
+
+
 def all_items(user: User, catalog: Catalog, kind: str | None, status: str | None, query: dict[str, str]) -> Reply:
     """The library, or with `date_from` only the entries changed since (by Simkl's clock, not the
-    watch's `watched_at`); `extended=full` lists watched episodes, `full_anime_seasons` adds each
-    anime episode's TVDB coordinates, `episode_watched_at=yes` each episode's `watched_at`."""
+    watch's `watched_at`: a new rating or bucket is a change too); `extended=full` lists watched
+    episodes, `full_anime_seasons` adds each anime episode's TVDB coordinates,
+    `episode_watched_at=yes` each episode's `watched_at`."""
+    return library(user, catalog, query, lambda item, item_status: (not kind or kind == GROUPS[item["type"]])
+                   and (not status or status == item_status))
+
+
+def library(user: User, catalog: Catalog, query: dict[str, str], wanted: Callable[[dict[str, Any], str], bool],
+            millis: bool = False, among: Iterable[int] | None = None) -> Reply:
+    """The entries (of `among`, else the whole library) that `wanted` takes, grouped by type as
+    all-items and the ratings read answer; `null` when there are none."""
     date_from = parse_stamp(query.get("date_from"))
-    extended = query.get("extended", "")
     groups: dict[str, list[Any]] = {"shows": [], "anime": [], "movies": []}
     by_item: dict[int, list[Watch]] = {}
     for w in user.watches:
         by_item.setdefault(w.simkl, []).append(w)
-    for simkl in dict.fromkeys([*by_item, *user.lists]):
+    for simkl in dict.fromkeys([*by_item, *user.lists, *user.ratings] if among is None else among):
         item = catalog.by_simkl(simkl)
         if item is None or (date_from is not None and user.changed.get(simkl, 0.0) < date_from):
             continue
-        watches = by_item.get(simkl, [])
-        group = {"movie": "movies", "show": "shows", "anime": "anime"}[item["type"]]
-        item_status = user.lists.get(simkl) or ("completed" if item["type"] == "movie" else "watching")
-        if (kind and kind != group) or (status and status != item_status):
+        item_status = user.status_of(item, simkl in by_item)
+        if item_status is None or not wanted(item, item_status):
             continue
-        last = max((w.watched_at for w in watches), default=None)
-        entry: dict[str, Any] = {"last_watched_at": None if last is None else stamp(last), "status": item_status,
-                                 "user_rating": None,
-                                 ("movie" if group == "movies" else "show"): {"title": item["title"], "year": item.get("year"),
-                                                                              "ids": echo_ids(item)}}
-        if group != "movies":
-            entry["watched_episodes_count"] = len({(w.season, w.number) for w in watches})
-            if extended in ("full", "full_anime_seasons"):
-                entry["seasons"] = _watched_seasons(watches, extended == "full_anime_seasons",
-                                                    query.get("episode_watched_at") == "yes")
-        groups[group].append(entry)
+        groups[GROUPS[item["type"]]].append(_entry(user, item, item_status, by_item.get(simkl, []), query, millis))
     if not any(groups.values()):
         return 200, None
     return 200, {k: v for k, v in groups.items() if v}
+
+
+def _entry(user: User, item: dict[str, Any], item_status: str, watches: list[Watch], query: dict[str, str],
+           millis: bool) -> dict[str, Any]:
+    simkl = item["ids"]["simkl"]
+    last = max((w.watched_at for w in watches), default=None)
+    rating, rated_at = user.ratings.get(simkl, (None, None))
+    added = user.added.get(simkl)
+    entry: dict[str, Any] = {
+        "added_to_watchlist_at": None if added is None else stamp(added, millis),
+        "last_watched_at": None if last is None else stamp(last, millis),
+        "user_rated_at": None if rated_at is None else stamp(rated_at, millis),
+        "user_rating": rating, "status": item_status,
+        ("movie" if item["type"] == "movie" else "show"): {"title": item["title"], "year": item.get("year"),
+                                                           "ids": echo_ids(item)}}
+    if item["type"] != "movie":
+        entry["watched_episodes_count"] = len({(w.season, w.number) for w in watches})
+        extended = query.get("extended", "")
+        if extended in ("full", "full_anime_seasons"):
+            entry["seasons"] = _watched_seasons(watches, extended == "full_anime_seasons",
+                                                query.get("episode_watched_at") == "yes")
+    return entry
 
 
 def _watched_seasons(watches: list[Watch], tvdb: bool, watched_at: bool) -> list[dict[str, Any]]:

@@ -75,6 +75,12 @@ Open = Callable[[Call], Reply]  # an endpoint anyone may call (the PIN flow)
 Endpoint = Callable[[Call, User], Reply]  # an endpoint of the token's user
 
 
+def _read(path: str) -> bool:
+    """A read Simkl also answers to POST (activities, playbacks, the blueprint's ratings read): no body."""
+    return path.startswith(("/sync/activities", "/sync/playback")) or (
+        path.startswith("/sync/ratings/") and path.count("/") == 4)
+
+
 def _refusal(status: int, error: str, message: str, retry_after: int | None = None) -> Response:
     return Response(*envelope(status, error, message), {} if retry_after is None else {"Retry-After": str(retry_after)})
 
@@ -183,7 +189,7 @@ class Door:
         limited = self._rate_limit(call.method, f"token:{token}")
         if limited is not None:
             return limited
-        if call.method == "POST" and not call.path.startswith(("/sync/activities", "/sync/playback")):
+        if call.method == "POST" and not _read(call.path):
             if "application/json" not in call.headers.get("content-type", ""):
                 return _refusal(400, "wrong_parameter", "Content-Type must be application/json")
             try:

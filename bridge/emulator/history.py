@@ -1,4 +1,5 @@
-"""The emulator's library writes: POST /sync/history, /sync/history/remove and /sync/add-to-list.
+"""The emulator's history writes: POST /sync/history and /sync/history/remove (lists.py has
+add-to-list, ratings.py the ratings).
 
 Each follows the newest official page where the two generations of Simkl's docs disagree:
 - https://api.simkl.org/api-reference/simkl/add-to-history: `added` counts what was really recorded;
@@ -10,8 +11,10 @@ Each follows the newest official page where the two generations of Simkl's docs 
   its season and number.
 - https://api.simkl.org/guides/rewatches: `?allow_rewatch=yes` sessions, `rewatch_id` and
   `rewatch_status` in `statuses[].response` (store.py keeps the rules).
-- https://api.simkl.org/api-reference/simkl/add-to-list: `to` on each item; a top-level-only `to`
-  is 400 `empty_field`.
+- https://api.simkl.org/api-reference/simkl/remove-from-history and the list-statuses page
+  (https://api.simkl.org/conventions/list-statuses, "Removing also clears the rating"): a movie or
+  show named with nothing else leaves the library entirely, its watches, bucket and rating, and
+  both `removed_from_list` and `rated_at` move.
 """
 
 from __future__ import annotations
@@ -22,12 +25,9 @@ from bridge.emulator.api import Reply, envelope
 from bridge.emulator.catalog import Catalog, Located
 from bridge.emulator.store import Added, User, Watch, parse_stamp
 
-LIST_STATUSES = ("plantowatch", "watching", "hold", "dropped", "completed")
-MOVIE_STATUSES = ("plantowatch", "dropped", "completed")  # a movie sent to "watching" is completed
-
 
 def history_add(user: User, catalog: Catalog, body: Any, now: float, allow_rewatch: bool) -> Reply:
-    buckets = _buckets(body, ("movies", "shows", "anime", "episodes"))
+    buckets = buckets_of(body, ("movies", "shows", "anime", "episodes"))
     if not isinstance(buckets, dict):
         return buckets
     added: dict[str, Any] = {"movies": 0, "shows": 0, "episodes": 0, "statuses": []}
@@ -37,7 +37,7 @@ def history_add(user: User, catalog: Catalog, body: Any, now: float, allow_rewat
         if item is None:
             not_found["movies"].append(req)
             continue
-        got = user.add_watches([Watch(item["ids"]["simkl"], "movie", item["title"], _when(req, None, now))],
+        got = user.add_watches([Watch(item["ids"]["simkl"], "movie", item["title"], when(req, None, now))],
                                allow_rewatch, req.get("rewatch_id"), now)
         if got.count:
             added["movies"] += 1
@@ -62,14 +62,14 @@ def history_add(user: User, catalog: Catalog, body: Any, now: float, allow_rewat
             not_found["episodes"].append(_reduced(req))
             continue
         show, season, number = found
-        watch = Watch(show["ids"]["simkl"], "episode", show["title"], _when(req, None, now), season, number)
+        watch = Watch(show["ids"]["simkl"], "episode", show["title"], when(req, None, now), season, number)
         if user.add_watches([watch], allow_rewatch, None, now).count:
             added["episodes"] += 1
             user.bump(show, "watching", now)
     return 201, {"added": added, "not_found": not_found}
 
 
-def _buckets(body: Any, names: tuple[str, ...]) -> dict[str, list[Any]] | Reply:
+def buckets_of(body: Any, names: tuple[str, ...]) -> dict[str, list[Any]] | Reply:
     if not isinstance(body, dict):
         return envelope(400, "wrong_parameter", "Body must be a JSON object")
     buckets = {k: body[k] for k in names if k in body}
@@ -81,7 +81,7 @@ def _buckets(body: Any, names: tuple[str, ...]) -> dict[str, list[Any]] | Reply:
     return buckets
 
 
-def _when(req: Any, parent: float | None, now: float) -> float:
+def when(req: Any, parent: float | None, now: float) -> float:
     value = parse_stamp(req.get("watched_at")) if isinstance(req, dict) else None
     return value if value is not None else (parent if parent is not None else now)
 
@@ -104,7 +104,7 @@ def _status(req: dict[str, Any], kind: str, item: dict[str, Any], status: str, g
 
 def _show_watches(catalog: Catalog, item: dict[str, Any], req: dict[str, Any], now: float) -> list[Watch]:
     """The watch events a show/anime request names, in the catalog's own numbering."""
-    item_when = _when(req, None, now)
+    item_when = when(req, None, now)
     seasons = req.get("seasons")
     if not isinstance(seasons, list):
         episodes = req.get("episodes")
@@ -115,7 +115,7 @@ def _show_watches(catalog: Catalog, item: dict[str, Any], req: dict[str, Any], n
     for season in seasons:
         if not isinstance(season, dict) or not isinstance(season.get("number"), int):
             continue
-        s_when = _when(season, item_when, now)
+        s_when = when(season, item_when, now)
         eps = season.get("episodes")
         named = ([e for e in eps if isinstance(e, dict)] if isinstance(eps, list)
                  else [{"number": n} for n in _episodes_of(catalog, item, season["number"], tvdb_anime)])
@@ -129,7 +129,7 @@ def _show_watches(catalog: Catalog, item: dict[str, Any], req: dict[str, Any], n
                 continue
             target, s, n, tvdb = located
             if target is not None:  # nonexistent episode numbers are silently ignored
-                watches.append(Watch(target["ids"]["simkl"], "episode", target["title"], _when(ep, s_when, now), s, n, tvdb))
+                watches.append(Watch(target["ids"]["simkl"], "episode", target["title"], when(ep, s_when, now), s, n, tvdb))
     return watches
 
 
@@ -162,44 +162,21 @@ def history_remove(user: User, catalog: Catalog, body: Any, now: float) -> Reply
             simkl = item["ids"]["simkl"]
             before = len(user.watches)
             wanted = None
-            if isinstance(req.get("seasons"), list):
-                wanted = {(s.get("number"), e.get("number")) for s in req["seasons"] if isinstance(s, dict)
+            # show-level `episodes` is shorthand for season 1, as in a history write
+            seasons = req.get("seasons") if "seasons" in req else (
+                [{"number": 1, "episodes": req["episodes"]}] if isinstance(req.get("episodes"), list) else None)
+            if isinstance(seasons, list):
+                wanted = {(s.get("number"), e.get("number")) for s in seasons if isinstance(s, dict)
                           for e in (s.get("episodes") or [{"number": None}]) if isinstance(e, dict)}
+            whole = wanted is None and (simkl in user.lists or simkl in user.ratings)
             user.watches = [w for w in user.watches if not (w.simkl == simkl and (
                 wanted is None or (w.season, w.number) in wanted or (w.season, None) in wanted))]
             removed = before - len(user.watches)
-            if removed:
+            if removed or whole:
                 deleted["movies" if bucket == "movies" else "shows"] += 1
                 deleted["episodes"] += removed if bucket == "shows" else 0
                 user.bump(item, "removed_from_list", now)
                 user.changed[simkl] = now
+            if wanted is None and user.forget(simkl):
+                user.bump(item, "rated_at", now)
     return 201, {"deleted": deleted, "not_found": not_found}
-
-
-def add_to_list(user: User, catalog: Catalog, body: Any, now: float) -> Reply:
-    """Items echoed, not counted; `to` is read from each item only."""
-    buckets = _buckets(body, ("movies", "shows", "anime"))
-    if not isinstance(buckets, dict):
-        return buckets
-    items = [item for group in buckets.values() for item in group]
-    if any(not isinstance(item, dict) or item.get("to") is None for item in items):
-        return envelope(400, "empty_field", 'Missed "to" parameter')
-    if any(item["to"] not in LIST_STATUSES for item in items):
-        return envelope(400, "wrong_parameter", f"to must be one of {', '.join(LIST_STATUSES)}")
-    added: dict[str, list[Any]] = {"movies": [], "shows": []}
-    not_found: dict[str, list[Any]] = {"movies": [], "shows": []}
-    for bucket, group in buckets.items():
-        out = "movies" if bucket == "movies" else "shows"
-        for req in group:
-            item = catalog.find(req, ("movie",) if bucket == "movies" else ("show", "anime"))
-            if item is None:
-                not_found[out].append(req)
-                continue
-            to = req["to"] if item["type"] != "movie" or req["to"] in MOVIE_STATUSES else "completed"
-            if to == "completed" and item["type"] == "movie":
-                user.add_watch(Watch(item["ids"]["simkl"], "movie", item["title"], _when(req, None, now)), now)
-            user.lists[item["ids"]["simkl"]] = to
-            user.changed[item["ids"]["simkl"]] = now
-            user.bump(item, to, now)
-            added[out].append({**req, "to": to} if out == "movies" else {**req, "to": to, "type": item["type"]})
-    return 201, {"added": added, "not_found": not_found}

@@ -11,7 +11,7 @@ import string
 import time
 from typing import TYPE_CHECKING, Any
 
-from bridge.emulator import api, history
+from bridge.emulator import api, history, lists, ratings
 from bridge.emulator.api import Reply, envelope
 from bridge.emulator.door import Call, Door
 from bridge.emulator.store import User
@@ -69,7 +69,16 @@ class Endpoints:
         return history.history_remove(user, self.emu.catalog, call.payload, self.emu.clock())
 
     def add_to_list(self, call: Call, user: User) -> Reply:
-        return history.add_to_list(user, self.emu.catalog, call.payload, self.emu.clock())
+        return lists.add_to_list(user, self.emu.catalog, call.payload, self.emu.clock())
+
+    def ratings_add(self, call: Call, user: User) -> Reply:
+        return ratings.ratings_add(user, self.emu.catalog, call.payload, self.emu.clock())
+
+    def ratings_remove(self, call: Call, user: User) -> Reply:
+        return ratings.ratings_remove(user, self.emu.catalog, call.payload, self.emu.clock())
+
+    def ratings_list(self, call: Call, user: User) -> Reply:
+        return ratings.ratings_list(user, self.emu.catalog, call.params["kind"], call.params["rating"], call.query)
 
     def scrobble(self, call: Call, user: User) -> Reply:
         return api.scrobble(user, self.emu.catalog, call.path.rsplit("/", 1)[1], call.payload, self.emu.clock())
@@ -105,6 +114,8 @@ def simkl_server(emulator: Emulator, host: str, port: int) -> tuple[HttpServer, 
         ("POST", "/sync/history", door.route(ep.history_add)),
         ("POST", "/sync/history/remove", door.route(ep.history_remove)),
         ("POST", "/sync/add-to-list", door.route(ep.add_to_list)),
+        ("POST", "/sync/ratings", door.route(ep.ratings_add)),
+        ("POST", "/sync/ratings/remove", door.route(ep.ratings_remove)),
         ("DELETE", "/sync/playback/{id}", door.route(ep.playback_delete)),
         ("GET", "/sync/all-items", door.route(ep.all_items)),
         ("GET", "/sync/all-items/{kind}", door.route(ep.all_items)),
@@ -112,6 +123,8 @@ def simkl_server(emulator: Emulator, host: str, port: int) -> tuple[HttpServer, 
     ]
     routes += [("POST", f"/scrobble/{action}", door.route(ep.scrobble, one_at_a_time=True)) for action in SCROBBLE_ACTIONS]
     routes += [(method, "/sync/activities", door.route(ep.activities)) for method in ("GET", "POST")]
+    # The reference page reads ratings with GET, the blueprint with POST: both answer.
+    routes += [(method, "/sync/ratings/{kind}/{rating}", door.route(ep.ratings_list)) for method in ("GET", "POST")]
     # Simkl answers the list to anything but DELETE, /sync/playback/{id} included (simkl-api.md).
     routes += [(method, path, door.route(ep.playbacks)) for method in ("GET", "POST", "PUT")
                for path in ("/sync/playback", "/sync/playback/{kind}")]

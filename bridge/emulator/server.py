@@ -162,7 +162,7 @@ class Emulator:
             return self.users.setdefault(name, User(name))
 
     def state(self) -> dict[str, Any]:
-        """JSON-able dump: per user, every recorded watch and playback, list statuses, the
+        """JSON-able dump: per user, every recorded watch and playback, list statuses, ratings, the
         activity stamps and the scrobbles waiting their turn; the calls held; request counts."""
         waiting = self.door.waiting if self.door is not None else {}
         with self.lock:
@@ -175,6 +175,8 @@ class Emulator:
                                  "watched_at": stamp(w.watched_at), "rewatch_id": w.rewatch_id} for w in u.watches],
                     "playbacks": api.playback_list(u, None, {"hide_watched": "false"})[1],
                     "lists": {str(simkl): status for simkl, status in u.lists.items()},
+                    "ratings": {str(simkl): {"rating": rating, "rated_at": stamp(at)}
+                                for simkl, (rating, at) in u.ratings.items()},
                     "activities": u.activities,
                     "scrobbles_waiting": waiting.get(name, 0),
                 }

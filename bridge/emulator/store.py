@@ -91,7 +91,9 @@ class User:
     plan: str = "free"
     changed: dict[int, float] = field(default_factory=dict)  # simkl id -> when its entry last changed
     started: dict[tuple[Any, ...], tuple[float, float]] = field(default_factory=dict)  # (progress, when) of a start
-    lists: dict[int, str] = field(default_factory=dict)  # simkl id -> status set by add-to-list
+    lists: dict[int, str] = field(default_factory=dict)  # simkl id -> status set by add-to-list or a rating
+    ratings: dict[int, tuple[int, float]] = field(default_factory=dict)  # simkl id -> (rating 1-10, rated_at)
+    added: dict[int, float] = field(default_factory=dict)  # simkl id -> when it entered the library
     # (simkl, season, number) of every watch, for "is this a repeat" in a write of thousands, and
     # the (list, length) it was taken of: a removal replaces `watches`, and the set is taken again.
     _seen: set[tuple[int, int | None, int | None]] = field(default_factory=set, init=False, repr=False)
@@ -101,6 +103,28 @@ class User:
         group = {"movie": "movies", "show": "tv_shows", "anime": "anime"}[item["type"]]
         if key in self.activities[group]:
             self.activities[group][key] = self.activities[group]["all"] = self.activities["all"] = stamp(now)
+
+    def touch(self, simkl: int, now: float) -> None:
+        """The entry changed now (what `date_from` selects by); the first change is when it joined."""
+        self.changed[simkl] = now
+        self.added.setdefault(simkl, now)
+
+    def status_of(self, item: dict[str, Any], watched: bool) -> str | None:
+        """The bucket an entry is in: the one it was put in, else the one its watches imply."""
+        listed = self.lists.get(item["ids"]["simkl"])
+        if listed is not None or not watched:
+            return listed
+        return "completed" if item["type"] == "movie" else "watching"
+
+    def watched_ids(self) -> set[int]:
+        return {key[0] for key in self._keys()}
+
+    def forget(self, simkl: int) -> bool:
+        """The entry leaves the library with its bucket and rating (its watches are removed by the
+        caller); whether a rating went with it."""
+        self.lists.pop(simkl, None)
+        self.added.pop(simkl, None)
+        return self.ratings.pop(simkl, None) is not None
 
     def add_watches(self, watches: list[Watch], allow_rewatch: bool, rewatch_id: Any, now: float) -> Added:
         """Record one request item's watch events (a movie, or a show's episodes) as Simkl does."""
@@ -146,7 +170,7 @@ class User:
         seen.update((w.simkl, w.season, w.number) for w in watches)
         self._seen_of = (id(self.watches), len(self.watches))
         for w in watches:
-            self.changed[w.simkl] = now
+            self.touch(w.simkl, now)
 
     def watched_after(self, simkl: int, season: int | None, number: int | None, after: float) -> bool:
         return any((w.simkl, w.season, w.number) == (simkl, season, number) and w.watched_at > after for w in self.watches)

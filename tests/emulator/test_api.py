@@ -149,16 +149,17 @@ def test_a_library_delta_is_what_changed_since_not_what_was_watched_since(emulat
     assert call(emulator, "GET", "/sync/all-items", params={"date_from": "2023-11-15T00:00:00Z"}).json() is None
 
 
-def test_add_to_list_reads_to_from_each_item(emulator) -> None:
-    """api.simkl.org/api-reference/simkl/add-to-list: `to` is per item; a top-level-only `to` (the
-    seed page's legacy shape) is 400 empty_field. A movie sent to watching becomes completed."""
-    top_only = call(emulator, "POST", "/sync/add-to-list", {"to": "plantowatch", "movies": [MATRIX]})
-    assert (top_only.status_code, top_only.json()["error"]) == (400, "empty_field")
+def test_add_to_list_reads_to_per_item_or_at_the_top(emulator) -> None:
+    """add-to-list takes `to` on each item (the add-to-list page) or once at the top (the seed page's
+    examples); an item's own wins. A movie sent to watching becomes completed, its watch recorded."""
+    top_only = call(emulator, "POST", "/sync/add-to-list", {"to": "plantowatch", "movies": [{"ids": {"tmdb": 27205}}]})
+    assert top_only.status_code == 201
+    assert top_only.json()["added"]["movies"] == [{"ids": {"tmdb": 27205}, "to": "plantowatch"}]
     show = {"ids": {"tvdb": 81189}, "to": "hold"}
-    r = call(emulator, "POST", "/sync/add-to-list", {"movies": [dict(MATRIX, to="watching")], "shows": [show],
-                                                     "anime": [{"ids": {"anidb": 1}, "to": "dropped"}]})
+    r = call(emulator, "POST", "/sync/add-to-list", {"to": "dropped", "movies": [dict(MATRIX, to="watching")], "shows": [show],
+                                                     "anime": [{"ids": {"anidb": 1}}]})
     assert r.status_code == 201
     assert r.json()["added"] == {"movies": [dict(MATRIX, to="completed")], "shows": [{**show, "type": "show"}]}
-    assert r.json()["not_found"] == {"movies": [], "shows": [{"ids": {"anidb": 1}, "to": "dropped"}]}
-    assert emulator.state()["users"]["alice"]["lists"] == {"53992": "completed", "11121": "hold"}
+    assert r.json()["not_found"] == {"movies": [], "shows": [{"ids": {"anidb": 1}}]}
+    assert emulator.state()["users"]["alice"]["lists"] == {"67890": "plantowatch", "53992": "completed", "11121": "hold"}
     assert [w["title"] for w in watches(emulator)] == ["The Matrix"]
