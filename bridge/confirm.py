@@ -1,5 +1,6 @@
-"""What Simkl took of one `/sync/history` request, read from its reply and, where that cannot
-tell, from Simkl's library. Pure functions; the sender acts on what they find.
+"""What Simkl took of one `/sync/history` request (and of the library writes: history removal,
+ratings, add-to-list), read from its reply and, where that cannot tell, from Simkl's library.
+Pure functions; the sender acts on what they find.
 
 The reply (https://api.simkl.org/api-reference/simkl/add-to-history): `added` counts what Simkl
 really recorded, "so apps can verify"; `not_found` lists what it could not match, the request items
@@ -17,11 +18,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from bridge.library import Shelf
+from bridge.ids import clean_ids
+from bridge.item import Item, Kind, Numbering
+from bridge.library import Shelf, TitleShelf
 from bridge.outbox import Entry
 from bridge.outbox_migrate import item_from_body
-from bridge.simkl.library import library_items
+from bridge.simkl.library import library_items, library_titles
 from bridge.wire import is_count
+from bridge.writes import LIST
 
 # Each body bucket, the `not_found` bucket its misses are echoed in, and the count its items add to.
 BUCKETS = {"movies": ("movies", "movies"), "shows": ("shows", "episodes"), "anime": ("shows", "episodes"),
@@ -35,6 +39,76 @@ READ_BACK_LIMIT = 7 * 86400.0
 NOT_FOUND = "not found on Simkl"
 NOT_RECORDED = ("Simkl matched it but did not record it: its reply counted fewer watches than were sent and its "
                 "library does not list it (an episode number Simkl's catalog lacks?)")
+
+
+# The library writes' replies, by their reference pages (api.simkl.org/api-reference/simkl/...):
+# - remove-from-history: `deleted` counts what was really unmarked; a movie or episode not in the
+#   history, or an episode number Simkl lacks, is left out of it "and the call still counts as
+#   success". Either way Simkl ends with it unwatched, as asked: a short count is delivered.
+# - remove-ratings: `deleted` counts matched items, "not items that actually had a rating", and the
+#   call is idempotent: only `not_found` says what was not done.
+# - add-to-list: `added` echoes items, no counts: only `not_found` says what was not done.
+# - add-ratings: `added` counts the ratings taken, anime among the shows. The one cause its page
+#   gives for a matched item not taken is a rating out of 1-10, silently ignored, which the bridge
+#   never sends (outgoing.rate_write refuses it); a count short all the same says no more than that
+#   some item of the request was not rated, so Simkl's own ratings are read back (not_rated).
+NOT_RATED = ("Simkl matched it but did not take the rating: its reply counted fewer ratings than were sent and "
+             "its ratings read back do not list it with that value")
+_RATING_COUNT = {"movies": "movies", "shows": "shows", "anime": "shows"}
+
+
+def merged(entries: list[Entry]) -> dict[str, list[Any]]:
+    """One request body of the entries' single-item bodies."""
+    body: dict[str, list[Any]] = {}
+    for bucket, item in (pair for entry in entries for pair in items(entry)):
+        body.setdefault(bucket, []).append(item)
+    return body
+
+
+def requests(kind: str, batch: list[Entry]) -> list[list[Entry]]:
+    """A batch of one kind as requests: an add-to-list request moves its items to one bucket (`to`
+    at the top, as on each item)."""
+    if kind != LIST:
+        return [batch]
+    return [[e for e in batch if list_to(e) == to] for to in dict.fromkeys(map(list_to, batch))]
+
+
+def list_to(entry: Entry) -> str:
+    """The bucket an add-to-list entry moves its title to."""
+    return next((str(item.get("to")) for _, item in items(entry)), "")
+
+
+def ratings_reads(entries: list[Entry]) -> list[tuple[str, str]]:
+    """(type, ratings) of the `GET /sync/ratings/{type}/{ratings}` reads that tell whether Simkl
+    holds the entries' ratings: an anime may be either type there."""
+    values = ",".join(sorted({str(item.get("rating")) for e in entries for _, item in items(e)}, key=int))
+    types = {t for e in entries for bucket, _ in items(e) for t in (("movies",) if bucket == "movies" else ("shows", "anime"))}
+    return [(t, values) for t in sorted(types)]
+
+
+def short_ratings(entries: list[Entry], reply: dict[str, Any]) -> list[Entry]:
+    """The rating entries of each count (movies; shows with anime) the reply counts short."""
+    added = _dict(reply.get("added"))
+    out = []
+    for count in ("movies", "shows"):
+        mine = [e for e in entries if any(_RATING_COUNT.get(bucket) == count for bucket, _ in items(e))]
+        if mine and not (is_count(added.get(count)) and added[count] >= len(mine)):
+            out += mine
+    return out
+
+
+def not_rated(entries: list[Entry], replies: list[Any]) -> list[Entry]:
+    """The rating entries the ratings read back (`GET /sync/ratings/...` replies) do not list with
+    the value sent."""
+    shelf = TitleShelf(title for reply in replies for title in library_titles(reply))
+    return [e for e in entries if not all(_rated(shelf, bucket, item) for bucket, item in items(e))]
+
+
+def _rated(shelf: TitleShelf, bucket: str, item: dict[str, Any]) -> bool:
+    ids = clean_ids(item["ids"] if isinstance(item.get("ids"), dict) else {}, strict=False)
+    ways = ([Item(Kind.MOVIE, ids)] if bucket == "movies"
+            else [Item(Kind.SHOW, ids, numbering) for numbering in Numbering])  # anime: Simkl's, or TVDB's
+    return any((found := shelf.find(way)) is not None and found.rating == item.get("rating") for way in ways)
 
 
 def items(entry: Entry) -> list[tuple[str, dict[str, Any]]]:

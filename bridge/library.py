@@ -23,13 +23,13 @@ from bridge.wire import is_number
 # Simkl's list buckets (the seed page on statuses): movies have no watching or hold.
 BUCKETS = ("watching", "plantowatch", "hold", "dropped", "completed")
 MOVIE_BUCKETS = ("plantowatch", "dropped", "completed")
-_BUCKET_TITLES = {"watching": "Watching", "plantowatch": "Plan to Watch", "hold": "On Hold", "dropped": "Dropped",
-                  "completed": "Completed"}
+BUCKET_TITLES = {"watching": "Watching", "plantowatch": "Plan to Watch", "hold": "On Hold", "dropped": "Dropped",
+                 "completed": "Completed"}
 
 
 def list_name(bucket: str) -> str:
     """The name of a server's mirror list of a Simkl bucket, as Simkl's apps title the bucket."""
-    return f"Simkl: {_BUCKET_TITLES[bucket]}"
+    return f"Simkl: {BUCKET_TITLES[bucket]}"
 
 
 def _key(item: Item, ref: str) -> str:

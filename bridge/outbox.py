@@ -28,7 +28,7 @@ from bridge import outbox_guard as guard
 from bridge.item import Item
 from bridge.outbox_guard import OutboxError
 from bridge.outbox_migrate import v1_to_v2
-from bridge.writes import HISTORY, KINDS, PLAYBACK_KINDS, Write
+from bridge.writes import HISTORY, KINDS, SUPERSEDES, Write
 
 SCHEMA_VERSION = 2
 # Each step upgrades a file from the version before it (bridge/outbox_migrate.py).
@@ -206,12 +206,10 @@ class Outbox:
         if (db.execute("SELECT 1 FROM writes WHERE idem_key=?", (write.idem_key,)).fetchone()
                 or db.execute("SELECT 1 FROM marks WHERE idem_key=?", (write.idem_key,)).fetchone()):
             return False
-        # Simkl keeps one playback per item (latest wins), and a watch makes a playback moot:
-        # unsent start/pause writes for the item are superseded.
-        db.execute(
-            "DELETE FROM writes WHERE account=? AND item_key=? AND kind IN (?, ?) AND state='pending'",
-            (write.account, write.item_key, *PLAYBACK_KINDS),
-        )
+        moot = SUPERSEDES[write.kind]  # the unsent writes of the item this one makes moot
+        if moot:
+            db.execute(f"DELETE FROM writes WHERE account=? AND item_key=? AND kind IN ({','.join('?' * len(moot))}) "
+                       "AND state='pending'", (write.account, write.item_key, *moot))
         cur = db.execute(
             "INSERT INTO writes (account, kind, item_key, idem_key, body, at, rewatch) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (write.account, write.kind, write.item_key, write.idem_key, json.dumps(write.body), write.at, write.rewatch),

@@ -7,6 +7,9 @@ item Simkl cannot find is parked alone while the rest of its batch is delivered.
 delivered once Simkl's reply confirms it (bridge/confirm.py): when its counts fall short, Simkl's
 library is read back, and what it did not record is parked with the reason.
 
+Then the library writes (history removals, ratings, their removals, add-to-list: bridge/writes.py),
+in requests of one kind (add-to-list: of one bucket), confirmed as their pages say (bridge/confirm.py).
+
 A rewatch (Write.rewatch) goes alone; on an account with `track_rewatches` it asks Simkl for a
 rewatch session (`?allow_rewatch=yes`), and is sent again, if ever, with the session's
 `rewatch_id`. No other write asks for one.
@@ -37,7 +40,7 @@ from bridge.backoff import delay
 from bridge.outbox import Entry, Outbox
 from bridge.simkl.client import AuthError, PermanentError, QuotaError, SimklClient, SimklError, TransientError
 from bridge.times import iso
-from bridge.writes import HISTORY, PLAYBACK_KINDS, describe
+from bridge.writes import HISTORY, LIBRARY_KINDS, LIST, PLAYBACK_KINDS, RATE, UNRATE, UNWATCH, describe
 
 log = logging.getLogger("bridge.sender")
 
@@ -47,6 +50,9 @@ RECHECK = 30.0
 # Beyond this many writes in one request, a line per write is a flood no one reads (a first library
 # sync's 54,000 lines cost a second of CPU); `simkl-bridge status` lists what waits.
 LINES_PER_REQUEST = 20
+# Each library write kind's endpoint and the client's method for it.
+LIBRARY_POSTS = {UNWATCH: ("/sync/history/remove", "remove_history"), RATE: ("/sync/ratings", "add_ratings"),
+                 UNRATE: ("/sync/ratings/remove", "remove_ratings"), LIST: ("/sync/add-to-list", "add_to_list")}
 # Waits while Simkl refuses calls for its API limits: five minutes, doubling up to six hours.
 QUOTA_BASE, QUOTA_CAP = 300.0, 6 * 3600.0
 
@@ -148,6 +154,41 @@ class Sender:
             for entry in self.outbox.due(account, now, self.batch_size, kind=kind):
                 if self._deliver([entry], partial(client.scrobble, entry.kind, entry.body), now, report) is not None:
                     _delivered([entry], f"POST /scrobble/{entry.kind}")
+        for kind in LIBRARY_KINDS:
+            while batch := self.outbox.due(account, now, self.batch_size, kind=kind):
+                for entries in confirm.requests(kind, batch):
+                    self._send_library(client, kind, entries, now, report)
+                if len(batch) < self.batch_size:
+                    break
+
+    def _send_library(self, client: SimklClient, kind: str, entries: list[Entry], now: float,
+                      report: FlushReport) -> None:
+        path, method = LIBRARY_POSTS[kind]
+        body = confirm.merged(entries)
+        args = (confirm.list_to(entries[0]), body) if kind == LIST else (body,)
+        reply = self._deliver(entries, partial(getattr(client, method), *args), now, report, mark=False)
+        if reply is None:
+            return
+        missing = confirm.not_found(entries, reply)
+        self._park(missing, confirm.NOT_FOUND, now, report)
+        rest = [e for e in entries if e not in missing]
+        unsure = confirm.short_ratings(rest, reply) if kind == RATE else []
+        self._taken([e for e in rest if e not in unsure], f"POST {path} ({len(entries)} in one request)", now, report)
+        if unsure:
+            self._read_ratings(client, unsure, now, report)
+
+    def _read_ratings(self, client: SimklClient, entries: list[Entry], now: float, report: FlushReport) -> None:
+        """Ask Simkl's ratings whether they hold what its reply did not count (an anime may be
+        either type there). Until they answer, the entries stay pending."""
+        replies = []
+        for kind, values in confirm.ratings_reads(entries):
+            reply = self._read(entries, partial(client.get_ratings, kind, values), now, report)
+            if reply is None:
+                return
+            replies.append(reply)
+        missing = confirm.not_rated(entries, replies)
+        self._park(missing, confirm.NOT_RATED, now, report)
+        self._taken([e for e in entries if e not in missing], "POST /sync/ratings, then its ratings read back", now, report)
 
     def _send_history(self, client: SimklClient, batch: list[Entry], now: float, report: FlushReport) -> None:
         # `allow_rewatch` is one flag for a whole request: a rewatch shares it with nothing else.
@@ -180,20 +221,27 @@ class Sender:
     def _read_back(self, client: SimklClient, entries: list[Entry], now: float, report: FlushReport) -> None:
         """Ask Simkl's library whether it holds what its reply did not confirm. Until it answers
         the entries stay pending: sent again, Simkl's reply is read again."""
-        report.requests += 1
-        try:
-            library = client.get_all_items(date_from=iso(confirm.read_back_since(entries, now)),
-                                           extended="full_anime_seasons", episode_watched_at="yes")
-        except PermanentError as exc:
-            self._park(entries, f"Simkl's reply did not confirm it, and its library could not be read: {exc}", now, report)
+        library = self._read(entries, partial(client.get_all_items, date_from=iso(confirm.read_back_since(entries, now)),
+                                              extended="full_anime_seasons", episode_watched_at="yes"), now, report)
+        if library is None:
             return
-        except (QuotaError, TransientError) as exc:
-            self._close_gate(entries[0].account, [e.id for e in entries], str(exc), exc.retry_after, now, report,
-                             quota=isinstance(exc, QuotaError))
         missing = confirm.not_in_library(entries, library)
         self._park(missing, confirm.NOT_RECORDED, now, report)
         self._taken([e for e in entries if e not in missing], "POST /sync/history, then its library read back",
                     now, report)
+
+    def _read(self, entries: list[Entry], call: Callable[[], dict[str, Any]], now: float,
+              report: FlushReport) -> dict[str, Any] | None:
+        """Simkl's answer to a read confirming `entries`; None when it cannot be read (they are parked)."""
+        report.requests += 1
+        try:
+            return call()
+        except PermanentError as exc:
+            self._park(entries, f"Simkl's reply did not confirm it, and its library could not be read: {exc}", now, report)
+            return None
+        except (QuotaError, TransientError) as exc:
+            self._close_gate(entries[0].account, [e.id for e in entries], str(exc), exc.retry_after, now, report,
+                             quota=isinstance(exc, QuotaError))
 
     def _park(self, entries: list[Entry], reason: str, now: float, report: FlushReport) -> None:
         for entry in entries:

@@ -1,4 +1,4 @@
-"""PlayEvent -> the JSON bodies Simkl's write endpoints take.
+"""PlayEvent or Title -> the JSON bodies Simkl's write endpoints take.
 
 Pure functions. This is the only place that knows how a movie, an episode, a multi-episode file
 or an anime episode is spelled in a Simkl write (simkl-api.md §4, §6, §9).
@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.events import Kind, Numbering, PlayEvent
+from bridge.item import Item
+from bridge.library import Title
 
 
 def _media(event: PlayEvent) -> dict[str, Any]:
@@ -72,3 +74,34 @@ def scrobble_body(event: PlayEvent, progress: float | None = None) -> dict[str, 
     # A scrobble names one episode: a multi-episode file is tracked by its first one.
     body["episode"] = {"season": event.season if event.season is not None else 1, "number": event.episodes[0]}
     return body
+
+
+def removal_body(event: PlayEvent) -> dict[str, Any]:
+    """The /sync/history/remove body taking back this item's viewings: its history body without a
+    date (the removal page: the same item shapes and granularity), an anime under `shows` (that page
+    has no `anime` array). An episode is its show with that season and episode only; a movie with
+    nothing else is removed from the library whole, its list entry and rating too: Simkl has no
+    other way to unwatch a movie."""
+    if event.addressed_by_episode_ids:
+        raise ValueError("Simkl's history removal names an episode by its show; this one is known by its own ids only")
+    body = history_body(event)
+    return {"shows": body["anime"]} if "anime" in body else body
+
+
+def title_bucket(item: Item) -> str:
+    """Where a movie or a whole show goes in a ratings or add-to-list body: an anime (AniDB
+    numbering, or known by anime ids) under `anime`, as those pages sort them."""
+    if item.kind is Kind.MOVIE:
+        return "movies"
+    return "anime" if item.numbering is Numbering.ANIDB or item.ids.is_anime else "shows"
+
+
+def title_body(title: Title, **fields: Any) -> dict[str, Any]:
+    """A one-title body of /sync/ratings, /sync/ratings/remove or /sync/add-to-list: its title,
+    year and ids (Simkl falls back on title and year where no id resolves), and `fields`."""
+    item: dict[str, Any] = {"ids": title.item.ids.as_dict()}
+    if title.title:
+        item["title"] = title.title
+    if title.year:
+        item["year"] = title.year
+    return {title_bucket(title.item): [{**item, **fields}]}

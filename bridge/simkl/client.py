@@ -113,20 +113,41 @@ class SimklClient:
     def add_history(self, body: dict[str, Any], *, allow_rewatch: bool = False) -> dict[str, Any]:
         """`allow_rewatch` only for a rewatch the user opted in to (api.simkl.org/guides/rewatches):
         on anything else it makes phantom rewatch sessions."""
-        params = {"allow_rewatch": "yes"} if allow_rewatch else None
-        return self._expect_dict(self._call("POST", "/sync/history", body, params), "/sync/history")
+        return self._post("/sync/history", body, {"allow_rewatch": "yes"} if allow_rewatch else None)
+
+    def remove_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Unmark what the body names. A movie or show with nothing else leaves the library whole,
+        its list entry and rating with it: never the way to take something off a list."""
+        return self._post("/sync/history/remove", body)
+
+    def add_ratings(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Rate the body's movies, shows and anime (`rating` 1-10, `rated_at`; re-rating overwrites)."""
+        return self._post("/sync/ratings", body)
+
+    def remove_ratings(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Clear the ratings of the body's items; they stay in their buckets."""
+        return self._post("/sync/ratings/remove", body)
 
     def add_to_list(self, to: str, body: dict[str, Any]) -> dict[str, Any]:
         """Move the body's items to the `to` list. The reference page reads `to` from each item only
-        (a top-level one alone is 400 empty_field); older examples put it at the top: both are sent."""
+        (a top-level one alone is 400 empty_field); its body schema and older examples put it at the
+        top: both are sent, which every version takes."""
         items = {bucket: [{**item, "to": to} for item in entries] for bucket, entries in body.items()
                  if isinstance(entries, list)}
-        return self._expect_dict(self._call("POST", "/sync/add-to-list", {"to": to, **items}), "/sync/add-to-list")
+        return self._post("/sync/add-to-list", {"to": to, **items})
 
     def get_all_items(self, kind: str | None = None, status: str | None = None, **params: str) -> dict[str, Any]:
         """The library (or with `date_from` what changed since): {} when there is nothing, which
         Simkl answers as `null` (and sometimes `{}`)."""
-        path = "/sync/all-items" + "".join(f"/{part}" for part in (kind, status) if part)
+        return self._read_library("/sync/all-items" + "".join(f"/{part}" for part in (kind, status) if part), params)
+
+    def get_ratings(self, kind: str, ratings: str = "1,2,3,4,5,6,7,8,9,10", **params: str) -> dict[str, Any]:
+        """The items of one type (movies, shows, anime) the user rated one of `ratings` (a value or a
+        comma list), in the all-items form with `user_rating` and `user_rated_at`; the same query
+        (`date_from`, `extended`). {} when there is none."""
+        return self._read_library(f"/sync/ratings/{kind}/{ratings}", params)
+
+    def _read_library(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         body = self._call("GET", path, params=params).body
         if body is None:
             return {}
@@ -267,6 +288,9 @@ class SimklClient:
         if self._on_reply is not None:
             self._on_reply(method, path, resp.status_code, time.monotonic() - began)
         return _Reply(resp.status_code, _json(resp), dict(resp.headers))
+
+    def _post(self, path: str, body: dict[str, Any], params: dict[str, str] | None = None) -> dict[str, Any]:
+        return self._expect_dict(self._call("POST", path, body, params), path)
 
     @staticmethod
     def _expect_dict(reply: _Reply, what: str) -> dict[str, Any]:

@@ -1,10 +1,11 @@
-"""Simkl's library replies -> neutral `LibraryItem`s: the Simkl side of a sync.
+"""Simkl's library replies -> neutral `LibraryItem`s and `Title`s: the Simkl side of a sync.
 
 `GET /sync/all-items` (simkl-api.md §8) answers `{"shows": [...], "anime": [...], "movies": [...]}`,
 or `null` (some replies `{}`) when there is nothing; external ids come as strings. With
 `extended=full` and `episode_watched_at=yes` a show lists its watched episodes with their dates;
 with `extended=full_anime_seasons` an anime episode also says where TVDB puts it, so a server that
-numbers the show the TVDB way finds it too. Pure functions.
+numbers the show the TVDB way finds it too. `GET /sync/ratings/{type}/{rating}` answers in the same
+form, each entry with the user's `user_rating` and `user_rated_at`. Pure functions.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from bridge.ids import clean_ids
-from bridge.item import Item, Kind, Numbering
-from bridge.library import LibraryItem
+from bridge.item import Ids, Item, Kind, Numbering
+from bridge.library import BUCKETS, LibraryItem, Title, as_rating
 from bridge.times import parse_iso
 from bridge.wire import is_count
 
@@ -24,14 +25,7 @@ GROUPS = ("movies", "shows", "anime")
 def library_items(reply: Any) -> list[LibraryItem]:
     """Every watched movie and episode an all-items reply lists (unwatched entries: none)."""
     out: list[LibraryItem] = []
-    for group, entry in _entries(reply):
-        media = entry.get("movie") if group == "movies" else entry.get("show")
-        if not isinstance(media, dict):
-            continue
-        raw = media.get("ids")
-        ids = clean_ids(raw if isinstance(raw, dict) else {}, strict=False)
-        if not ids:
-            continue  # nothing to match it by
+    for group, entry, media, ids in _identified(reply):
         title, year = str(media.get("title") or ""), media.get("year") if is_count(media.get("year")) else None
         last = parse_iso(entry.get("last_watched_at"))
         if group == "movies":
@@ -47,16 +41,23 @@ def library_items(reply: Any) -> list[LibraryItem]:
     return out
 
 
+def library_titles(reply: Any) -> list[Title]:
+    """Every movie, show and anime an all-items or a ratings reply lists, whatever its bucket, with
+    its bucket and the user's own rating and its date."""
+    out: list[Title] = []
+    for group, entry, media, ids in _identified(reply):
+        item = (Item(Kind.MOVIE, ids) if group == "movies"
+                else Item(Kind.SHOW, ids, Numbering.ANIDB if group == "anime" else Numbering.TV))
+        status = entry.get("status")
+        out.append(Title(item, str(media.get("title") or ""), media.get("year") if is_count(media.get("year")) else None,
+                         rating=as_rating(entry.get("user_rating")), rated_at=parse_iso(entry.get("user_rated_at")),
+                         status=status if status in BUCKETS else None))
+    return out
+
+
 def listed_simkl_ids(reply: Any) -> set[int]:
     """The simkl ids an ids-only read (`extended=simkl_ids_only`) lists: what is still in the library."""
-    found: set[int] = set()
-    for group, entry in _entries(reply):
-        media = entry.get("movie") if group == "movies" else entry.get("show")
-        raw = media.get("ids") if isinstance(media, dict) else None
-        simkl = clean_ids(raw if isinstance(raw, dict) else {}, strict=False).simkl
-        if simkl is not None:
-            found.add(simkl)
-    return found
+    return {ids.simkl for _, _, _, ids in _identified(reply) if ids.simkl is not None}
 
 
 def _entries(reply: Any) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -67,6 +68,16 @@ def _entries(reply: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         for entry in entries if isinstance(entries, list) else ():
             if isinstance(entry, dict):
                 yield group, entry
+
+
+def _identified(reply: Any) -> Iterator[tuple[str, dict[str, Any], dict[str, Any], Ids]]:
+    """(group, entry, its movie or show, their ids) of each entry with an id to match it by."""
+    for group, entry in _entries(reply):
+        media = entry.get("movie") if group == "movies" else entry.get("show")
+        raw = media.get("ids") if isinstance(media, dict) else None
+        ids = clean_ids(raw if isinstance(raw, dict) else {}, strict=False)
+        if isinstance(media, dict) and ids:
+            yield group, entry, media, ids
 
 
 def _episodes(entry: dict[str, Any]) -> Iterator[tuple[int, int, float | None, tuple[int, int] | None]]:

@@ -15,17 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from bridge.events import PlayEvent, State
-from bridge.item import Ids, Item
+from bridge.item import Item
 from bridge.library import LibraryHolder, LibraryItem, Shelf, no_cycle_collection
 from bridge.outbox import Outbox
-from bridge.simkl.bodies import history_body
 from bridge.simkl.library import library_items, listed_simkl_ids
 from bridge.sync import gate
 from bridge.sync.baseline import Baseline
+from bridge.sync.outgoing import history_write, unwatch_write
 from bridge.sync.plan import Action, Options, Plan, Step, plan
-from bridge.times import iso
-from bridge.writes import HISTORY, Write
 
 log = logging.getLogger("bridge.sync")
 
@@ -131,12 +128,16 @@ def apply(account: str, holder: LibraryHolder, result: Plan, outbox: Outbox, sim
     # chunks loses nothing: the next run plans the rest again, and the outbox refuses the committed.
     for start in range(0, len(additions), ENQUEUE_CHUNK):
         chunk = additions[start:start + ENQUEUE_CHUNK]
-        added = sum(outbox.enqueue_many([_history_write(account, a, now) for a in chunk]))
+        added = sum(outbox.enqueue_many([history_write(account, a.entry, a.watched_at, now) for a in chunk]))
         if added:
             count += added
             queued()
         for action in chunk:
             simkl.add(action.entry)
+    removed = _unwatch(account, [a.entry for a in result.actions if a.step is Step.REMOVE], outbox, simkl, now)
+    if removed:
+        count += removed
+        queued()
     marks = [(a.entry, a.watched_at) for a in result.actions if a.step is Step.MARK]
     unmarks = [a.entry for a in result.actions if a.step is Step.UNMARK]
     if marks:
@@ -146,17 +147,20 @@ def apply(account: str, holder: LibraryHolder, result: Plan, outbox: Outbox, sim
     return count
 
 
-def _history_write(account: str, action: Action, now: float) -> Write:
-    entry, at = action.entry, action.watched_at
-    stamp = iso(at) if at is not None else None
-    own = entry.item.by_episode_ids  # an episode of an unknown show is sent by its own ids
-    event = PlayEvent(source="sync", server="", user="", session="sync", kind=entry.item.kind,
-                      ids=Ids() if own else entry.item.ids, state=State.WATCHED, title=entry.title, year=entry.year,
-                      season=entry.item.season, episodes=entry.item.episodes, numbering=entry.item.numbering,
-                      episode_ids=entry.item.ids if own else entry.episode_ids, at=at if at is not None else now)
-    # The key of the scrobbler's own write of the same viewing: one play, one row.
-    idem = f"{HISTORY}:{account}:{entry.key}:{stamp or 'undated'}"
-    return Write(account, HISTORY, entry.item, idem, history_body(event, stamp), at if at is not None else now)
+def _unwatch(account: str, entries: list[LibraryItem], outbox: Outbox, simkl: Shelf, now: float) -> int:
+    """Take what was unwatched on the server off Simkl's history, and off `simkl` (the baseline)."""
+    writes = []
+    for entry in entries:
+        seen = simkl.find(entry.item)
+        try:
+            writes.append(unwatch_write(account, entry, now, seen.watched_at if seen is not None else None))
+        except ValueError as exc:
+            log.warning("sync %s: %s is not unwatched on Simkl: %s", account, entry.label, exc)
+            continue
+        while seen is not None:  # Simkl's entry, and the bridge's own write of it if still kept
+            simkl.discard(seen.key)
+            seen = simkl.find(entry.item)
+    return sum(outbox.enqueue_many(writes)) if writes else 0
 
 
 def _sent(outbox: Outbox, account: str) -> Callable[[Item], float | None]:
