@@ -81,7 +81,7 @@ def scrobble(user: User, catalog: Catalog, action: str, body: Any, now: float) -
         user.add_watch(Watch(target["ids"]["simkl"], "movie" if season is None else "episode", target["title"], now,
                              season, number, tvdb), now)
         user.drop_playbacks(target["ids"]["simkl"])
-        user.bump(target, "completed" if target["type"] == "movie" else "watching", now)
+        user.bump_watched(target, "completed" if target["type"] == "movie" else "watching", now)
         pid = 1000 + len(user.watches)
     else:  # pause, or stop below the threshold
         reply_action = "pause"

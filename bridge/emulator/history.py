@@ -41,7 +41,7 @@ def history_add(user: User, catalog: Catalog, body: Any, now: float, allow_rewat
                                allow_rewatch, req.get("rewatch_id"), now)
         if got.count:
             added["movies"] += 1
-            user.bump(item, "completed", now)
+            user.bump_watched(item, "completed", now)
         added["statuses"].append(_status(req, "movie", item, "completed", got))
     for bucket, types in (("shows", ("show", "anime")), ("anime", ("anime",))):
         for req in buckets.get(bucket, []):
@@ -53,7 +53,7 @@ def history_add(user: User, catalog: Catalog, body: Any, now: float, allow_rewat
             if got.count:
                 added["shows"] += 1
                 added["episodes"] += got.count
-                user.bump(item, "watching", now)
+                user.bump_watched(item, "watching", now)
             added["statuses"].append(_status(req, "show" if bucket == "shows" else "anime", item, "watching", got))
     for req in buckets.get("episodes", []):
         # Top-level episodes are addressed by their own ids.
@@ -65,7 +65,7 @@ def history_add(user: User, catalog: Catalog, body: Any, now: float, allow_rewat
         watch = Watch(show["ids"]["simkl"], "episode", show["title"], when(req, None, now), season, number)
         if user.add_watches([watch], allow_rewatch, None, now).count:
             added["episodes"] += 1
-            user.bump(show, "watching", now)
+            user.bump_watched(show, "watching", now)
     return 201, {"added": added, "not_found": not_found}
 
 

@@ -104,6 +104,14 @@ class User:
         if key in self.activities[group]:
             self.activities[group][key] = self.activities[group]["all"] = self.activities["all"] = stamp(now)
 
+    def bump_watched(self, item: dict[str, Any], bucket: str, now: float) -> None:
+        """A watch was recorded: a planned entry leaves plantowatch for the bucket the write's
+        `statuses[].response.status` names (add-to-history), other buckets stay."""
+        if self.lists.get(item["ids"]["simkl"]) == "plantowatch":
+            self.lists[item["ids"]["simkl"]] = bucket
+            self.bump(item, "plantowatch", now)
+        self.bump(item, bucket, now)
+
     def touch(self, simkl: int, now: float) -> None:
         """The entry changed now (what `date_from` selects by); the first change is when it joined."""
         self.changed[simkl] = now

@@ -264,3 +264,15 @@ def test_removing_some_episodes_keeps_the_show_and_its_rating(emulator) -> None:
     call(emulator, "POST", "/sync/history/remove", {"shows": [dict(BREAKING_BAD, seasons=[{"number": 1, "episodes": [{"number": 3}]}])]})
     assert [w["label"] for w in watches(emulator)] == ["S01E01"]
     assert alice(emulator)["ratings"]["11121"]["rating"] == 9
+
+
+def test_a_planned_movie_once_watched_is_completed_and_a_planned_show_watching(emulator, now) -> None:
+    """add-to-history's statuses[].response.status is the bucket the write left it in: a watch
+    takes a planned entry out of plantowatch, and both stamps move."""
+    call(emulator, "POST", "/sync/add-to-list", {"to": "plantowatch", "movies": [MATRIX], "shows": [BREAKING_BAD]})
+    now[0] += 60
+    call(emulator, "POST", "/sync/history", {"movies": [MATRIX], "shows": [dict(BREAKING_BAD, episodes=[{"number": 1}])]})
+    state = alice(emulator)
+    assert state["lists"] == {"53992": "completed", "11121": "watching"}
+    assert (state["activities"]["movies"]["plantowatch"], state["activities"]["tv_shows"]["plantowatch"]) == (stamp(T + 60),) * 2
+    assert call(emulator, "GET", "/sync/all-items/movies/plantowatch").json() is None
