@@ -28,6 +28,7 @@ from bridge.adapters.base import AdapterBase
 from bridge.adapters.plex import sessions
 from bridge.adapters.plex.alerts import AlertSocket, playing
 from bridge.adapters.plex.api import ERRORS, READ_ERRORS, PlexApi
+from bridge.adapters.plex.discover import Discover
 from bridge.adapters.plex.library import PlexLibrary
 from bridge.adapters.plex.map import (
     WEBHOOK_STATES,
@@ -39,12 +40,13 @@ from bridge.adapters.plex.map import (
 )
 from bridge.adapters.plex.resume import ResumeWriter
 from bridge.adapters.plex.sessions import Live, Play
+from bridge.adapters.plex.titles import PlexTitles
 from bridge.adapters.plex.webhook import register as register_webhook
 from bridge.backoff import Backoff
 from bridge.config import PlexServer
 from bridge.events import EventError, PlayEvent, Resume, State
 from bridge.http import HttpError, HttpServer
-from bridge.library import LibraryHolder, LibraryItem
+from bridge.library import LibraryHolder, LibraryItem, Title, TitleHolder
 
 log = logging.getLogger("bridge.adapters.plex")
 
@@ -66,6 +68,8 @@ class PlexAdapter(AdapterBase):
         self.ping_interval, self.watchdog, self.timeout = ping_interval, watchdog, timeout
         self.api = PlexApi(self.name, cfg.url, cfg.token, timeout=timeout)
         self._library = PlexLibrary(self.api, self.name, cfg.exclude_libraries, log)
+        discover = Discover(cfg.discover_url, cfg.token, timeout=timeout) if cfg.watchlist else None
+        self._titles = PlexTitles(self.api, self._library, cfg.lists, discover, log)
         self.plays: dict[str, Play] = {}  # by sessionKey
         self._skipped: dict[str, str] = {}  # sessionKey -> ratingKey not sent (excluded, no id)
         self._socket: AlertSocket | None = None
@@ -280,6 +284,23 @@ class PlexAdapter(AdapterBase):
 
     def mark_unwatched(self, entries: list[LibraryItem]) -> int:
         return self._library.mark_unwatched(entries) if self._owners_to_mark(len(entries), "marked unwatched") else 0
+
+    # -- ratings and lists (bridge/library.py TitleHolder) -----------------------------------------
+
+    def titles(self) -> TitleHolder | None:
+        """Ratings and collections are the token's user's too: offered as the library is."""
+        return self if self.cfg.resume_user else None
+
+    def read_titles(self, buckets: frozenset[str]) -> list[Title]:
+        if (why := self._not_the_owners()) is not None:
+            raise NotTheOwner(why)
+        return self._titles.read(buckets)
+
+    def rate(self, changes: list[tuple[Title, int | None, float | None]]) -> int:
+        return self._titles.rate(changes) if self._owners_to_mark(len(changes), "rated") else 0
+
+    def set_listed(self, bucket: str, add: list[Title], remove: list[Title]) -> int:
+        return self._titles.set_listed(bucket, add, remove) if self._owners_to_mark(len(add) + len(remove), "listed") else 0
 
     def _not_the_owners(self) -> str | None:
         user = self.cfg.resume_user or ""

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
-from plexapi.exceptions import NotFound, PlexApiException
+from plexapi.exceptions import BadRequest, NotFound, PlexApiException
 from plexapi.server import PlexServer
 from requests import RequestException
 
@@ -40,6 +40,21 @@ LIBRARY_ID = "com.plexapp.plugins.library"
 # Items asked for by key in one request: 100 keys keep the URL under 1 KB.
 BY_KEY = 100
 T = TypeVar("T")
+
+
+def paged(query: Callable[[dict[str, str]], ET.Element | None], size: int) -> Iterator[list[ET.Element]]:
+    """A listing's items, `size` a request with the X-Plex-Container-Start/-Size headers plexapi's
+    fetchItems (base.py) pages by, until the container's totalSize (else its size) is reached.
+    `query(headers)` is one request; the server's own listings and plex.tv's Discover page alike."""
+    start = 0
+    while True:
+        root = query({"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": str(size)})
+        page = [e for e in root if e.tag in _ITEMS] if root is not None else []
+        yield page
+        start += len(page)
+        total = digits(root.get("totalSize") or root.get("size")) if root is not None else None
+        if not page or total is None or start >= total:
+            return
 
 
 class PlexApi:
@@ -130,19 +145,9 @@ class PlexApi:
         return out
 
     def pages(self, path: str, size: int) -> Iterator[list[ET.Element]]:
-        """A listing's items, `size` a request with the X-Plex-Container-Start/-Size headers plexapi's
-        fetchItems pages by, until the container's totalSize (else its size) is reached. A page that
-        fails raises: no caller takes part of a listing for all of it."""
-        start = 0
-        while True:
-            root = self.client().query(path, headers={"X-Plex-Container-Start": str(start),
-                                                      "X-Plex-Container-Size": str(size)})
-            page = [e for e in root if e.tag in _ITEMS] if root is not None else []
-            yield page
-            start += len(page)
-            total = digits(root.get("totalSize") or root.get("size")) if root is not None else None
-            if not page or total is None or start >= total:
-                return
+        """A listing's items, `size` a request (`paged`). A page that fails raises: no caller takes
+        part of a listing for all of it."""
+        return paged(lambda headers: self.client().query(path, headers=headers), size)
 
     def view_counts(self, keys: list[str]) -> dict[str, int]:
         """The token user's viewCount of each item still on the server, read BY_KEY at a time as
@@ -171,6 +176,41 @@ class PlexApi:
         """Set the token owner's view offset (plexapi's `updateProgress`)."""
         self.client().query(f"/:/progress?key={rating_key}&identifier={LIBRARY_ID}"
                             f"&time={offset_ms}&state=stopped")
+
+    def rate(self, rating_key: str, rating: int | None) -> None:
+        """Set or (None) clear the token user's rating of an item, 0-10 where 10 is five stars
+        (plexapi mixins/rating.py RatingMixin.rate: -1 clears)."""
+        client = self.client()
+        client.query("/:/rate", method=client._session.put,
+                     params={"key": rating_key, "identifier": LIBRARY_ID, "rating": -1 if rating is None else rating})
+
+    # -- collections (plexapi collection.py) ------------------------------------------------------
+
+    def create_collection(self, section: str, kind: int, title: str, rating_key: str) -> str:
+        """A regular (not smart) collection of one section made with its first item (Plex makes none
+        empty: Collection._create); its ratingKey."""
+        client = self.client()
+        root = client.query("/library/collections", method=client._session.post, params={
+            "uri": self._uri(rating_key), "type": kind, "title": title, "smart": 0, "sectionId": section})
+        made = next(iter(root), None) if root is not None else None
+        if made is None or not made.get("ratingKey"):
+            raise BadRequest(f"plex collection {title!r}: the server's reply names no collection")
+        return str(made.get("ratingKey"))
+
+    def add_to_collection(self, collection: str, rating_key: str) -> None:
+        client = self.client()
+        client.query(f"/library/collections/{collection}/items", method=client._session.put,
+                     params={"uri": self._uri(rating_key)})
+
+    def remove_from_collection(self, collection: str, rating_key: str) -> None:
+        client = self.client()
+        client.query(f"/library/collections/{collection}/items/{rating_key}", method=client._session.delete)
+
+    def _uri(self, rating_key: str) -> str:
+        """An item as collections are given it: server://<machineIdentifier>/<library>/library/metadata/<key>
+        (plexapi server.py _uriRoot)."""
+        self.client()
+        return f"server://{self.machine_id}/{LIBRARY_ID}/library/metadata/{rating_key}"
 
     def _cached(self, key: str, ttl: float, now: float, read: Callable[[], T]) -> T:
         cached = self._cache.get(key)  # read once: webhooks (HTTP threads) and the worker share it

@@ -41,7 +41,7 @@ from requests import Timeout
 from bridge.adapters.plex.api import ERRORS, PlexApi
 from bridge.adapters.plex.map import event_from_metadata, in_excluded_library, metadata_from_xml, same_file_episodes
 from bridge.events import EventError, Ids, Item, Kind, State
-from bridge.library import LibraryItem, no_cycle_collection
+from bridge.library import LibraryItem, Title, no_cycle_collection
 from bridge.wire import digits, is_count
 
 # Items per request. Plex builds a page with one SQL read of its rows; 500 episodes with their Guid
@@ -112,12 +112,12 @@ class PlexLibrary:
             if kind not in ("movie", "show") or in_excluded_library(meta, self.excluded):
                 continue
             if kind == "movie":
-                out += [library_item(m, viewed.get(str(m.get("ratingKey")))) for m in self._listing(key, MOVIES)]
+                out += [library_item(m, viewed.get(str(m.get("ratingKey")))) for m in self.listing(key, MOVIES)]
                 continue
             # The shows first: their Guid lists are what new-agent episodes are known by.
-            shows = {str(s.get("ratingKey")): s for s in self._listing(key, SHOWS)}
+            shows = {str(s.get("ratingKey")): s for s in self.listing(key, SHOWS)}
             episodes = []
-            for m in self._listing(key, EPISODES):
+            for m in self.listing(key, EPISODES):
                 show = shows.get(str(m.get("grandparentRatingKey")))
                 entry = library_item({**m, "grandparent": show} if show is not None else m,
                                      viewed.get(str(m.get("ratingKey"))))
@@ -126,7 +126,7 @@ class PlexLibrary:
         self.log.info("%s: library read: %d items, %d watched", self.name, len(out), sum(e.watched for e in out))
         return out
 
-    def _listing(self, section: Any, kind: int) -> Iterable[dict[str, Any]]:
+    def listing(self, section: Any, kind: int) -> Iterable[dict[str, Any]]:
         """A section's items of one type, each once (an item added while paging pushes a page's last
         one into the next)."""
         seen: set[str] = set()
@@ -176,7 +176,7 @@ class PlexLibrary:
             self.api.scrobble(key, played=True)
             return True
 
-        done = self._each([(entry, one) for entry in entries], "marked watched")
+        done = self.each([(entry, one) for entry in entries], "marked watched")
         if done:
             self.log.info("%s: %d items marked watched from Simkl (Plex dates them now: it cannot set a view's date)",
                           self.name, done)
@@ -187,12 +187,14 @@ class PlexLibrary:
             self.api.scrobble(key, played=False)
             return True
 
-        done = self._each([(entry, one) for entry in entries], "marked unwatched")
+        done = self.each([(entry, one) for entry in entries], "marked unwatched")
         if done:
             self.log.info("%s: %d items marked unwatched from Simkl", self.name, done)
         return done
 
-    def _each(self, work: list[tuple[LibraryItem, Write]], what: str) -> int:
+    def each(self, work: Sequence[tuple[LibraryItem | Title, Write]], what: str) -> int:
+        """Write each item (its ratingKey to `write`); one failure is one line and the rest carry on, a
+        server that cannot be reached ends the run with one line."""
         done = 0
         for n, (entry, write) in enumerate(work):
             key = digits(entry.ref)

@@ -35,6 +35,21 @@ tests/test_history.py: markPlayed leaves history() empty). `/status/sessions/his
 (server.history: `sort=viewedAt:desc`, `accountID`, `metadataItemID`, `librarySectionID`,
 `viewedAt>`; base.PlexHistory: each row's `historyKey`, `viewedAt`, `accountID`, `deviceID`) holds the
 real plays of every account, paged the same way.
+
+Ratings and collections (python-plexapi 4.18): `PUT /:/rate?key=&identifier=com.plexapp.plugins.library&rating=`
+(mixins/rating.py RatingMixin.rate) sets the token user's `userRating`, a float 0-10 (video.py: "0.0 - 10.0
+equaling 0 stars - 5 stars"), and stamps `lastRatedAt`; `rating=-1` clears it (tests/test_mixins.py
+edit_rating: rate(10.0) then rate() leaves userRating None); other values are refused (plexapi refuses
+them before asking; what the server does with them is not shown, so the stand-in answers 400). A
+collection (collection.py): `POST /library/collections?uri=server://<machineIdentifier>/com.plexapp.plugins.library/library/metadata/<keys>&type=&title=&smart=0&sectionId=`
+(Collection._create; made with items only, of one type) answers the new `<Directory type="collection">`;
+`PUT /library/collections/<key>/items?uri=…` (addItems) adds, `DELETE /library/collections/<key>/items/<item>`
+(removeItems) removes; its items are `/library/collections/<key>/children`; a section lists its
+collections as `all?type=18` (LibrarySection.collections searches libtype collection, utils.SEARCHTYPES
+18; tests/test_collection.py: `collection in tvshows.collections()`, attributes in test_Collection_attrs:
+key /library/collections/…, subtype, smart 0, childCount, guid collection://…). An item of another
+type than the collection's is refused (plexapi: "Can not mix media types"); a collection whose last
+item is removed is gone, as Plex has no empty regular collection (Collection._create refuses to make one).
 """
 
 from __future__ import annotations
@@ -54,6 +69,8 @@ OWNER_EMAIL = "alice@example.com"
 
 # plexapi utils.SEARCHTYPES, and what each section type lists.
 SEARCH_TYPES = {"1": "movie", "2": "show", "3": "season", "4": "episode"}
+COLLECTION_TYPE = "18"
+LIBRARY_ID = "com.plexapp.plugins.library"
 LISTED = {"movie": ("movie",), "show": ("show", "season", "episode")}
 # What a history row says of its item besides its own attributes (plexapi video.py EpisodeHistory
 # loads the Episode's: its title, show and numbers).
@@ -86,6 +103,7 @@ class PlexStandIn(StandIn):
         self.history: list[dict[str, Any]] = []  # the server's play history, oldest first
         self.clock = time.time  # the server's clock: a scrobble stamps lastViewedAt with it
         self.listed_while_connected = threading.Event()  # /status/sessions answered with a socket open
+        self.collections: dict[str, dict[str, Any]] = {}  # ratingKey -> title, section, subtype, items
         self.route("GET", r"/", self._identity)
         self.route("GET", r"/accounts", self._accounts)
         self.route("GET", r"/library/metadata/(\d+)", self._metadata)
@@ -101,6 +119,11 @@ class PlexStandIn(StandIn):
         self.route("GET", r"/:/scrobble", lambda req: self._mark(req, True))
         self.route("GET", r"/:/unscrobble", lambda req: self._mark(req, False))
         self.route("GET", r"/status/sessions/history/all", self._history)
+        self.route("PUT", r"/:/rate", self._rate)
+        self.route("POST", r"/library/collections", self._create_collection)
+        self.route("GET", r"/library/collections/(\d+)/children", self._collection_children)
+        self.route("PUT", r"/library/collections/(\d+)/items", self._collection_add)
+        self.route("DELETE", r"/library/collections/(\d+)/items/(\d+)", self._collection_remove)
         self.websocket("/:/websockets/notifications", self._ws_open)
 
     def _handler_class(self) -> Any:
@@ -240,6 +263,12 @@ class PlexStandIn(StandIn):
 
     def _section_all(self, req: Req) -> tuple:
         key = req.match.group(1)
+        if req.query.get("type") == COLLECTION_TYPE:
+            page, paging = self._page(req, [self._collection(k) for k, c in self.collections.items() if c["section"] == key])
+            root = ET.Element("MediaContainer", {"size": str(len(page)), "librarySectionID": key, **paging})
+            for attrs in page:
+                ET.SubElement(root, "Directory", attrs)
+            return self._guarded(req, lambda: self._xml(root))
         kind = self.sections.get(key, ("", ""))[0]
         wanted = SEARCH_TYPES.get(req.query.get("type", ""), kind)
         items = [i for i in self.items.values() if self.section_of[i["ratingKey"]] == key and i["type"] == wanted
@@ -326,3 +355,82 @@ class PlexStandIn(StandIn):
     def _ws_open(self, conn: WsConn) -> None:
         if not self._authorized(conn.req):
             conn.close()
+
+    # -- ratings and collections ----------------------------------------------------------------
+
+    def _rate(self, req: Req) -> tuple:
+        def apply() -> tuple:
+            item = self.items.get(req.query.get("key", ""))
+            try:
+                rating = float(req.query.get("rating", ""))
+            except ValueError:
+                rating = -2.0
+            if req.query.get("identifier") != LIBRARY_ID or not (rating == -1 or 0 <= rating <= 10):
+                return 400, "<html><head><title>Bad Request</title></head></html>"
+            if item is None:
+                return 404, "<html><title>Not Found</title></html>"
+            if rating == -1:
+                item.pop("userRating", None)
+                item.pop("lastRatedAt", None)
+            else:
+                item["userRating"], item["lastRatedAt"] = rating, int(self.clock())
+            return 200, b""
+        return self._guarded(req, apply)
+
+    def _uri_keys(self, req: Req) -> list[str] | None:
+        """The ratingKeys a `uri` names, when it names this server's library (plexapi server._uriRoot)."""
+        prefix = f"server://{self.machine_id}/{LIBRARY_ID}/library/metadata/"
+        uri = req.query.get("uri", "")
+        keys = uri[len(prefix):].split(",") if uri.startswith(prefix) else []
+        return keys if keys and all(k in self.items for k in keys) else None
+
+    def _collection(self, key: str) -> dict[str, str]:
+        c = self.collections[key]
+        return {"ratingKey": key, "key": f"/library/collections/{key}/children", "guid": f"collection://uuid-{key}",
+                "type": "collection", "title": c["title"], "subtype": c["subtype"], "smart": "0",
+                "childCount": str(len(c["items"])), "librarySectionID": c["section"],
+                "librarySectionTitle": self.sections[c["section"]][1], "librarySectionKey": f"/library/sections/{c['section']}"}
+
+    def _create_collection(self, req: Req) -> tuple:
+        def apply() -> tuple:
+            q, keys = req.query, self._uri_keys(req)
+            subtype = SEARCH_TYPES.get(q.get("type", ""))
+            if (keys is None or q.get("smart") != "0" or not q.get("title") or q.get("sectionId") not in self.sections
+                    or any(self.items[k]["type"] != subtype or self.section_of[k] != q["sectionId"] for k in keys)):
+                return 400, "<html><head><title>Bad Request</title></head></html>"
+            key = str(max((int(k) for k in [*self.items, *self.collections]), default=0) + 1000)
+            self.collections[key] = {"title": q["title"], "section": q["sectionId"], "subtype": subtype, "items": keys}
+            root = ET.Element("MediaContainer", {"size": "1"})
+            ET.SubElement(root, "Directory", self._collection(key))
+            return self._xml(root)
+        return self._guarded(req, apply)
+
+    def _collection_children(self, req: Req) -> tuple:
+        collection = self.collections.get(req.match.group(1))
+        if collection is None:
+            return self._guarded(req, lambda: (404, "<html><title>Not Found</title></html>"))
+        page, paging = self._page(req, [self.items[k] for k in collection["items"] if k in self.items])
+        return self._guarded(req, lambda: self._container(page, **paging))
+
+    def _collection_add(self, req: Req) -> tuple:
+        def apply() -> tuple:
+            collection, keys = self.collections.get(req.match.group(1)), self._uri_keys(req)
+            if collection is None:
+                return 404, "<html><title>Not Found</title></html>"
+            if keys is None or any(self.items[k]["type"] != collection["subtype"] for k in keys):
+                return 400, "<html><head><title>Bad Request</title></head></html>"
+            collection["items"] += [k for k in keys if k not in collection["items"]]
+            return self._container([])
+        return self._guarded(req, apply)
+
+    def _collection_remove(self, req: Req) -> tuple:
+        def apply() -> tuple:
+            key, item = req.match.group(1), req.match.group(2)
+            collection = self.collections.get(key)
+            if collection is None or item not in collection["items"]:
+                return 404, "<html><title>Not Found</title></html>"
+            collection["items"].remove(item)
+            if not collection["items"]:
+                del self.collections[key]
+            return 200, b""
+        return self._guarded(req, apply)

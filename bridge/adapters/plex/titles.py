@@ -1,0 +1,273 @@
+"""Plex's movies and shows for the ratings and lists sync (what PlexAdapter offers as its TitleHolder,
+bridge/library.py): the owner's rating of each, and the Simkl buckets mirrored as collections.
+
+Whose: `userRating` and `lastRatedAt` in a listing, and `/:/rate`, are the token's user's, the owner's
+(as with the watched state, library.py): offered for the account `resume_user`, the owner, maps to.
+
+Read: each movie and show section's `all` listing of movies (type 1) or shows (type 2), paged like
+the library read (PlexLibrary.listing), outside the excluded libraries. A title's ids are its own
+GUIDs', read by the live mapping's rules (map.py: new-agent Guid lists, legacy and HAMA GUIDs; HAMA's
+anidb mode is AniDB numbering, as the library read numbers its episodes). `userRating` is 0-10 in
+half-star steps (5 stars = 10, plexapi video.py), Simkl's 1-10 one for one (`as_rating`); 0 stars or
+none is unrated. Write: plexapi's RatingMixin.rate request (`PUT /:/rate`, -1 clears); Plex takes no
+date, it stamps `lastRatedAt` itself.
+
+Lists: a bucket is a regular collection named "Simkl: <Bucket>" in each library section whose titles
+it holds, made with its first title (Plex makes no collection empty: plexapi collection.py
+Collection._create). Why a collection, not a playlist: a collection holds movies and shows as
+themselves and shows on the library's Collections tab, where a person browses and plays from it; a
+video playlist holds only playable items (plexapi playlist.py: a playlist is built of episodes, so a
+show would become all its episodes, and a title added to the show later would be missing). What it
+costs: a collection is the library's, seen by everyone the section is shared with, and it belongs to
+one section (plexapi refuses to mix types), so a bucket is one collection per section. Membership
+is read from each such collection's children; the bridge takes off only the titles it is asked to.
+
+Plan to Watch is also the owner's plex.tv Discover watchlist where `watchlist` is on (discover.py):
+a watchlisted title the library holds is that title, listed; one it does not hold is a title of
+its own (ref `discover:<plex.tv ratingKey>`), which goes to Simkl by the ids plex.tv has for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from plexapi.exceptions import NotFound
+from requests import ConnectionError as Unreachable
+from requests import Timeout
+
+from bridge.adapters.plex.api import ERRORS, READ_ERRORS, PlexApi
+from bridge.adapters.plex.discover import Discover, discover_key
+from bridge.adapters.plex.library import MOVIES, SHOWS, PlexLibrary
+from bridge.adapters.plex.map import _item_match, in_excluded_library
+from bridge.item import Ids, Item, Kind
+from bridge.library import BUCKET_TITLES, Title, TitleShelf, as_rating, list_name, no_cycle_collection
+from bridge.wire import EventError, digits
+
+PLAN_TO_WATCH = "plantowatch"
+COLLECTIONS = 18  # plexapi utils.SEARCHTYPES["collection"]
+_KINDS = {"movie": (Kind.MOVIE, MOVIES), "show": (Kind.SHOW, SHOWS)}
+DISCOVER_REF = "discover:"
+_CUT_OFF = (Unreachable, Timeout)
+
+
+def title_from(meta: dict[str, Any], listed: Iterable[str] = ()) -> Title:
+    """One movie or show of a listing -> Title; without a usable id it has none (the matching report
+    names it)."""
+    kind = _KINDS.get(str(meta.get("type")), (Kind.MOVIE, MOVIES))[0]
+    match, _ = _item_match(meta)
+    item = Item(kind, match.ids, match.numbering) if match is not None else Item(kind, Ids())
+    rating = as_rating(_decimal(meta.get("userRating")))
+    rated = digits(meta.get("lastRatedAt"))
+    year = meta.get("year")
+    return Title(item, str(meta.get("title") or ""), year if isinstance(year, int) and year > 0 else None,
+                 str(meta.get("ratingKey") or ""), rating, float(rated) if rating is not None and rated else None,
+                 listed=frozenset(listed))
+
+
+def _decimal(value: Any) -> float | None:
+    """An XML attribute's number ("7.0"); None when it is none (`as_rating` refuses NaN and infinity)."""
+    try:
+        return float(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+class PlexTitles:
+    def __init__(self, api: PlexApi, library: PlexLibrary, mirrors: Sequence[str], discover: Discover | None,
+                 log: logging.Logger):
+        self.api, self.library, self.discover, self.log = api, library, discover, log
+        self.name = library.name
+        self.mirrors = frozenset(mirrors)  # the buckets mirrored as collections (`lists`)
+        self._collections: dict[tuple[str, str], str] = {}  # (section, bucket) -> collection ratingKey
+        self._members: dict[str, set[str]] = {}  # collection ratingKey -> its items' ratingKeys
+        self._where: dict[str, tuple[str, int]] = {}  # ratingKey -> (section, listing type)
+        self._watchlisted: dict[str, str] = {}  # ref -> plex.tv ratingKey of what the watchlist holds
+        self._plex_keys: dict[str, str] = {}  # ratingKey -> plex.tv ratingKey (a new agent's guid)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self, buckets: frozenset[str]) -> list[Title]:
+        with no_cycle_collection():
+            return self._read(buckets)
+
+    def _read(self, buckets: frozenset[str]) -> list[Title]:
+        mirrored = sorted(b for b in buckets & self.mirrors if b in BUCKET_TITLES)
+        self._collections, self._members, self._where, self._plex_keys = {}, {}, {}, {}
+        out: list[Title] = []
+        for section in self.api.items("/library/sections"):
+            kind, key = section.get("type"), str(section.get("key"))
+            meta = {"librarySectionID": key, "librarySectionTitle": section.get("title")}
+            if kind not in _KINDS or in_excluded_library(meta, self.library.excluded):
+                continue
+            listed = self._read_lists(key, mirrored)
+            for m in self.library.listing(key, _KINDS[kind][1]):
+                ref = str(m.get("ratingKey") or "")
+                self._where[ref] = (key, _KINDS[kind][1])
+                if (plex := discover_key(m.get("guid"))) is not None:
+                    self._plex_keys[ref] = plex
+                out.append(title_from(m, listed.get(ref, ())))
+        if self.discover is not None and PLAN_TO_WATCH in buckets:
+            out = self._with_watchlist(out)
+        self.log.info("%s: titles read: %d, %d rated", self.name, len(out), sum(t.rating is not None for t in out))
+        return out
+
+    def _read_lists(self, section: str, buckets: list[str]) -> dict[str, set[str]]:
+        """ratingKey -> the buckets whose collection in this section holds it."""
+        names = {list_name(b): b for b in buckets}
+        listed: dict[str, set[str]] = {}
+        if not names:
+            return listed
+        for page in self.api.pages(f"/library/sections/{section}/all?type={COLLECTIONS}", self.library.page):
+            for collection in page:
+                bucket, key = names.get(collection.get("title") or ""), collection.get("ratingKey")
+                if bucket is None or not key or collection.get("smart") == "1":
+                    continue
+                self._collections.setdefault((section, bucket), key)
+                members = self._members.setdefault(key, set())
+                for items in self.api.pages(f"/library/collections/{key}/children", self.library.page):
+                    for element in items:
+                        members.add(element.get("ratingKey") or "")
+                        listed.setdefault(element.get("ratingKey") or "", set()).add(bucket)
+        return listed
+
+    def _with_watchlist(self, titles: list[Title]) -> list[Title]:
+        """The titles with the watchlist's marked Plan to Watch, and those the library lacks added."""
+        assert self.discover is not None
+        by_plex = {plex: ref for ref, plex in self._plex_keys.items()}
+        shelf = TitleShelf(titles)
+        listed: set[str] = set()
+        self._watchlisted = {}
+        extra: list[Title] = []
+        for meta in self.discover.watchlist():
+            plex = discover_key(meta.get("guid")) or str(meta.get("ratingKey") or "")
+            ref = by_plex.get(plex)
+            if ref is None:  # not by its guid: by the ids plex.tv knows it by
+                try:
+                    meta = {**meta, **self.discover.metadata(plex)}
+                except READ_ERRORS as exc:
+                    self.log.warning("%s: watchlist item %r not read from plex.tv (%s): left out", self.name,
+                                     meta.get("title"), exc)
+                    continue
+                own = title_from(meta)
+                found = shelf.find(own.item) if own.item.ids else None
+                if found is None:
+                    own = Title(own.item, own.title, own.year, DISCOVER_REF + plex, listed=frozenset({PLAN_TO_WATCH}))
+                    extra.append(own)
+                    self._watchlisted[own.ref] = plex
+                    continue
+                ref = found.ref
+            listed.add(ref)
+            self._watchlisted[ref] = plex
+        marked = [t if t.ref not in listed else Title(t.item, t.title, t.year, t.ref, t.rating, t.rated_at,
+                                                      listed=t.listed | {PLAN_TO_WATCH}) for t in titles]
+        return marked + extra
+
+    # -- ratings --------------------------------------------------------------------------------
+
+    def rate(self, changes: Sequence[tuple[Title, int | None, float | None]]) -> int:
+        """Rate each title (None clears): Simkl's 1-10 is Plex's 0-10 (10 = 5 stars) as it is."""
+        def write(rating: int | None) -> Any:
+            def one(key: str) -> bool:
+                self.api.rate(key, rating)
+                return True
+            return one
+
+        work = [(title, write(rating)) for title, rating, _ in changes if not title.ref.startswith(DISCOVER_REF)]
+        done = self.library.each(work, "rated")
+        if done:
+            self.log.info("%s: %d ratings set from Simkl (Plex dates them now: it takes no date)", self.name, done)
+        return done
+
+    # -- lists ----------------------------------------------------------------------------------
+
+    def set_listed(self, bucket: str, add: Sequence[Title], remove: Sequence[Title]) -> int:
+        changed: set[str] = set()
+        if bucket in self.mirrors and bucket in BUCKET_TITLES:
+            changed |= self._collect(bucket, add, remove)
+        if bucket == PLAN_TO_WATCH and self.discover is not None:
+            changed |= self._watchlist(add, remove)
+        return len(changed)
+
+    def _collect(self, bucket: str, add: Sequence[Title], remove: Sequence[Title]) -> set[str]:
+        changed: set[str] = set()
+
+        def put(title: Title) -> Any:
+            def one(key: str) -> bool:
+                section, kind = self._section(key)
+                collection = self._collections.get((section, bucket))
+                if collection is not None and key in self._members.get(collection, set()):
+                    return False
+                if collection is not None:
+                    try:
+                        self.api.add_to_collection(collection, key)
+                    except NotFound:  # gone since, with its last title
+                        collection = None
+                if collection is None:
+                    collection = self.api.create_collection(section, kind, list_name(bucket), key)
+                    self._collections[(section, bucket)] = collection
+                self._members.setdefault(collection, set()).add(key)
+                changed.add(title.ref)
+                return True
+            return one
+
+        def take(title: Title) -> Any:
+            def one(key: str) -> bool:
+                section, _ = self._section(key)
+                collection = self._collections.get((section, bucket))
+                if collection is None or key not in self._members.get(collection, set()):
+                    return False
+                self.api.remove_from_collection(collection, key)
+                self._members[collection].discard(key)
+                changed.add(title.ref)
+                return True
+            return one
+
+        servers = [t for t in add if not t.ref.startswith(DISCOVER_REF)]
+        self.library.each([(t, put(t)) for t in servers], f"put on {list_name(bucket)!r}")
+        self.library.each([(t, take(t)) for t in remove if not t.ref.startswith(DISCOVER_REF)],
+                          f"taken off {list_name(bucket)!r}")
+        return changed
+
+    def _section(self, key: str) -> tuple[str, int]:
+        """The section an item is in and its listing type: from the read, else its metadata."""
+        if key not in self._where:
+            try:
+                meta = self.api.metadata(key)
+            except EventError as exc:
+                raise LookupError(str(exc)) from None
+            kind = _KINDS.get(str(meta.get("type")))
+            if kind is None:
+                raise LookupError(f"a {meta.get('type')!r} is no movie or show")
+            self._where[key] = (str(meta.get("librarySectionID")), kind[1])
+        return self._where[key]
+
+    def _watchlist(self, add: Sequence[Title], remove: Sequence[Title]) -> set[str]:
+        """The watchlist's part of Plan to Watch: what is on it stays, what is not is added by its
+        plex.tv ratingKey (a title of a legacy agent has none: said, and left off)."""
+        assert self.discover is not None
+        work = [(t, True) for t in add if t.ref not in self._watchlisted]
+        work += [(t, False) for t in remove if t.ref in self._watchlisted]
+        changed: set[str] = set()
+        for n, (title, adding) in enumerate(work):
+            plex = self._watchlisted.get(title.ref) or self._plex_keys.get(title.ref)
+            if plex is None:
+                self.log.info("%s: %s not put on the plex.tv watchlist: it has no plex.tv id (a legacy agent's match)",
+                              self.name, title.label)
+                continue
+            try:
+                (self.discover.add if adding else self.discover.remove)(plex)
+            except _CUT_OFF as exc:
+                self.log.warning("%s: %d of %d watchlist changes not made: %s", self.name, len(work) - n, len(work), exc)
+                break
+            except ERRORS as exc:
+                self.log.warning("%s: %s not %s the plex.tv watchlist: %s", self.name, title.label,
+                                 "put on" if adding else "taken off", exc)
+                continue
+            if adding:
+                self._watchlisted[title.ref] = plex
+            else:
+                self._watchlisted.pop(title.ref, None)
+            changed.add(title.ref)
+        return changed

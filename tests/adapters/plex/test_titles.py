@@ -1,0 +1,262 @@
+"""Plex's movies and shows for the ratings and lists sync: read page by page outside excluded
+libraries with the owner's ratings, rated back with plexapi's own request, Simkl buckets mirrored as
+one collection per section, and the owner's plex.tv Discover watchlist read as Plan to Watch.
+Against the Plex stand-in and the Discover stand-in, over HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+import requests
+
+from bridge.adapters.plex.adapter import NotTheOwner
+from bridge.item import Ids, Kind, Numbering
+from bridge.library import Title
+from tests.adapters.plex.discover_standin import DiscoverStandIn
+from tests.adapters.plex.helpers import adapter_for
+from tests.adapters.plex.standin import MACHINE_ID, TOKEN, PlexStandIn
+
+T = 1_700_000_000
+PTW = "Simkl: Plan to Watch"
+MATRIX_PLEX = "5d7768313c3c2a001fbcd1f0"  # the fixture's Matrix: plex://movie/<this>
+OFFICE_PLEX = "5d9c086c46115600200aa2fe"
+
+
+def owners(plex: PlexStandIn, **cfg: Any) -> Any:
+    adapter = adapter_for(plex, **{"resume_user": "alice", **cfg})
+    adapter._library.page = 2
+    return adapter
+
+
+def read(adapter: Any, *buckets: str) -> dict[str, Title]:
+    return {t.ref: t for t in adapter.read_titles(frozenset(buckets))}
+
+
+def rates(plex: PlexStandIn) -> list[dict[str, str]]:
+    return [dict(r.query) for r in plex.requests if r.path == "/:/rate"]
+
+
+def collections(plex: PlexStandIn) -> dict[tuple[str, str], list[str]]:
+    return {(c["section"], c["title"]): list(c["items"]) for c in plex.collections.values()}
+
+
+def collection_writes(plex: PlexStandIn) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in plex.requests if r.path.startswith("/library/collections")
+            and r.method != "GET"]
+
+
+def add_by_hand(plex: PlexStandIn, collection: str, key: str) -> None:
+    """A person adds an item to the collection in Plex Web (the request plexapi's addItems makes)."""
+    uri = f"server://{MACHINE_ID}/com.plexapp.plugins.library/library/metadata/{key}"
+    reply = requests.put(f"{plex.url}/library/collections/{collection}/items", params={"uri": uri},
+                         headers={"X-Plex-Token": TOKEN}, timeout=5)
+    assert reply.status_code == 200
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+def test_every_movie_and_show_is_read_page_by_page_outside_excluded_libraries(plex) -> None:
+    plex.add("110", "movie", "The Matrix Reloaded", "1", "plex://movie/5d7768313c3c2a001fbcd1f1", ("imdb://tt0234215",),
+             year=2003)
+    got = read(owners(plex))
+    assert sorted(got) == ["100", "110", "200", "300", "500", "600"]  # not 400 (Home Videos), no episodes
+    assert [(r.path, r.query.get("type"), r.headers.get("x-plex-container-start")) for r in plex.requests
+            if r.path.startswith("/library/sections/") and r.query.get("includeGuids") == "1"] == [
+        ("/library/sections/1/all", "1", "0"), ("/library/sections/1/all", "1", "2"),
+        ("/library/sections/2/all", "2", "0"), ("/library/sections/4/all", "2", "0")]
+    assert (got["100"].item.kind, got["100"].item.ids, got["100"].title, got["100"].year) == (
+        Kind.MOVIE, Ids(imdb="tt0133093", tmdb=603), "The Matrix", 1999)
+    assert (got["200"].item.kind, got["200"].item.ids, got["200"].item.numbering) == (Kind.SHOW, Ids(tvdb=81189), Numbering.TV)
+    assert (got["500"].item.kind, got["500"].item.ids) == (Kind.SHOW, Ids(tvdb=73244, tmdb=2316))
+    assert (got["300"].item.ids, got["300"].item.numbering) == (Ids(anidb=23), Numbering.ANIDB)  # HAMA anidb: anime
+    assert not got["600"].item.ids and got["600"].label == "Holiday 2023"  # local://: for the matching report
+    assert all(t.listed == frozenset() for t in got.values())
+
+
+def test_half_star_ratings_read_as_simkl_ratings_one_for_one(plex) -> None:
+    plex.items["100"].update(userRating=7.0, lastRatedAt=T)  # 3.5 stars
+    plex.items["200"].update(userRating=1.0, lastRatedAt=T - 60)  # half a star
+    plex.items["500"].update(userRating=10.0, lastRatedAt=T - 120)  # 5 stars
+    got = read(owners(plex))
+    assert [(got[k].rating, got[k].rated_at) for k in ("100", "200", "500")] == [(7, T), (1, T - 60), (10, T - 120)]
+
+
+def test_an_unrated_title_reads_none(plex) -> None:
+    plex.items["300"].update(userRating=0.0, lastRatedAt=T)  # no stars left
+    got = read(owners(plex))
+    assert (got["100"].rating, got["100"].rated_at) == (None, None)
+    assert (got["300"].rating, got["300"].rated_at) == (None, None)
+
+
+def test_a_rating_is_written_with_plexapis_request_and_read_back(plex, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.adapters.plex")
+    plex.clock = lambda: T
+    adapter = owners(plex)
+    got = read(adapter)
+    assert adapter.rate([(got["100"], 7, T - 99), (got["500"], 10, None)]) == 2
+    assert rates(plex) == [{"key": "100", "identifier": "com.plexapp.plugins.library", "rating": "7"},
+                           {"key": "500", "identifier": "com.plexapp.plugins.library", "rating": "10"}]
+    assert (plex.items["100"]["userRating"], plex.items["500"]["userRating"]) == (7.0, 10.0)  # 3.5 and 5 stars
+    again = read(adapter)
+    assert [(again[k].rating, again[k].rated_at) for k in ("100", "500")] == [(7, T), (10, T)]  # Plex dates them
+    assert adapter.rate([(again["100"], None, None)]) == 1  # cleared: plexapi's rate() without a value
+    assert rates(plex)[-1]["rating"] == "-1"
+    assert read(adapter)["100"].rating is None and "userRating" not in plex.items["100"]
+
+
+def test_a_rating_plex_refuses_is_one_line_and_the_rest_carry_on(plex, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.adapters.plex")
+    adapter = owners(plex)
+    got = read(adapter)
+    del plex.items["200"]  # deleted from Plex since the read
+    assert adapter.rate([(got["200"], 8, None), (got["500"], 8, None)]) == 1
+    (line,) = [r.getMessage() for r in caplog.records if "not rated" in r.getMessage()]
+    assert "Breaking Bad (2008) (plex item 200) not rated" in line and "(404)" in line
+    assert plex.items["500"]["userRating"] == 8.0
+
+
+def test_a_plex_that_goes_away_mid_run_ends_it_with_one_line(plex, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.adapters.plex")
+    adapter = owners(plex)
+    got = read(adapter)
+    (route,) = [r for r in plex.routes if r.pattern.pattern == r"/:/rate"]
+    real = route.handler
+
+    def going_away(req):
+        reply = real(req)
+        plex.stop()  # the first rating is answered, then the server is gone
+        return reply
+
+    route.handler = going_away
+    adapter.api.client()._session.headers["Connection"] = "close"  # no kept-alive socket outlives the server
+    assert adapter.rate([(got["100"], 8, None), (got["200"], 8, None), (got["500"], 8, None)]) == 1
+    (line,) = [r.getMessage() for r in caplog.records if "not rated" in r.getMessage()]
+    assert "2 of 3 items not rated" in line
+
+
+def test_another_users_titles_are_not_offered(plex, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.adapters.plex")
+    assert adapter_for(plex).titles() is None  # no resume_user: nobody's to sync
+    alice = owners(plex)
+    assert alice.titles() is alice
+    got = read(alice)
+    bob = owners(plex, resume_user="bob", lists=("plantowatch",))  # bob's ratings need bob's own token
+    with pytest.raises(NotTheOwner, match=r"resume_user 'bob' is not the server's owner 'alice'"):
+        bob.read_titles(frozenset({"plantowatch"}))
+    assert bob.rate([(got["100"], 8, None)]) == 0
+    assert bob.set_listed("plantowatch", [got["100"]], []) == 0
+    assert rates(plex) == [] and plex.collections == {}
+    assert any("1 items not rated" in r.getMessage() for r in caplog.records)
+
+
+# -- lists ------------------------------------------------------------------------------------------
+
+
+def test_a_bucket_is_one_collection_per_section_made_once_holding_what_was_added(plex) -> None:
+    adapter = owners(plex, lists=("plantowatch",))
+    got = read(adapter, "plantowatch")
+    assert adapter.set_listed("plantowatch", [got["100"], got["200"], got["500"]], []) == 3
+    assert collections(plex) == {("1", PTW): ["100"], ("2", PTW): ["200", "500"]}
+    assert [m for m, _ in collection_writes(plex)] == ["POST", "POST", "PUT"]  # made with its first title
+    (made,) = [r for r in plex.requests if r.method == "POST" and r.query.get("sectionId") == "2"]
+    assert (made.query["type"], made.query["smart"], made.query["title"]) == ("2", "0", PTW)
+    again = read(adapter, "plantowatch")
+    assert {k for k, t in again.items() if t.listed} == {"100", "200", "500"}
+    assert all(t.listed == frozenset({"plantowatch"}) for t in again.values() if t.listed)
+    assert adapter.set_listed("plantowatch", [again["100"], again["500"]], []) == 0  # already there
+    assert len(collection_writes(plex)) == 3 and len(plex.collections) == 2
+
+
+def test_removal_takes_off_only_the_given_title(plex) -> None:
+    plex.add("510", "show", "Parks and Recreation", "2", "plex://show/5d9c08254eefaa001f5d6dcb", ("tvdb://84912",))
+    adapter = owners(plex, lists=("plantowatch", "dropped"))
+    got = read(adapter, "plantowatch", "dropped")
+    adapter.set_listed("plantowatch", [got["200"], got["500"]], [])
+    adapter.set_listed("dropped", [got["500"]], [])
+    (ptw,) = [k for k, c in plex.collections.items() if c["title"] == PTW]
+    add_by_hand(plex, ptw, "510")  # a person puts a title of their own on the list
+    got = read(adapter, "plantowatch", "dropped")
+    assert adapter.set_listed("plantowatch", [], [got["500"]]) == 1
+    assert collections(plex) == {("2", PTW): ["200", "510"], ("2", "Simkl: Dropped"): ["500"]}
+    assert adapter.set_listed("plantowatch", [], [got["500"]]) == 0  # not on it any more: nothing asked of Plex
+    assert [(m, p.rsplit("/", 1)[-1]) for m, p in collection_writes(plex) if m == "DELETE"] == [("DELETE", "500")]
+    after = read(adapter, "plantowatch", "dropped")
+    assert [(k, sorted(after[k].listed)) for k in ("200", "500", "510")] == [
+        ("200", ["plantowatch"]), ("500", ["dropped"]), ("510", ["plantowatch"])]
+
+
+def test_a_collection_emptied_is_made_again_when_a_title_comes_back(plex) -> None:
+    adapter = owners(plex, lists=("plantowatch",))
+    got = read(adapter, "plantowatch")
+    adapter.set_listed("plantowatch", [got["100"]], [])
+    adapter.set_listed("plantowatch", [], [got["100"]])
+    assert plex.collections == {}  # Plex keeps no empty regular collection
+    assert adapter.set_listed("plantowatch", [got["100"]], []) == 1
+    assert collections(plex) == {("1", PTW): ["100"]}
+
+
+def test_buckets_not_mirrored_are_neither_read_nor_written(plex) -> None:
+    adapter = owners(plex, lists=("dropped",))
+    got = read(adapter, "plantowatch", "dropped")
+    assert adapter.set_listed("plantowatch", [got["100"]], []) == 0
+    assert plex.collections == {} and collection_writes(plex) == []
+
+
+# -- the Discover watchlist ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def discover():
+    standin = DiscoverStandIn()
+    standin.add(MATRIX_PLEX, "movie", "The Matrix", 1999, ("imdb://tt0133093", "tmdb://603"))  # the library's, by guid
+    standin.add("5eb6b5ffd6b1e4001ac6fb93", "show", "Breaking Bad", 2008, ("tvdb://81189", "imdb://tt0903747"))
+    standin.add("5d776b9ffb0d55001f5a2b1c", "movie", "Dune: Part Two", 2024, ("imdb://tt15239678", "tmdb://693134"))
+    standin.add(OFFICE_PLEX, "show", "The Office", 2005, ("tvdb://73244",), listed=False)
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+def watching(plex: PlexStandIn, discover: DiscoverStandIn, **cfg: Any) -> Any:
+    adapter = owners(plex, watchlist=True, discover_url=discover.url, **cfg)
+    adapter._titles.discover.metadata_url = discover.url  # plex.tv's metadata provider: the same stand-in
+    return adapter
+
+
+def test_the_discover_watchlists_titles_come_back_listed_plan_to_watch(plex, discover) -> None:
+    adapter = watching(plex, discover)
+    got = read(adapter, "plantowatch")
+    assert "plantowatch" in got["100"].listed  # the same plex:// guid as the library's Matrix
+    assert "plantowatch" in got["200"].listed  # a legacy agent's show: by the ids plex.tv has for it
+    assert not got["500"].listed
+    dune = got["discover:5d776b9ffb0d55001f5a2b1c"]  # not in the library: a title of its own, for Simkl
+    assert (dune.item.kind, dune.item.ids, dune.title, dune.year, dune.listed) == (
+        Kind.MOVIE, Ids(imdb="tt15239678", tmdb=693134), "Dune: Part Two", 2024, frozenset({"plantowatch"}))
+    (listing,) = [r for r in discover.requests if r.path == "/library/sections/watchlist/all"]
+    assert (listing.query, listing.headers["x-plex-token"], listing.headers["x-plex-container-start"]) == (
+        {"includeCollections": "1", "includeExternalMedia": "1"}, TOKEN, "0")
+    assert listing.headers["x-plex-container-size"] == "100"  # plexapi's X_PLEX_CONTAINER_SIZE
+    assert sorted(r.path for r in discover.requests if r.path.startswith("/library/metadata/")) == [
+        "/library/metadata/5d776b9ffb0d55001f5a2b1c", "/library/metadata/5eb6b5ffd6b1e4001ac6fb93"]  # not the Matrix's
+
+
+def test_the_watchlist_is_read_only_when_plan_to_watch_is_asked(plex, discover) -> None:
+    got = read(watching(plex, discover), "dropped")
+    assert not any(t.listed for t in got.values()) and discover.requests == []
+
+
+def test_plan_to_watch_goes_on_the_discover_watchlist_by_its_plex_id(plex, discover) -> None:
+    adapter = watching(plex, discover)
+    got = read(adapter, "plantowatch")
+    assert adapter.set_listed("plantowatch", [got["500"], got["100"]], []) == 1  # the Matrix is on it already
+    assert [(r.method, r.path, r.query) for r in discover.requests if r.path.startswith("/actions/")] == [
+        ("PUT", "/actions/addToWatchlist", {"ratingKey": OFFICE_PLEX})]
+    assert OFFICE_PLEX in discover.watchlist and plex.collections == {}  # `lists` has no plantowatch: no collection
+    dune = got["discover:5d776b9ffb0d55001f5a2b1c"]
+    assert adapter.set_listed("plantowatch", [], [dune]) == 1
+    assert "5d776b9ffb0d55001f5a2b1c" not in discover.watchlist
+    assert "plantowatch" in read(adapter, "plantowatch")["500"].listed
