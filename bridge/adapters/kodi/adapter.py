@@ -22,10 +22,11 @@ from bridge.adapters.kodi.library import KodiLibrary
 from bridge.adapters.kodi.map import NotInLibrary, event_from_item
 from bridge.adapters.kodi.resume import ResumeWriter
 from bridge.adapters.kodi.sessions import Play, identity, playerid, reported_position
+from bridge.adapters.kodi.titles import KodiTitles
 from bridge.backoff import Backoff
 from bridge.config import KodiHost
 from bridge.events import EventError, Resume, State
-from bridge.library import LibraryHolder, LibraryItem
+from bridge.library import LibraryHolder, LibraryItem, Title, TitleHolder
 from bridge.wire import is_count
 
 log = logging.getLogger("bridge.adapters.kodi")
@@ -47,6 +48,7 @@ class KodiAdapter(AdapterBase):
         self.clock = clock
         self.api = KodiApi(HttpRpc(host.host, host.http_port, host.username, host.password) if host.http_port else None)
         self._library = KodiLibrary(self.api, self.name, log)
+        self._titles = KodiTitles(self.api, self.name, log)
         self.play: Play | None = None
         self.lost_at: float | None = None
         self._plays = itertools.count(1)
@@ -206,6 +208,23 @@ class KodiAdapter(AdapterBase):
     def mark_unwatched(self, entries: list[LibraryItem]) -> int:
         self._await_link()
         return self._library.mark_unwatched(entries)
+
+    # -- ratings and lists (bridge/library.py TitleHolder): the same owner's as the library -------
+
+    def titles(self) -> TitleHolder | None:
+        return self if self.library() is not None else None
+
+    def read_titles(self, buckets: frozenset[str]) -> list[Title]:
+        self._await_link()
+        return self._titles.read(buckets)
+
+    def rate(self, changes: list[tuple[Title, int | None, float | None]]) -> int:
+        self._await_link()
+        return self._titles.rate(changes)
+
+    def set_listed(self, bucket: str, add: list[Title], remove: list[Title]) -> int:
+        self._await_link()
+        return self._titles.set_listed(bucket, add, remove)
 
     def _await_link(self) -> None:
         """Without a web server port every request needs the TCP link, which a call at start-up

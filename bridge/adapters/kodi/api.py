@@ -34,7 +34,7 @@ EPISODE_RESUME_PROPERTIES = ["episode", "uniqueid", "resume", "lastplayed", "run
 # depending on Kodi's regional settings.
 CLOCK_LABELS = ("System.Date(yyyy-mm-dd)", "System.Time(hh:mm:ss xx)")
 # A library item's kind as Kodi's method names spell it (Get/SetMovieDetails), and its id's name.
-_KINDS = {Kind.MOVIE: ("Movie", "movieid"), Kind.EPISODE: ("Episode", "episodeid")}
+_KINDS = {Kind.MOVIE: ("Movie", "movieid"), Kind.EPISODE: ("Episode", "episodeid"), Kind.SHOW: ("TVShow", "tvshowid")}
 
 Notification = Callable[[str, dict[str, Any]], None]
 

@@ -14,8 +14,8 @@ failure is one log line and the rest carry on; a Kodi that cannot be reached end
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from bridge.adapters.kodi.api import SHOW_PROPERTIES, KodiApi, RpcError, Unreachable
 from bridge.adapters.kodi.map import event_from_item, kodi_ids
@@ -64,11 +64,43 @@ def library_item(obj: dict[str, Any], kind: str, tvshow: dict[str, Any] | None, 
     return LibraryItem(event.item, watched, at, event.title, event.year, ref, event.episode_ids)
 
 
-def target(ref: str) -> tuple[Kind, int] | None:
-    """A LibraryItem's `ref` -> (kind, Kodi library id); None when it names no Kodi library item."""
+def target(ref: str, kinds: Mapping[str, Kind] = _KINDS) -> tuple[Kind, int] | None:
+    """An entry's `ref` -> (kind, Kodi library id); None when it names no Kodi library item of `kinds`."""
     kind, _, number = ref.partition(":")
     libid = digits(number)
-    return (_KINDS[kind], libid) if kind in _KINDS and libid is not None else None
+    return (kinds[kind], libid) if kind in kinds and libid is not None else None
+
+
+class Entry(Protocol):
+    """What a write is about: a LibraryItem or a Title."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def ref(self) -> str: ...
+
+
+def write_each(name: str, log: logging.Logger, work: Sequence[tuple[Entry, Write]], what: str,
+               kinds: Mapping[str, Kind] = _KINDS) -> int:
+    """Each write in turn, by the entry's Kodi library id: how many changed something. One failure
+    is one line and the rest carry on; a Kodi that cannot be reached ends the run with one line
+    saying how many were not done."""
+    done = 0
+    for n, (entry, write) in enumerate(work):
+        found = target(entry.ref, kinds)
+        if found is None:
+            log.warning("%s: %s not %s: %r names no Kodi library item", name, entry.label, what, entry.ref)
+            continue
+        try:
+            done += write(*found)
+        except Unreachable as exc:
+            log.warning("%s: %d of %d items not %s: %s", name, len(work) - n, len(work), what, exc)
+            break
+        except RpcError as exc:
+            log.warning("%s: %s not %s: %s", name, entry.label, what, exc)
+    if done:
+        log.info("%s: %d items %s from Simkl", name, done, what)
+    return done
 
 
 class KodiLibrary:
@@ -112,7 +144,7 @@ class KodiLibrary:
                 return True
             return one
 
-        return self._each([(entry, write(at)) for entry, at in marks], "marked watched")
+        return write_each(self.name, self.log, [(entry, write(at)) for entry, at in marks], "marked watched")
 
     def mark_unwatched(self, entries: Iterable[LibraryItem]) -> int:
         def one(kind: Kind, libid: int) -> bool:
@@ -121,22 +153,4 @@ class KodiLibrary:
             self.api.set_details(kind, libid, {"playcount": 0, "lastplayed": ""})
             return True
 
-        return self._each([(entry, one) for entry in entries], "marked unwatched")
-
-    def _each(self, work: list[tuple[LibraryItem, Write]], what: str) -> int:
-        done = 0
-        for n, (entry, write) in enumerate(work):
-            found = target(entry.ref)
-            if found is None:
-                self.log.warning("%s: %s not %s: %r names no Kodi library item", self.name, entry.label, what, entry.ref)
-                continue
-            try:
-                done += write(*found)
-            except Unreachable as exc:
-                self.log.warning("%s: %d of %d items not %s: %s", self.name, len(work) - n, len(work), what, exc)
-                break
-            except RpcError as exc:
-                self.log.warning("%s: %s not %s: %s", self.name, entry.label, what, exc)
-        if done:
-            self.log.info("%s: %d items %s from Simkl", self.name, done, what)
-        return done
+        return write_each(self.name, self.log, [(entry, one) for entry in entries], "marked unwatched")

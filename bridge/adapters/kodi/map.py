@@ -83,7 +83,7 @@ def event_from_item(
     if kind == "movie":
         if not own_ids:
             raise NotInLibrary(f"kodi movie {label!r}: no uniqueid; scrape it with ids to have it sent")
-        return PlayEvent(kind=Kind.MOVIE, ids=own_ids, title=str(item.get("title") or ""), year=_year(item.get("year")),
+        return PlayEvent(kind=Kind.MOVIE, ids=own_ids, title=str(item.get("title") or ""), year=kodi_year(item.get("year")),
                          matched_by=f"kodi uniqueid {own_how}", **common)
 
     show = tvshow if isinstance(tvshow, dict) else {}
@@ -99,7 +99,7 @@ def event_from_item(
     how = f"kodi show uniqueid {show_how}" + (f"; episode uniqueid {own_how}" if own_ids else "")
     return PlayEvent(kind=Kind.EPISODE, ids=show_ids, episode_ids=own_ids, season=season, episodes=episodes,
                      numbering=numbering, title=str(show.get("title") or item.get("showtitle") or ""),
-                     year=_year(show.get("year")), matched_by=how, **common)
+                     year=kodi_year(show.get("year")), matched_by=how, **common)
 
 
 def map_file(payload: bytes) -> PlayEvent:
@@ -120,6 +120,6 @@ def positive(v: Any) -> float:
     return float(v) if is_number(v) and v > 0 else 0.0
 
 
-def _year(v: Any) -> int | None:
+def kodi_year(v: Any) -> int | None:
     # Kodi reports 1970 for an episode without an aired date: not a year worth sending.
     return v if is_count(v) and v > 1900 and v != 1970 else None

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bridge.adapters.kodi import KodiAdapter
-from bridge.adapters.kodi.api import CLOCK_LABELS, RpcError
+from bridge.adapters.kodi.api import RpcError
 from bridge.adapters.kodi.library import library_item
 from bridge.config import KodiHost
 from bridge.item import Ids, Kind, Numbering
@@ -28,69 +28,12 @@ from bridge.sync.runner import sync_account
 from bridge.times import iso
 from bridge.writes import HISTORY
 from tests.adapters.kodi.real import KODI_TZ, eventually, kodi, real_kodi  # noqa: F401 - fixtures
-from tests.adapters.kodi.standin import scripted  # noqa: F401 - fixtures
+from tests.adapters.kodi.standin import KODI_OFFSET, Library, scripted  # noqa: F401 - fixtures
 from tests.conftest import make_client
-
-# This Kodi's clock runs 3.5 h behind UTC (Newfoundland, no DST in the dates used here).
-KODI_OFFSET = -3.5 * 3600
 
 
 def utc(text: str) -> float:
     return float(calendar.timegm(time.strptime(text, "%Y-%m-%d %H:%M:%S")))
-
-
-def clock_labels(local: time.struct_time) -> dict[str, str]:
-    """Kodi's clock labels showing `local`, with the 12-hour clock Kodi 20 shows by default."""
-    return {CLOCK_LABELS[0]: time.strftime("%Y-%m-%d", local), CLOCK_LABELS[1]: time.strftime("%I:%M:%S %p", local)}
-
-
-def paged(key: str, objects: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-    """A library list as Kodi answers it (xbmc/interfaces/json-rpc/JSONUtils.h HandleLimits, and
-    FileItemHandler.cpp HandleFileItemList): `end` <= 0 or past the list means its end, `start` past
-    `end` is `end`, `total` is the whole list; Kodi 20 gives an empty list past the end."""
-    limits = params.get("limits") or {}
-    size = len(objects)
-    end = limits.get("end", -1)
-    end = size if end <= 0 or end > size else end
-    start = min(limits.get("start", 0), end)
-    return {key: objects[start:end], "limits": {"start": start, "end": end, "total": size}}
-
-
-class Library:
-    """A Kodi video library behind the scripted stand-in: lists, details, and the setters with Kodi
-    20's effect (seen on Debian's Kodi 20.1): `playcount` and `lastplayed` are set as given, an
-    empty `lastplayed` clears it, a count set without a date is stamped with Kodi's now."""
-
-    def __init__(self, movies: list[dict[str, Any]], episodes: list[dict[str, Any]], shows: list[dict[str, Any]],
-                 kodi_now: str = "2024-06-01 12:00:00"):
-        self.lists = {"movies": movies, "episodes": episodes, "tvshows": shows}
-        self.kodi_now = kodi_now
-        self.refuse: set[tuple[str, int]] = set()  # (kind, id) whose setter fails
-
-    def handlers(self) -> dict[str, Any]:
-        h: dict[str, Any] = {"XBMC.GetInfoLabels": lambda p: clock_labels(time.gmtime(time.time() + KODI_OFFSET))}
-        for method, key in (("GetMovies", "movies"), ("GetEpisodes", "episodes"), ("GetTVShows", "tvshows")):
-            h[f"VideoLibrary.{method}"] = lambda p, key=key: paged(key, self.lists[key], p)
-        for kind in ("movie", "episode"):
-            h[f"VideoLibrary.Get{kind.title()}Details"] = lambda p, kind=kind: self._details(kind, p)
-            h[f"VideoLibrary.Set{kind.title()}Details"] = lambda p, kind=kind: self._set(kind, p)
-        return h
-
-    def find(self, kind: str, libid: int) -> dict[str, Any] | None:
-        return next((o for o in self.lists[f"{kind}s"] if o[f"{kind}id"] == libid), None)
-
-    def _details(self, kind: str, params: dict[str, Any]) -> Any:
-        obj = self.find(kind, params[f"{kind}id"])
-        return None if obj is None else {f"{kind}details": {k: obj[k] for k in params["properties"]}}
-
-    def _set(self, kind: str, params: dict[str, Any]) -> Any:
-        obj = self.find(kind, params[f"{kind}id"])
-        if obj is None or (kind, obj[f"{kind}id"]) in self.refuse:
-            return None
-        obj.update({k: v for k, v in params.items() if k in ("playcount", "lastplayed")})
-        if params.get("playcount", 0) > 0 and not obj["lastplayed"]:
-            obj["lastplayed"] = self.kodi_now
-        return "OK"
 
 
 def movie(movieid: int, title: str, uniqueid: dict[str, str], playcount: int = 0, lastplayed: str = "") -> dict[str, Any]:
