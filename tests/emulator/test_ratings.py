@@ -142,6 +142,9 @@ def test_the_ratings_read_answers_rated_items_of_one_type_with_the_ratings_asked
     (anime,) = call(emulator, "GET", "/sync/ratings/anime/10").json()["anime"]
     assert anime["show"]["ids"]["mal"] == "1" and anime["user_rating"] == 10  # anime wrapped as `show`, ids as strings
     assert call(emulator, "GET", "/sync/ratings/shows/1").json() is None
+    call(emulator, "POST", "/sync/history", {"shows": [dict(BREAKING_BAD, episodes=[{"number": 2}])]})
+    (full,) = call(emulator, "GET", "/sync/ratings/shows/9", params={"extended": "full"}).json()["shows"]
+    assert full["seasons"] == [{"number": 1, "episodes": [{"number": 2}]}] and full["watched_episodes_count"] == 1
     assert call(emulator, "POST", "/sync/ratings/movies/6").json()["movies"][0]["movie"]["title"] == "Inception"  # the blueprint's verb
 
 
@@ -155,6 +158,14 @@ def test_a_back_dated_rating_is_in_the_next_delta(emulator, now) -> None:
     now[0] += 100
     call(emulator, "POST", "/sync/ratings", {"movies": [dict(MATRIX, rating=8, rated_at="2014-01-01T00:00:00Z")]})
     assert call(emulator, "GET", "/sync/ratings/movies/8", params={"date_from": stamp(T + 1)}).json() is not None
+
+
+@pytest.mark.parametrize("path", ["/sync/ratings", "/sync/ratings/remove"])
+@pytest.mark.parametrize(("body", "error"), [({}, "empty_field"), ([1], "wrong_parameter"), ({"movies": "x"}, "wrong_parameter")])
+def test_a_ratings_write_without_items_is_refused(emulator, path, body, error) -> None:
+    r = call(emulator, "POST", path, body)
+    assert (r.status_code, r.json()["error"]) == (400, error)
+    assert alice(emulator)["ratings"] == {}
 
 
 @pytest.mark.parametrize(("path", "status", "error"), [
