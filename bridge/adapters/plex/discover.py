@@ -47,12 +47,13 @@ class Discover:
         self.url, self.metadata_url, self.timeout = url.rstrip("/"), metadata_url.rstrip("/"), timeout
         self._headers = {**BASE_HEADERS, "X-Plex-Token": token}
         self._session = requests.Session()
+        self.page = X_PLEX_CONTAINER_SIZE  # plexapi's page size
 
     def watchlist(self) -> Iterator[dict[str, Any]]:
         """The watchlist's movies and shows (their metadata, JSON form). A page that fails raises."""
         url = f"{self.url}{WATCHLIST}"
         params = {"includeCollections": "1", "includeExternalMedia": "1"}
-        for page in paged(lambda headers: self._query("GET", url, params, headers), X_PLEX_CONTAINER_SIZE):
+        for page in paged(lambda headers: self._query("GET", url, params, headers), self.page):
             for element in page:
                 if element.get("type") in ("movie", "show"):
                     yield _metadata(element)

@@ -41,7 +41,7 @@ from bridge.adapters.plex.api import ERRORS, READ_ERRORS, PlexApi
 from bridge.adapters.plex.discover import Discover, discover_key
 from bridge.adapters.plex.library import MOVIES, SHOWS, PlexLibrary
 from bridge.adapters.plex.map import _item_match, in_excluded_library
-from bridge.item import Ids, Item, Kind
+from bridge.item import Ids, Item, Kind, Numbering
 from bridge.library import BUCKET_TITLES, Title, TitleShelf, as_rating, list_name, no_cycle_collection
 from bridge.wire import EventError, digits
 
@@ -57,7 +57,10 @@ def title_from(meta: dict[str, Any], listed: Iterable[str] = ()) -> Title:
     names it)."""
     kind = _KINDS.get(str(meta.get("type")), (Kind.MOVIE, MOVIES))[0]
     match, _ = _item_match(meta)
-    item = Item(kind, match.ids, match.numbering) if match is not None else Item(kind, Ids())
+    if match is None:
+        item = Item(kind, Ids())
+    else:  # a movie is numbered as a live play's is (TV); a show as its episodes are
+        item = Item(kind, match.ids, match.numbering if kind is Kind.SHOW else Numbering.TV)
     rating = as_rating(_decimal(meta.get("userRating")))
     rated = digits(meta.get("lastRatedAt"))
     year = meta.get("year")
@@ -94,7 +97,7 @@ class PlexTitles:
 
     def _read(self, buckets: frozenset[str]) -> list[Title]:
         mirrored = sorted(b for b in buckets & self.mirrors if b in BUCKET_TITLES)
-        self._collections, self._members, self._where, self._plex_keys = {}, {}, {}, {}
+        self._collections, self._members, self._where, self._plex_keys, self._watchlisted = {}, {}, {}, {}, {}
         out: list[Title] = []
         for section in self.api.items("/library/sections"):
             kind, key = section.get("type"), str(section.get("key"))
@@ -138,7 +141,6 @@ class PlexTitles:
         by_plex = {plex: ref for ref, plex in self._plex_keys.items()}
         shelf = TitleShelf(titles)
         listed: set[str] = set()
-        self._watchlisted = {}
         extra: list[Title] = []
         for meta in self.discover.watchlist():
             plex = discover_key(meta.get("guid")) or str(meta.get("ratingKey") or "")

@@ -62,8 +62,9 @@ def add_by_hand(plex: PlexStandIn, collection: str, key: str) -> None:
 def test_every_movie_and_show_is_read_page_by_page_outside_excluded_libraries(plex) -> None:
     plex.add("110", "movie", "The Matrix Reloaded", "1", "plex://movie/5d7768313c3c2a001fbcd1f1", ("imdb://tt0234215",),
              year=2003)
+    plex.add("120", "movie", "Akira", "1", "com.plexapp.agents.hama://anidb-28?lang=en", year=1988)
     got = read(owners(plex))
-    assert sorted(got) == ["100", "110", "200", "300", "500", "600"]  # not 400 (Home Videos), no episodes
+    assert sorted(got) == ["100", "110", "120", "200", "300", "500", "600"]  # not 400 (Home Videos), no episodes
     assert [(r.path, r.query.get("type"), r.headers.get("x-plex-container-start")) for r in plex.requests
             if r.path.startswith("/library/sections/") and r.query.get("includeGuids") == "1"] == [
         ("/library/sections/1/all", "1", "0"), ("/library/sections/1/all", "1", "2"),
@@ -74,7 +75,15 @@ def test_every_movie_and_show_is_read_page_by_page_outside_excluded_libraries(pl
     assert (got["500"].item.kind, got["500"].item.ids) == (Kind.SHOW, Ids(tvdb=73244, tmdb=2316))
     assert (got["300"].item.ids, got["300"].item.numbering) == (Ids(anidb=23), Numbering.ANIDB)  # HAMA anidb: anime
     assert not got["600"].item.ids and got["600"].label == "Holiday 2023"  # local://: for the matching report
+    # an anime film: numbered as the library read and live plays number a movie
+    assert (got["120"].item.kind, got["120"].item.ids, got["120"].item.numbering) == (Kind.MOVIE, Ids(anidb=28), Numbering.TV)
     assert all(t.listed == frozenset() for t in got.values())
+    # the ids and numbering the library read gives the same movies, and the episodes of the same shows
+    library = owners(plex).read_library()
+    assert {k: t.item for k, t in got.items() if t.item.kind is Kind.MOVIE} == {
+        e.ref: e.item for e in library if e.item.kind is Kind.MOVIE}
+    assert {(t.item.ids, t.item.numbering) for t in got.values() if t.item.kind is Kind.SHOW} == {
+        (e.item.ids, e.item.numbering) for e in library if e.item.kind is Kind.EPISODE}
 
 
 def test_half_star_ratings_read_as_simkl_ratings_one_for_one(plex) -> None:
@@ -242,6 +251,17 @@ def test_the_discover_watchlists_titles_come_back_listed_plan_to_watch(plex, dis
     assert listing.headers["x-plex-container-size"] == "100"  # plexapi's X_PLEX_CONTAINER_SIZE
     assert sorted(r.path for r in discover.requests if r.path.startswith("/library/metadata/")) == [
         "/library/metadata/5d776b9ffb0d55001f5a2b1c", "/library/metadata/5eb6b5ffd6b1e4001ac6fb93"]  # not the Matrix's
+
+
+def test_a_long_watchlist_is_read_page_by_page(plex, discover) -> None:
+    for n in range(5):
+        discover.add(f"60000000000000000000000{n}", "movie", f"Film {n}", 2020, (f"tmdb://{900 + n}",))
+    adapter = watching(plex, discover)
+    adapter._titles.discover.page = 3
+    got = read(adapter, "plantowatch")
+    assert [r.headers["x-plex-container-start"] for r in discover.requests if r.path.endswith("/watchlist/all")] == [
+        "0", "3", "6"]
+    assert sum(1 for t in got.values() if "plantowatch" in t.listed) == 8  # the Matrix, Breaking Bad, Dune, 5 films
 
 
 def test_the_watchlist_is_read_only_when_plan_to_watch_is_asked(plex, discover) -> None:
