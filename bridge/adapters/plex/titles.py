@@ -39,7 +39,7 @@ from requests import Timeout
 
 from bridge.adapters.plex.api import ERRORS, READ_ERRORS, PlexApi
 from bridge.adapters.plex.discover import Discover, discover_key
-from bridge.adapters.plex.library import MOVIES, SHOWS, PlexLibrary
+from bridge.adapters.plex.library import MOVIES, SHOWS, PlexLibrary, Write
 from bridge.adapters.plex.map import _item_match, in_excluded_library
 from bridge.item import Ids, Item, Kind, Numbering
 from bridge.library import BUCKET_TITLES, Title, TitleShelf, as_rating, list_name, no_cycle_collection
@@ -57,10 +57,9 @@ def title_from(meta: dict[str, Any], listed: Iterable[str] = ()) -> Title:
     names it)."""
     kind = _KINDS.get(str(meta.get("type")), (Kind.MOVIE, MOVIES))[0]
     match, _ = _item_match(meta)
-    if match is None:
-        item = Item(kind, Ids())
-    else:  # a movie is numbered as a live play's is (TV); a show as its episodes are
-        item = Item(kind, match.ids, match.numbering if kind is Kind.SHOW else Numbering.TV)
+    # A movie is numbered as a live play's is (TV); a show as its episodes are.
+    item = Item(kind, Ids()) if match is None else Item(kind, match.ids, match.numbering if kind is Kind.SHOW
+                                                         else Numbering.TV)
     rating = as_rating(_decimal(meta.get("userRating")))
     rated = digits(meta.get("lastRatedAt"))
     year = meta.get("year")
@@ -169,8 +168,9 @@ class PlexTitles:
     # -- ratings --------------------------------------------------------------------------------
 
     def rate(self, changes: Sequence[tuple[Title, int | None, float | None]]) -> int:
-        """Rate each title (None clears): Simkl's 1-10 is Plex's 0-10 (10 = 5 stars) as it is."""
-        def write(rating: int | None) -> Any:
+        """Rate each title (None clears): Simkl's 1-10 is Plex's 0-10 (10 = 5 stars) as it is. A
+        watchlisted title the library lacks has no rating here to set: not done."""
+        def write(rating: int | None) -> Write:
             def one(key: str) -> bool:
                 self.api.rate(key, rating)
                 return True
@@ -185,52 +185,56 @@ class PlexTitles:
     # -- lists ----------------------------------------------------------------------------------
 
     def set_listed(self, bucket: str, add: Sequence[Title], remove: Sequence[Title]) -> int:
-        changed: set[str] = set()
+        """How many of the titles are now on (add) or off (remove) every mirror of the bucket: its
+        collections (`lists`) and, for Plan to Watch, the watchlist (`watchlist`). None mirrored: 0."""
+        mirrors = []
         if bucket in self.mirrors and bucket in BUCKET_TITLES:
-            changed |= self._collect(bucket, add, remove)
+            mirrors.append(self._collect(bucket, add, remove))
         if bucket == PLAN_TO_WATCH and self.discover is not None:
-            changed |= self._watchlist(add, remove)
-        return len(changed)
+            mirrors.append(self._watchlist(add, remove))
+        refs = {t.ref for t in [*add, *remove]}
+        return len(set.intersection(*mirrors) & refs) if mirrors else 0
 
     def _collect(self, bucket: str, add: Sequence[Title], remove: Sequence[Title]) -> set[str]:
-        changed: set[str] = set()
+        """Put on and take off the bucket's collections; the refs now as asked."""
+        done = {t.ref for t in remove if t.ref.startswith(DISCOVER_REF)}  # on no collection: off it
 
-        def put(title: Title) -> Any:
-            def one(key: str) -> bool:
-                section, kind = self._section(key)
-                collection = self._collections.get((section, bucket))
-                if collection is not None and key in self._members.get(collection, set()):
-                    return False
-                if collection is not None:
-                    try:
-                        self.api.add_to_collection(collection, key)
-                    except NotFound:  # gone since, with its last title
-                        collection = None
-                if collection is None:
-                    collection = self.api.create_collection(section, kind, list_name(bucket), key)
-                    self._collections[(section, bucket)] = collection
-                self._members.setdefault(collection, set()).add(key)
-                changed.add(title.ref)
+        def put(key: str) -> bool:
+            section, kind = self._section(key)
+            collection = self._collections.get((section, bucket))
+            if collection is not None and key in self._members.get(collection, set()):
                 return True
-            return one
+            if collection is not None:
+                try:
+                    self.api.add_to_collection(collection, key)
+                except NotFound:  # gone since, with its last title
+                    collection = None
+            if collection is None:
+                collection = self.api.create_collection(section, kind, list_name(bucket), key)
+                self._collections[(section, bucket)] = collection
+            self._members.setdefault(collection, set()).add(key)
+            return True
 
-        def take(title: Title) -> Any:
-            def one(key: str) -> bool:
-                section, _ = self._section(key)
-                collection = self._collections.get((section, bucket))
-                if collection is None or key not in self._members.get(collection, set()):
-                    return False
+        def take(key: str) -> bool:
+            collection = self._collections.get((self._section(key)[0], bucket))
+            if collection is not None and key in self._members.get(collection, set()):
                 self.api.remove_from_collection(collection, key)
                 self._members[collection].discard(key)
-                changed.add(title.ref)
-                return True
-            return one
+            return True
 
-        servers = [t for t in add if not t.ref.startswith(DISCOVER_REF)]
-        self.library.each([(t, put(t)) for t in servers], f"put on {list_name(bucket)!r}")
-        self.library.each([(t, take(t)) for t in remove if not t.ref.startswith(DISCOVER_REF)],
+        def noting(title: Title, write: Write) -> tuple[Title, Write]:
+            def one(key: str) -> bool:
+                write(key)
+                done.add(title.ref)
+                return True
+            return title, one
+
+        # A watchlisted title the library lacks cannot be put on a collection: not done.
+        self.library.each([noting(t, put) for t in add if not t.ref.startswith(DISCOVER_REF)],
+                          f"put on {list_name(bucket)!r}")
+        self.library.each([noting(t, take) for t in remove if not t.ref.startswith(DISCOVER_REF)],
                           f"taken off {list_name(bucket)!r}")
-        return changed
+        return done
 
     def _section(self, key: str) -> tuple[str, int]:
         """The section an item is in and its listing type: from the read, else its metadata."""
@@ -246,12 +250,11 @@ class PlexTitles:
         return self._where[key]
 
     def _watchlist(self, add: Sequence[Title], remove: Sequence[Title]) -> set[str]:
-        """The watchlist's part of Plan to Watch: what is on it stays, what is not is added by its
-        plex.tv ratingKey (a title of a legacy agent has none: said, and left off)."""
+        """The watchlist's part of Plan to Watch, by plex.tv ratingKey (a title of a legacy agent has
+        none: said, and left off); the refs now as asked."""
         assert self.discover is not None
-        work = [(t, True) for t in add if t.ref not in self._watchlisted]
-        work += [(t, False) for t in remove if t.ref in self._watchlisted]
-        changed: set[str] = set()
+        done = {t.ref for t in add if t.ref in self._watchlisted} | {t.ref for t in remove if t.ref not in self._watchlisted}
+        work = [(t, True) for t in add if t.ref not in done] + [(t, False) for t in remove if t.ref not in done]
         for n, (title, adding) in enumerate(work):
             plex = self._watchlisted.get(title.ref) or self._plex_keys.get(title.ref)
             if plex is None:
@@ -271,5 +274,5 @@ class PlexTitles:
                 self._watchlisted[title.ref] = plex
             else:
                 self._watchlisted.pop(title.ref, None)
-            changed.add(title.ref)
-        return changed
+            done.add(title.ref)
+        return done

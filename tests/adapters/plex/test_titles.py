@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from bridge.adapters.plex.adapter import NotTheOwner
+from bridge.adapters.plex.api import ERRORS
 from bridge.item import Ids, Kind, Numbering
 from bridge.library import Title
 from tests.adapters.plex.discover_standin import DiscoverStandIn
@@ -176,7 +177,7 @@ def test_a_bucket_is_one_collection_per_section_made_once_holding_what_was_added
     again = read(adapter, "plantowatch")
     assert {k for k, t in again.items() if t.listed} == {"100", "200", "500"}
     assert all(t.listed == frozenset({"plantowatch"}) for t in again.values() if t.listed)
-    assert adapter.set_listed("plantowatch", [again["100"], again["500"]], []) == 0  # already there
+    assert adapter.set_listed("plantowatch", [again["100"], again["500"]], []) == 2  # already there: as asked
     assert len(collection_writes(plex)) == 3 and len(plex.collections) == 2
 
 
@@ -191,7 +192,7 @@ def test_removal_takes_off_only_the_given_title(plex) -> None:
     got = read(adapter, "plantowatch", "dropped")
     assert adapter.set_listed("plantowatch", [], [got["500"]]) == 1
     assert collections(plex) == {("2", PTW): ["200", "510"], ("2", "Simkl: Dropped"): ["500"]}
-    assert adapter.set_listed("plantowatch", [], [got["500"]]) == 0  # not on it any more: nothing asked of Plex
+    assert adapter.set_listed("plantowatch", [], [got["500"]]) == 1  # off it already: nothing asked of Plex
     assert [(m, p.rsplit("/", 1)[-1]) for m, p in collection_writes(plex) if m == "DELETE"] == [("DELETE", "500")]
     after = read(adapter, "plantowatch", "dropped")
     assert [(k, sorted(after[k].listed)) for k in ("200", "500", "510")] == [
@@ -206,6 +207,36 @@ def test_a_collection_emptied_is_made_again_when_a_title_comes_back(plex) -> Non
     assert plex.collections == {}  # Plex keeps no empty regular collection
     assert adapter.set_listed("plantowatch", [got["100"]], []) == 1
     assert collections(plex) == {("1", PTW): ["100"]}
+
+
+def test_what_plex_refuses_is_not_counted_done_and_is_one_line(plex, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.adapters.plex")
+    adapter = owners(plex, lists=("plantowatch",))
+    got = read(adapter, "plantowatch")
+    del plex.items["200"]  # deleted from Plex since the read: the collection cannot take it
+    assert adapter.set_listed("plantowatch", [got["100"], got["200"], got["500"]], []) == 2
+    assert collections(plex) == {("1", PTW): ["100"], ("2", PTW): ["500"]}
+    (line,) = [r.getMessage() for r in caplog.records if "not put on" in r.getMessage()]
+    assert f"Breaking Bad (2008) (plex item 200) not put on {PTW!r}" in line
+
+
+def test_a_plex_that_goes_away_while_lists_are_written_ends_it_with_one_line(plex, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.adapters.plex")
+    adapter = owners(plex, lists=("plantowatch",))
+    got = read(adapter, "plantowatch")
+    (route,) = [r for r in plex.routes if r.pattern.pattern == r"/library/collections"]
+    real = route.handler
+
+    def going_away(req):
+        reply = real(req)
+        plex.stop()  # the first collection is made, then the server is gone
+        return reply
+
+    route.handler = going_away
+    adapter.api.client()._session.headers["Connection"] = "close"
+    assert adapter.set_listed("plantowatch", [got["100"], got["200"], got["500"]], []) == 1
+    (line,) = [r.getMessage() for r in caplog.records if "not put on" in r.getMessage()]
+    assert f"2 of 3 items not put on {PTW!r}" in line
 
 
 def test_buckets_not_mirrored_are_neither_read_nor_written(plex) -> None:
@@ -272,11 +303,32 @@ def test_the_watchlist_is_read_only_when_plan_to_watch_is_asked(plex, discover) 
 def test_plan_to_watch_goes_on_the_discover_watchlist_by_its_plex_id(plex, discover) -> None:
     adapter = watching(plex, discover)
     got = read(adapter, "plantowatch")
-    assert adapter.set_listed("plantowatch", [got["500"], got["100"]], []) == 1  # the Matrix is on it already
+    assert adapter.set_listed("plantowatch", [got["500"], got["100"]], []) == 2  # the Matrix is on it already
     assert [(r.method, r.path, r.query) for r in discover.requests if r.path.startswith("/actions/")] == [
         ("PUT", "/actions/addToWatchlist", {"ratingKey": OFFICE_PLEX})]
     assert OFFICE_PLEX in discover.watchlist and plex.collections == {}  # `lists` has no plantowatch: no collection
     dune = got["discover:5d776b9ffb0d55001f5a2b1c"]
+    assert adapter.rate([(dune, 8, None)]) == 0  # not on the server: no rating of Plex's to set
     assert adapter.set_listed("plantowatch", [], [dune]) == 1
     assert "5d776b9ffb0d55001f5a2b1c" not in discover.watchlist
     assert "plantowatch" in read(adapter, "plantowatch")["500"].listed
+
+
+def test_with_a_collection_too_plan_to_watch_is_on_both(plex, discover) -> None:
+    adapter = watching(plex, discover, lists=("plantowatch",))
+    got = read(adapter, "plantowatch")
+    assert adapter.set_listed("plantowatch", [got["100"], got["500"]], []) == 2
+    assert collections(plex) == {("1", PTW): ["100"], ("2", PTW): ["500"]}  # the Matrix was on the watchlist only
+    assert OFFICE_PLEX in discover.watchlist
+    again = read(adapter, "plantowatch")
+    assert adapter.set_listed("plantowatch", [], [again["100"]]) == 1
+    assert MATRIX_PLEX not in discover.watchlist and collections(plex) == {("2", PTW): ["500"]}
+    assert "plantowatch" not in read(adapter, "plantowatch")["100"].listed
+
+
+def test_a_watchlist_that_cannot_be_read_fails_the_read_whole(plex, discover) -> None:
+    adapter = watching(plex, discover)
+    discover.stop()  # plex.tv unreachable: no part of the titles stands for all of them
+    with pytest.raises(ERRORS):
+        adapter.read_titles(frozenset({"plantowatch"}))
+    assert len(read(adapter, "dropped")) == 5  # what does not need plex.tv is read as ever
