@@ -20,7 +20,7 @@ from typing import Any
 
 from bridge.ids import clean_ids
 from bridge.item import Item, Kind, Numbering
-from bridge.library import Shelf, TitleShelf
+from bridge.library import Shelf, TitleShelf, as_rating
 from bridge.outbox import Entry
 from bridge.outbox_migrate import item_from_body
 from bridge.simkl.library import library_items, library_titles
@@ -80,10 +80,12 @@ def list_to(entry: Entry) -> str:
 
 def ratings_reads(entries: list[Entry]) -> list[tuple[str, str]]:
     """(type, ratings) of the `GET /sync/ratings/{type}/{ratings}` reads that tell whether Simkl
-    holds the entries' ratings: an anime may be either type there."""
-    values = ",".join(sorted({str(item.get("rating")) for e in entries for _, item in items(e)}, key=int))
+    holds the entries' ratings: an anime may be either type there. None for a rating Simkl
+    would ignore (it cannot hold one)."""
+    sent = [item.get("rating") for e in entries for _, item in items(e)]
+    values = sorted({r for r in sent if isinstance(r, int) and as_rating(r) == r})
     types = {t for e in entries for bucket, _ in items(e) for t in (("movies",) if bucket == "movies" else ("shows", "anime"))}
-    return [(t, values) for t in sorted(types)]
+    return [(t, ",".join(map(str, values))) for t in sorted(types)] if values else []
 
 
 def short_ratings(entries: list[Entry], reply: dict[str, Any]) -> list[Entry]:

@@ -6,10 +6,12 @@ import json
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest.mock import ANY
 
 import pytest
 
 from bridge.simkl.client import AuthError, ClientConfig, PermanentError, QuotaError, SimklClient, TransientError
+from bridge.simkl.library import library_titles
 from tests.conftest import TOKEN, make_client
 
 MATRIX = {"title": "The Matrix", "year": 1999, "ids": {"tmdb": 603}}
@@ -254,3 +256,35 @@ def test_an_empty_library_is_an_empty_mapping_whether_null_or_empty(emulator, sc
     assert server.seen[1][1].startswith("/sync/all-items/shows/watching?")
     with pytest.raises(PermanentError, match="expected an object"):
         client.get_all_items()
+
+
+def test_ratings_are_set_read_and_cleared(emulator) -> None:
+    client = make_client(emulator)
+    reply = client.add_ratings({"movies": [{**MATRIX, "rating": 9, "rated_at": "2015-03-15T15:30:11Z"}],
+                                "anime": [{"ids": {"anidb": 9541}, "rating": 10}]})
+    assert (reply["added"]["movies"], reply["added"]["shows"]) == (1, 1)  # anime counted among the shows
+    (matrix,) = library_titles(client.get_ratings("movies"))
+    assert (matrix.title, matrix.rating, matrix.rated_at, matrix.item.ids.tmdb) == ("The Matrix", 9, 1426433411.0, 603)
+    assert client.get_ratings("movies", "1,2,3") == {}  # none of those values: Simkl's null
+    assert [t.rating for t in library_titles(client.get_ratings("anime", "10"))] == [10]
+    assert client.remove_ratings({"movies": [MATRIX]})["deleted"]["movies"] == 1
+    assert client.get_ratings("movies") == {}
+    assert emulator.state()["users"]["alice"]["ratings"] == {"39687": {"rating": 10, "rated_at": ANY}}
+
+
+def test_a_ratings_read_names_its_type_and_values_in_the_path(scripted) -> None:
+    server, client, _ = scripted((200, None, {}), (200, ["x"], {}))
+    assert client.get_ratings("shows", "8,9,10", date_from="2024-01-01T00:00:00Z") == {}
+    path = server.seen[0][1]
+    assert path.startswith("/sync/ratings/shows/8,9,10?") and "date_from=2024-01-01T00%3A00%3A00Z" in path
+    with pytest.raises(PermanentError, match="expected an object"):
+        client.get_ratings("movies")
+
+
+def test_a_history_removal_unmarks_exactly_the_episode_named(emulator) -> None:
+    client = make_client(emulator)
+    show = {"ids": {"tvdb": 81189}, "seasons": [{"number": 1, "episodes": [{"number": 1}, {"number": 2}]}]}
+    client.add_history({"shows": [show]})
+    reply = client.remove_history({"shows": [{"ids": {"tvdb": 81189}, "seasons": [{"number": 1, "episodes": [{"number": 2}]}]}]})
+    assert reply["deleted"]["episodes"] == 1
+    assert [w["label"] for w in emulator.state()["users"]["alice"]["watches"]] == ["S01E01"]

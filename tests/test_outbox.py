@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from bridge.item import Ids, Item, Kind
+from bridge.item import Ids, Item, Kind, Numbering
+from bridge.library import LibraryItem, Title
 from bridge.outbox import Outbox
-from bridge.writes import HISTORY, PAUSE, START, Write
+from bridge.sync.outgoing import history_write, list_write, rate_write, unrate_write, unwatch_write
+from bridge.writes import HISTORY, LIST, PAUSE, RATE, START, UNRATE, Write, describe
 
 
 def movie(tmdb: int) -> Item:
@@ -42,6 +44,33 @@ def test_latest_playback_write_wins_and_a_watch_supersedes_it(tmp_path) -> None:
     assert [(e.kind, e.at) for e in box.due("alice", 10)] == [(PAUSE, 2), (PAUSE, 3)]
     box.enqueue(w(HISTORY, at=4))
     assert [(e.kind, e.item_key) for e in box.due("alice", 10)] == [(PAUSE, "movie/tmdb:27205"), (HISTORY, "movie/tmdb:603")]
+
+
+def test_the_latest_rating_and_bucket_of_a_title_win_and_touch_nothing_else(tmp_path) -> None:
+    """A title has one rating and one bucket: a newer decision replaces one not sent yet. A rating
+    is not a playback (a pause of the same movie stays), nor is a bucket a rating."""
+    box = Outbox(tmp_path / "o.sqlite")
+    matrix = Title(movie(603), "The Matrix", 1999)
+    box.enqueue(w(PAUSE, at=1))
+    box.enqueue(rate_write("alice", matrix, 7, 10.0, 0))
+    box.enqueue(list_write("alice", matrix, "plantowatch", 0))
+    box.enqueue(rate_write("alice", matrix, 8, 20.0, 0))
+    box.enqueue(list_write("alice", matrix, "dropped", 0))
+    assert [(e.kind, describe(e.kind, e.body)) for e in box.due("alice", 10)] == [
+        (PAUSE, "? paused at 1%"), (RATE, "rated The Matrix (1999) 8/10"), (LIST, "moved The Matrix (1999) to Dropped")]
+    box.enqueue(unrate_write("alice", matrix, 0))
+    assert [e.kind for e in box.due("alice", 10)] == [PAUSE, LIST, UNRATE]
+    box.mark_sent([e.id for e in box.due("alice", 10, kind=UNRATE)])
+    box.enqueue(rate_write("alice", matrix, 9, 30.0, 0))  # what was sent stays sent
+    assert box.counts() == {"alice": {"pending": 3, "sent": 1, "parked": 0}}
+
+
+def test_a_watch_after_an_unwatch_not_yet_sent_is_the_newer_fact(tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    episode = LibraryItem(Item(Kind.EPISODE, Ids(tvdb=81189), Numbering.TV, 1, (3,)), True, 50.0, "Breaking Bad")
+    box.enqueue(unwatch_write("alice", episode, 0, viewing=40.0))
+    box.enqueue(history_write("alice", episode, 50.0, 60.0))
+    assert [e.kind for e in box.due("alice", 100)] == [HISTORY]
 
 
 def test_sent_playback_writes_are_not_touched_by_supersede(tmp_path) -> None:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from itertools import pairwise
 
 import pytest
 
+from bridge import confirm
 from bridge.events import Ids, Item, Kind, PlayEvent, State
+from bridge.item import Numbering
+from bridge.library import LibraryItem, Title
 from bridge.outbox import Outbox
+from bridge.outbox_view import OutboxView
 from bridge.sender import Sender
 from bridge.simkl.bodies import history_body, scrobble_body
 from bridge.simkl.client import TransientError
+from bridge.sync.outgoing import list_write, rate_write, unrate_write, unwatch_write
 from bridge.times import iso
 from bridge.writes import HISTORY, PAUSE, Write
 from tests.conftest import TOKEN, make_client
@@ -385,3 +391,108 @@ def test_a_resent_rewatch_names_the_session_simkl_opened_and_nothing_else_does(e
 def rewatch_rows(box: Outbox) -> list[tuple[int, int | None]]:
     """(id, rewatch_id) of every rewatch write the outbox holds, sent or not."""
     return box._db.execute("SELECT id, rewatch_id FROM writes WHERE rewatch=1 ORDER BY id").fetchall()
+
+
+# -- library writes: history removals, ratings, add-to-list ----------------------------------------
+
+T = 1_700_000_000.0
+MATRIX = Title(Item(Kind.MOVIE, Ids(tmdb=603)), "The Matrix", 1999)
+INCEPTION = Title(Item(Kind.MOVIE, Ids(tmdb=27205)), "Inception", 2010)
+INTERSTELLAR = Title(Item(Kind.MOVIE, Ids(tmdb=157336)), "Interstellar", 2014)
+BREAKING_BAD = Title(Item(Kind.SHOW, Ids(tvdb=81189)), "Breaking Bad", 2008)
+AOT = Title(Item(Kind.SHOW, Ids(anidb=9541), Numbering.ANIDB), "Shingeki no Kyojin", 2013)
+
+
+def calls(emulator) -> list[str]:
+    return [f"{r['method']} {r['path']}" for r in emulator.requests]
+
+
+def test_library_writes_reach_simkl_after_history_one_request_per_kind_and_bucket(emulator, tmp_path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="bridge.sender")
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue_many([
+        rate_write("alice", MATRIX, 9, T - 400 * DAY, T), list_write("alice", INCEPTION, "plantowatch", T),
+        rate_write("alice", AOT, 10, None, T), list_write("alice", BREAKING_BAD, "hold", T),
+        list_write("alice", INTERSTELLAR, "plantowatch", T), episode_watch(1, 1, T - DAY), episode_watch(1, 2, T - DAY),
+        unwatch_write("alice", LibraryItem(Item(Kind.EPISODE, Ids(tvdb=81189), Numbering.TV, 1, (2,)), False), T),
+    ])
+    # The unwatch came after the watch of S01E02: the watch is sent, then taken back.
+    report = Sender(box, lambda a: make_client(emulator)).flush_once()
+    assert (report.requests, report.sent, report.parked, box.pending()) == (5, 8, 0, 0)
+    assert calls(emulator) == ["POST /sync/history", "POST /sync/history/remove", "POST /sync/add-to-list",
+                               "POST /sync/add-to-list", "POST /sync/ratings"]
+    alice = emulator.state()["users"]["alice"]
+    assert [w["label"] for w in alice["watches"]] == ["S01E01"]
+    assert alice["lists"] == {"67890": "plantowatch", "120405": "plantowatch", "11121": "hold", "53992": "completed",
+                              "39687": "watching"}  # rating what is not listed files it (the add-ratings page)
+    assert alice["ratings"]["53992"] == {"rating": 9, "rated_at": iso(T - 400 * DAY)}  # its real date, not now
+    assert alice["ratings"]["39687"]["rating"] == 10
+    lines = [r.getMessage() for r in caplog.records if "delivered" in r.getMessage()]
+    assert "alice: delivered moved Inception (2010) to Plan to Watch (POST /sync/add-to-list (2 in one request))" in lines
+    assert "alice: delivered rated The Matrix (1999) 9/10 (POST /sync/ratings (2 in one request))" in lines
+
+
+def test_a_rating_cleared_and_a_bucket_changed_on_simkl(emulator, tmp_path) -> None:
+    box, client = Outbox(tmp_path / "o.sqlite"), make_client(emulator)  # one client: its pacing spaces every POST
+    sender = Sender(box, lambda a: client)
+    box.enqueue_many([rate_write("alice", MATRIX, 7, T, T), list_write("alice", BREAKING_BAD, "plantowatch", T)])
+    sender.flush_once()
+    box.enqueue_many([unrate_write("alice", MATRIX, T + 2 * 3600), list_write("alice", BREAKING_BAD, "dropped", T + 2 * 3600)])
+    assert sender.flush_once().sent == 2
+    alice = emulator.state()["users"]["alice"]
+    assert alice["ratings"] == {} and alice["lists"] == {"53992": "completed", "11121": "dropped"}
+
+
+def test_thousands_of_ratings_go_out_in_requests_of_the_batch_size(emulator, tmp_path) -> None:
+    movies = [emulator.add_catalog({"type": "movie", "title": f"Film {n}", "year": 2000, "ids": {"simkl": 900000 + n,
+                                                                                                 "tmdb": 800000 + n}})
+              for n in range(1200)]
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue_many([rate_write("alice", Title(Item(Kind.MOVIE, Ids(tmdb=m["ids"]["tmdb"])), m["title"]), 1 + n % 10, T, T)
+                      for n, m in enumerate(movies)])
+    report = Sender(box, lambda a: make_client(emulator), batch_size=500).flush_once()
+    assert (report.requests, report.sent) == (3, 1200)
+    assert len(emulator.state()["users"]["alice"]["ratings"]) == 1200
+
+
+def test_what_simkl_does_not_know_is_parked_alone_with_a_reason_status_shows(emulator, tmp_path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    unknown_anime = Title(Item(Kind.SHOW, Ids(anidb=99999999), Numbering.ANIDB), "Fansub Special")
+    box.enqueue_many([rate_write("alice", MATRIX, 8, T, T), rate_write("alice", unknown_anime, 6, T, T),
+                      list_write("alice", Title(Item(Kind.MOVIE, Ids(tmdb=987654321)), "Home Video"), "plantowatch", T),
+                      list_write("alice", INCEPTION, "plantowatch", T)])
+    report = Sender(box, lambda a: make_client(emulator)).flush_once()
+    assert (report.sent, report.parked) == (2, 2)  # an anime Simkl does not know is echoed among the shows
+    view = OutboxView(tmp_path / "o.sqlite")
+    assert [(r.what, r.error) for r in view.parked()] == [("rated Fansub Special 6/10", "not found on Simkl"),
+                                                           ("moved Home Video to Plan to Watch", "not found on Simkl")]
+    assert sorted(emulator.state()["users"]["alice"]["ratings"]) == ["53992"]
+
+
+def test_a_rating_simkl_counts_short_is_read_back_and_what_it_ignored_is_parked(emulator, tmp_path) -> None:
+    """Simkl ignores a rating out of 1-10 without a word (the add-ratings page): the bridge never
+    makes one, but its reply counting short is all a client would see of any such loss."""
+    box = Outbox(tmp_path / "o.sqlite")
+    box.enqueue(rate_write("alice", MATRIX, 8, T, T))
+    ignored = rate_write("alice", INCEPTION, 8, T, T)
+    box.enqueue(replace(ignored, body={"movies": [{**ignored.body["movies"][0], "rating": 0}]}))
+    report = Sender(box, lambda a: make_client(emulator)).flush_once()
+    assert (report.requests, report.sent, report.parked) == (2, 1, 1)
+    assert calls(emulator) == ["POST /sync/ratings", "GET /sync/ratings/movies/8"]
+    (parked,) = box.parked()
+    assert parked.item_key == "movie/tmdb:27205" and parked.last_error == confirm.NOT_RATED
+
+
+def test_an_outage_holds_library_writes_behind_one_backoff_and_delivers_them_once(emulator, tmp_path) -> None:
+    box, client, now = Outbox(tmp_path / "o.sqlite"), make_client(emulator), [T]
+    sender = Sender(box, lambda a: client, clock=lambda: now[0], backoff_base=5, backoff_cap=60)
+    box.enqueue_many([rate_write("alice", MATRIX, 9, T, T), list_write("alice", INCEPTION, "plantowatch", T),
+                      unrate_write("alice", BREAKING_BAD, T)])
+    emulator.fault("down")
+    attempts = sum(sender.flush_once().requests for _ in range(5))
+    assert attempts == 1 and box.pending() == 3  # the gate closed: nothing more until the backoff ends
+    emulator.recover()
+    now[0] += 3600
+    assert sender.flush_once().sent == 3 and box.pending() == 0
+    alice = emulator.state()["users"]["alice"]
+    assert alice["ratings"]["53992"]["rating"] == 9 and alice["lists"]["67890"] == "plantowatch"

@@ -3,17 +3,20 @@ requests, additions through the outbox, a re-run that adds nothing, a kill that 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from bridge.item import Ids, Item, Kind, Numbering
 from bridge.library import LibraryItem
 from bridge.outbox import Outbox
+from bridge.sender import Sender
 from bridge.sync import runner
 from bridge.sync.baseline import Baseline
-from bridge.sync.plan import Options
+from bridge.sync.plan import Options, Step
 from bridge.sync.runner import plan_from_json, plan_json, sync_account
 from bridge.times import iso
 from bridge.writes import HISTORY, Write
+from tests.conftest import make_client
 
 T = 1_700_000_000.0
 STAMP = "2024-01-01T00:00:00Z"
@@ -144,3 +147,30 @@ def test_the_sender_is_woken_as_each_chunk_of_additions_is_committed(tmp_path, m
     assert woken == [(["movie/tmdb:603"], None), (["movie/tmdb:603", "movie/imdb:tt1375666"], None)]
     sync_account("alice", Simkl({}), base, box, servers, now=T + 60, queued=queued)
     assert len(woken) == 2  # nothing new queued: nothing to wake it for
+
+
+def test_an_episode_unwatched_on_the_server_leaves_simkls_history_and_nothing_else_does(emulator, tmp_path) -> None:
+    """Unwatch on: the first sync only adds; the second takes back exactly the episode unwatched on
+    the server since, through the outbox, and a third has nothing left to do."""
+    client = make_client(emulator)
+    box, base = Outbox(tmp_path / "o.sqlite"), Baseline(tmp_path / "sync.sqlite")
+    sender = Sender(box, lambda a: client)
+    episodes = [LibraryItem(Item(Kind.EPISODE, Ids(tvdb=81189), Numbering.TV, 1, (n,)), True, T - (10 - n) * 86400,
+                            "Breaking Bad", 2008, f"e{n}") for n in (1, 2, 3)]
+    server = Server([MATRIX, *episodes])
+    options = Options(unwatch=True, unwatch_limit=0.5)
+    assert sync_account("alice", client, base, box, [(server, options)], now=T).queued == 4
+    sender.flush_once()
+    assert sorted(w["label"] for w in watches(emulator)) == ["", "S01E01", "S01E02", "S01E03"]
+    server.items = [MATRIX, episodes[0], replace(episodes[1], watched=False, watched_at=None), episodes[2]]
+    second = sync_account("alice", client, base, box, [(server, options)], now=T + 3600)
+    assert [(a.step, a.entry.label) for a in second.plans[server.name].actions] == [(Step.REMOVE, "Breaking Bad S01E02")]
+    assert second.queued == 1
+    assert sender.flush_once().sent == 1
+    assert sorted(w["label"] for w in watches(emulator)) == ["", "S01E01", "S01E03"]
+    third = sync_account("alice", client, base, box, [(server, options)], now=T + 7200)
+    assert third.queued == 0 and not third.plans[server.name].actions
+
+
+def watches(emulator) -> list[dict[str, Any]]:
+    return emulator.state()["users"]["alice"]["watches"]
