@@ -187,8 +187,8 @@ class PlexApi:
     # -- collections (plexapi collection.py) ------------------------------------------------------
 
     def create_collection(self, section: str, kind: int, title: str, rating_key: str) -> str:
-        """A regular (not smart) collection of one section made with its first item (Plex makes none
-        empty: Collection._create); its ratingKey."""
+        """A regular (not smart) collection of one section made with its first item (plexapi's
+        Collection._create makes none without items); its ratingKey."""
         client = self.client()
         root = client.query("/library/collections", method=client._session.post, params={
             "uri": self._uri(rating_key), "type": kind, "title": title, "smart": 0, "sectionId": section})

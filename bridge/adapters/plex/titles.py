@@ -13,14 +13,15 @@ none is unrated. Write: plexapi's RatingMixin.rate request (`PUT /:/rate`, -1 cl
 date, it stamps `lastRatedAt` itself.
 
 Lists: a bucket is a regular collection named "Simkl: <Bucket>" in each library section whose titles
-it holds, made with its first title (Plex makes no collection empty: plexapi collection.py
-Collection._create). Why a collection, not a playlist: a collection holds movies and shows as
-themselves and shows on the library's Collections tab, where a person browses and plays from it; a
-video playlist holds only playable items (plexapi playlist.py: a playlist is built of episodes, so a
-show would become all its episodes, and a title added to the show later would be missing). What it
-costs: a collection is the library's, seen by everyone the section is shared with, and it belongs to
-one section (plexapi refuses to mix types), so a bucket is one collection per section. Membership
-is read from each such collection's children; the bridge takes off only the titles it is asked to.
+it holds, made with its first title (plexapi collection.py Collection._create makes none without
+items), and made again if it went with its last one. Why a collection, not a playlist: a collection
+holds movies and shows as themselves and shows on the library's Collections tab, where a person
+browses and plays from it; a video playlist lists playable items (plexapi playlist.py: its items are
+videos; tests/test_playlist.py builds one of a show's episodes), so a show would be the episodes it
+had when it was put there. What it costs: a collection is the library's, seen by everyone the section
+is shared with, and holds one section's titles of one type (plexapi refuses to mix them), so a bucket
+is one collection per section. Membership is read from each such collection's children; the bridge
+takes off only the titles it is asked to.
 
 Plan to Watch is also the owner's plex.tv Discover watchlist where `watchlist` is on (discover.py):
 a watchlisted title the library holds is that title, listed; one it does not hold is a title of

@@ -48,8 +48,9 @@ collection (collection.py): `POST /library/collections?uri=server://<machineIden
 collections as `all?type=18` (LibrarySection.collections searches libtype collection, utils.SEARCHTYPES
 18; tests/test_collection.py: `collection in tvshows.collections()`, attributes in test_Collection_attrs:
 key /library/collections/…, subtype, smart 0, childCount, guid collection://…). An item of another
-type than the collection's is refused (plexapi: "Can not mix media types"); a collection whose last
-item is removed is gone, as Plex has no empty regular collection (Collection._create refuses to make one).
+type than the collection's is refused (plexapi: "Can not mix media types"); whether a regular
+collection outlives its last item is not shown (plexapi's Collection._create makes none without items):
+the stand-in drops it, the case that asks more of a client.
 """
 
 from __future__ import annotations
