@@ -11,27 +11,31 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from bridge.item import Item
-from bridge.library import LibraryHolder, LibraryItem, Shelf, no_cycle_collection
+from bridge.library import LibraryHolder, LibraryItem, Shelf, TitleHolder, TitleShelf, no_cycle_collection
 from bridge.outbox import Outbox
-from bridge.simkl.library import library_items, listed_simkl_ids
+from bridge.simkl.library import library_items, library_titles, listed_simkl_ids
 from bridge.sync import gate
 from bridge.sync.baseline import Baseline
 from bridge.sync.outgoing import history_write, unwatch_write
 from bridge.sync.plan import Action, Options, Plan, Step, plan
+from bridge.sync.titles import apply_titles, as_left, merge, removed, unrated_since
+from bridge.sync.titles_plan import TitleOptions, TitlePlan, TitleStep, plan_titles
 
 log = logging.getLogger("bridge.sync")
 
 ENQUEUE_CHUNK = 1000  # additions committed to the outbox in one transaction
+NO_TITLES = gate.Titles()  # no server syncs ratings or lists
 
 
 class SimklReads(Protocol):
     def get_activities(self) -> dict[str, Any]: ...
     def get_all_items(self, kind: str | None = None, status: str | None = None, **params: str) -> Any: ...
+    def get_ratings(self, kind: str, ratings: str = ..., **params: str) -> Any: ...
 
 
 @dataclass
@@ -42,24 +46,47 @@ class Report:
     queued: int = 0  # additions committed to the outbox
     failed: dict[str, str] = field(default_factory=dict)  # servers whose library could not be read
     playback_moved: bool = False  # a pause on another device since the last sync
+    titles: dict[str, TitlePlan] = field(default_factory=dict)  # ratings and lists, by server
 
     def line(self) -> str:
         steps = {s: sum(p.count(s) for p in self.plans.values()) for s in Step}
         skipped = sum(len(p.skipped) for p in self.plans.values())
+        titles = {s: sum(p.count(s) for p in self.titles.values()) for s in TitleStep}
+        skipped += sum(len(p.skipped) for p in self.titles.values())
         return (f"sync {self.account}: {self.requests} read(s); {steps[Step.ADD]} to add to Simkl, {steps[Step.MARK]} "
                 f"to mark and {steps[Step.UNMARK]} to unmark on servers, {steps[Step.REMOVE]} to remove from Simkl; "
-                f"{skipped} not matched")
+                f"{titles[TitleStep.RATE_SIMKL] + titles[TitleStep.UNRATE_SIMKL]} rating(s) to Simkl and "
+                f"{titles[TitleStep.RATE_SERVER] + titles[TitleStep.UNRATE_SERVER]} to servers, "
+                f"{titles[TitleStep.LIST_SIMKL]} list move(s) on Simkl and "
+                f"{titles[TitleStep.LIST_SERVER] + titles[TitleStep.UNLIST_SERVER]} on servers; {skipped} not matched")
 
 
-def read_simkl(client: SimklReads, baseline: Baseline, account: str) -> tuple[Shelf, dict[str, Any], int, bool]:
-    """Simkl's watched items now: the baseline's, updated by exactly the reads the gate asks for."""
+@dataclass
+class SimklNow:
+    """Simkl's side of one run: its watched items and (when some server syncs them) its titles."""
+
+    shelf: Shelf
+    titles: TitleShelf | None
+    activities: dict[str, Any]
+    requests: int
+    playback_moved: bool
+
+
+def read_simkl(client: SimklReads, baseline: Baseline, account: str, want: gate.Titles = NO_TITLES) -> SimklNow:
+    """Simkl's watched items (and titles) now: the baseline's, updated by exactly the reads the gate asks for."""
     activities = client.get_activities()
     saved = baseline.activities(account)
-    todo = gate.reads(saved[0] if saved else None, activities)
+    known = baseline.simkl_titles(account) if want.wanted else None
+    want = gate.Titles(want.wanted, known is None, want.whole_ratings)
+    todo = gate.reads(saved[0] if saved else None, activities, want)
     shelf = Shelf() if todo.first else baseline.simkl(account)
+    titles = (known if known is not None else TitleShelf()) if want.wanted else None
     requests = 1
     for read in todo.library:
-        items = library_items(client.get_all_items(read.kind, **read.params))
+        reply = client.get_all_items(read.kind, read.status, **read.params)
+        items = library_items(reply)
+        if titles is not None:
+            merge(titles, library_titles(reply))
         requests += 1
         # A show that changed is listed whole: its episodes replace what the shelf had of it. The
         # bridge's own writes, kept by the server's ids (keyed apart from Simkl's), give way to
@@ -78,23 +105,37 @@ def read_simkl(client: SimklReads, baseline: Baseline, account: str) -> tuple[Sh
         for gone in [e for e in shelf if e.item.kind.value == kind and e.item.ids.simkl is not None
                      and e.item.ids.simkl not in present]:
             shelf.discard(gone.key)
-    return shelf, activities, requests, todo.playback_since is not None
+        if titles is not None and read.kind is not None:
+            removed(titles, read.kind, present)
+    for read in todo.ratings:
+        assert read.kind is not None and titles is not None
+        rated = library_titles(client.get_ratings(read.kind, **read.params))
+        requests += 1
+        if "date_from" not in read.params:
+            unrated_since(titles, read.kind, rated)
+        merge(titles, rated)
+    return SimklNow(shelf, titles, activities, requests, todo.playback_since is not None)
 
 
 def sync_account(account: str, client: SimklReads, baseline: Baseline, outbox: Outbox,
                  servers: Iterable[tuple[LibraryHolder, Options]], *, now: float, dry_run: bool = False,
-                 queued: Callable[[], object] = lambda: None) -> Report:
+                 queued: Callable[[], object] = lambda: None,
+                 titles: Mapping[str, tuple[TitleHolder, TitleOptions]] | None = None) -> Report:
     """`queued` is called each time additions are committed to the outbox: the sender starts on
-    them while the rest is still being queued and the baseline saved (seconds, for 50,000)."""
+    them while the rest is still being queued and the baseline saved (seconds, for 50,000).
+    `titles`: the servers (by their library holder's name) whose ratings and lists are synced."""
     with no_cycle_collection():
-        return _sync_account(account, client, baseline, outbox, servers, now, dry_run, queued)
+        return _sync_account(account, client, baseline, outbox, servers, now, dry_run, queued, titles or {})
 
 
 def _sync_account(account: str, client: SimklReads, baseline: Baseline, outbox: Outbox,
                   servers: Iterable[tuple[LibraryHolder, Options]], now: float, dry_run: bool,
-                  queued: Callable[[], object]) -> Report:
+                  queued: Callable[[], object], titles: Mapping[str, tuple[TitleHolder, TitleOptions]]) -> Report:
     report = Report(account)
-    simkl, activities, report.requests, report.playback_moved = read_simkl(client, baseline, account)
+    want = gate.Titles(bool(titles), whole_ratings=any(o.rating_removal for _, o in titles.values()))
+    now_on_simkl = read_simkl(client, baseline, account, want)
+    simkl, activities = now_on_simkl.shelf, now_on_simkl.activities
+    report.requests, report.playback_moved = now_on_simkl.requests, now_on_simkl.playback_moved
     sent = _sent(outbox, account)
     for holder, options in servers:
         try:
@@ -112,10 +153,34 @@ def _sync_account(account: str, client: SimklReads, baseline: Baseline, outbox: 
             continue
         report.queued += apply(account, holder, result, outbox, simkl, now, queued)
         baseline.save_server(account, holder.name, _as_marked(library, result))
+    if now_on_simkl.titles is not None:
+        for holder_titles, title_options in titles.values():
+            report.queued += _sync_titles(account, holder_titles, title_options, now_on_simkl.titles, baseline, outbox,
+                                          report, now, dry_run, queued)
     if not dry_run:
-        baseline.save_simkl(account, activities, str(activities.get("all") or ""), simkl)
+        baseline.save_simkl(account, activities, str(activities.get("all") or ""), simkl, now_on_simkl.titles)
     log.info(report.line())
     return report
+
+
+def _sync_titles(account: str, holder: TitleHolder, options: TitleOptions, simkl: TitleShelf, baseline: Baseline,
+                 outbox: Outbox, report: Report, now: float, dry_run: bool, queued: Callable[[], object]) -> int:
+    try:
+        server = holder.read_titles(options.lists)
+    except Exception as exc:  # one server down must not stop the account's other servers
+        report.failed[holder.name] = f"{type(exc).__name__}: {exc}"
+        log.warning("sync %s: the ratings and lists of %s could not be read (%s); they are synced next time",
+                    account, holder.name, report.failed[holder.name])
+        return 0
+    result = plan_titles(server, simkl, baseline.titles_before(account, holder.name), options)
+    report.titles[holder.name] = result
+    for refusal in result.refused:
+        log.warning("sync %s with %s: %s", account, holder.name, refusal)
+    if dry_run:
+        return 0
+    count, done = apply_titles(account, holder, result, outbox, simkl, now, queued)
+    baseline.save_titles(account, holder.name, as_left(server, done))
+    return count
 
 
 def apply(account: str, holder: LibraryHolder, result: Plan, outbox: Outbox, simkl: Shelf, now: float,

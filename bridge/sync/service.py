@@ -13,16 +13,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from bridge.adapters.base import Adapter
 from bridge.config import Config
-from bridge.library import LibraryHolder
+from bridge.library import LibraryHolder, TitleHolder
 from bridge.outbox import Outbox
 from bridge.simkl.client import SimklError
 from bridge.sync.baseline import Baseline
 from bridge.sync.plan import Options
 from bridge.sync.runner import Report, SimklReads, sync_account
+from bridge.sync.titles_plan import TitleOptions
 
 log = logging.getLogger("bridge.sync")
 
@@ -42,11 +45,13 @@ class SyncService:
     def __init__(self, config: Config, outbox: Outbox, baseline: Baseline, adapters: list[Adapter],
                  client_for: Callable[[str], SimklReads | None], resolve: Callable[[str, str, str], str | None],
                  clock: Callable[[], float] = time.time, queued: Callable[[], object] = lambda: None,
-                 paused: Callable[[str], object] = lambda account: None):
+                 paused: Callable[[str], object] = lambda account: None,
+                 follow: Callable[[str], object] = lambda account: None):
         self.config, self.outbox, self.baseline, self.adapters = config, outbox, baseline, adapters
         self.client_for, self.resolve, self.clock = client_for, resolve, clock
         self.queued = queued  # wakes the sender for what a run put in the outbox
         self.paused = paused  # an account's Simkl playbacks moved: its resume points, now
+        self.follow = follow  # an account's additions were queued: their delivery is followed (sync/progress.py)
 
     def holders(self, account: str, request: Request) -> list[tuple[LibraryHolder, Options]]:
         found = []
@@ -59,14 +64,40 @@ class SyncService:
             found.append((holder, self._options(adapter.name, request.direction)))
         return found
 
-    def _options(self, name: str, direction: str | None) -> Options:
+    def titles(self, account: str, request: Request) -> dict[str, tuple[TitleHolder, TitleOptions]]:
+        """The account's servers that sync ratings or lists, by their library holder's name."""
+        found = {}
+        for adapter in self.adapters:
+            holder, owner = adapter.titles(), adapter.resume_owner()
+            if holder is None or owner is None or self.resolve(*owner) != account:
+                continue
+            if request.server is not None and adapter.name != request.server:
+                continue
+            options = self._title_options(adapter.name, request.direction)
+            if options.active:
+                found[holder.name] = (holder, options)
+        return found
+
+    def _server(self, name: str) -> Any:
         servers = {f"{kind}/{s.name}": s for kind, group in (("plex", self.config.plex), ("jellyfin", self.config.jellyfin),
                                                               ("kodi", self.config.kodi)) for s in group}
-        opted_in = name in servers and servers[name].sync_from_simkl
+        return servers.get(name)
+
+    def _options(self, name: str, direction: str | None) -> Options:
+        server = self._server(name)
+        opted_in = server is not None and server.sync_from_simkl
         sync = self.config.sync
         return Options(to_simkl=direction in (None, "to-simkl", "both"),
                        from_simkl=direction in ("from-simkl", "both") or (direction is None and opted_in),
                        unwatch=sync.unwatch, unwatch_limit=sync.unwatch_limit)
+
+    def _title_options(self, name: str, direction: str | None) -> TitleOptions:
+        server, sync = self._server(name), self.config.sync
+        if server is None:
+            return TitleOptions()
+        return TitleOptions(ratings=server.ratings, rating_removal=sync.rating_removal, lists=frozenset(server.lists),
+                            list_removal=sync.list_removal, removal_limit=sync.unwatch_limit,
+                            to_simkl=direction != "from-simkl", to_server=direction != "to-simkl")
 
     def run_once(self, request: Request = Request()) -> list[Report]:
         reports = []
@@ -80,7 +111,8 @@ class SyncService:
                 continue
             try:
                 reports.append(sync_account(account, client, self.baseline, self.outbox, holders, now=self.clock(),
-                                            dry_run=request.dry_run, queued=self.queued))
+                                            dry_run=request.dry_run, queued=partial(self._queued, account),
+                                            titles=self.titles(account, request)))
                 if reports[-1].playback_moved and not request.dry_run:
                     self.paused(account)
             except SimklError as exc:
@@ -89,10 +121,16 @@ class SyncService:
         self._write_report(reports)
         return reports
 
+    def _queued(self, account: str) -> None:
+        self.follow(account)  # before the sender is woken: it counts from the first addition waiting
+        self.queued()
+
     def _write_report(self, reports: list[Report]) -> None:
         """Every item that could not be matched, with why: never dropped silently."""
         lines = [f"{r.account}\t{server}\t{entry.item.kind.value}\t{entry.title or '?'}\t{entry.ref}\t{why}"
                  for r in reports for server, p in r.plans.items() for entry, why in p.skipped]
+        lines += [f"{r.account}\t{server}\t{title.item.kind.value}\t{title.title or '?'}\t{title.ref}\t{why}"
+                  for r in reports for server, t in r.titles.items() for title, why in t.skipped]
         if reports:
             path = Path(self.config.state_dir).expanduser() / REPORT_FILE
             part = path.with_suffix(".part")  # replaced whole: `status` never reads half a report

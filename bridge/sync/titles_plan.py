@@ -41,6 +41,9 @@ class TitleStep(str, Enum):
     UNLIST_SERVER = "take off the server's list"
 
 
+TO_SIMKL = (TitleStep.RATE_SIMKL, TitleStep.UNRATE_SIMKL, TitleStep.LIST_SIMKL)
+
+
 @dataclass(frozen=True)
 class TitleOptions:
     ratings: str = "none"  # RULES
@@ -48,6 +51,8 @@ class TitleOptions:
     lists: frozenset[str] = frozenset()  # the Simkl buckets this server mirrors
     list_removal: str = "keep"  # keep | dropped
     removal_limit: float = 0.10  # of the server's titles (sync.unwatch_limit)
+    to_simkl: bool = True  # `simkl-bridge sync --direction` may keep one side unwritten
+    to_server: bool = True
 
     @property
     def active(self) -> bool:
@@ -96,6 +101,7 @@ def plan_titles(server: list[Title], simkl: TitleShelf, before: TitlesBefore | N
                 continue  # movies are never watching or on hold (Simkl's seed page on statuses)
             _bucket(bucket, title, match, before is not None, was_server, was_simkl, options, result)
     _guard(result, len(server), options)
+    result.actions = [a for a in result.actions if (options.to_simkl if a.step in TO_SIMKL else options.to_server)]
     return result
 
 
