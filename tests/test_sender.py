@@ -496,3 +496,17 @@ def test_an_outage_holds_library_writes_behind_one_backoff_and_delivers_them_onc
     assert sender.flush_once().sent == 3 and box.pending() == 0
     alice = emulator.state()["users"]["alice"]
     assert alice["ratings"]["53992"]["rating"] == 9 and alice["lists"]["67890"] == "plantowatch"
+
+
+def test_a_movie_unwatched_leaves_simkls_library_whole_its_rating_too(emulator, tmp_path) -> None:
+    """The history-removal page: a movie with nothing else leaves the library with its list entry
+    and rating: Simkl's only way to unwatch a movie (a rating alone is cleared by ratings/remove)."""
+    box, client = Outbox(tmp_path / "o.sqlite"), make_client(emulator)
+    sender = Sender(box, lambda a: client)
+    box.enqueue_many([movie_watch(603, T - DAY), rate_write("alice", MATRIX, 9, T, T),
+                      rate_write("alice", INCEPTION, 7, T, T)])
+    sender.flush_once()
+    box.enqueue(unwatch_write("alice", LibraryItem(MATRIX.item, False, None, "The Matrix", 1999), T))
+    assert sender.flush_once().sent == 1
+    alice = emulator.state()["users"]["alice"]
+    assert alice["watches"] == [] and sorted(alice["ratings"]) == ["67890"] and "53992" not in alice["lists"]
