@@ -33,10 +33,10 @@ import websocket
 from bridge.adapters.base import AdapterBase
 from bridge.adapters.jellyfin import webhook
 from bridge.adapters.jellyfin.api import JellyfinApi, JellyfinError, Users
-from bridge.adapters.jellyfin.library import JellyfinLibrary
 from bridge.adapters.jellyfin.map import NotMatched, norm_id, played_session, session_event
 from bridge.adapters.jellyfin.resume import ResumePusher
 from bridge.adapters.jellyfin.sessions import Playing, diff, ended, with_known_position
+from bridge.adapters.jellyfin.titles import JellyfinTitles
 from bridge.backoff import Backoff
 from bridge.config import JellyfinServer
 from bridge.events import EventError, Resume, State
@@ -69,7 +69,7 @@ def pushes_sessions(version: tuple[int, ...] | None) -> bool:
     return version is None or not (10, 9) <= version[:2] < (10, 11)
 
 
-class JellyfinAdapter(JellyfinLibrary, AdapterBase):  # the sync's LibraryHolder too (library.py)
+class JellyfinAdapter(JellyfinTitles, AdapterBase):  # the sync's LibraryHolder and TitleHolder (library.py, titles.py)
     source = "jellyfin"
     expected_errors = (JellyfinError,)
 

@@ -9,7 +9,7 @@ and `api_key` only with legacy authorization on (off by default after 10.11). It
 `/Users/{id}/Items/{id}` (gone in 10.11). Writing a user's resume point uses
 `POST /UserItems/{id}/UserData?userId=…` (10.9+; 10.8 has no user-data write and answers 404,
 which the caller reports). The library sync's listings, libraries and played marks are here too
-(library.py says what it asks for and why).
+(library.py says what it asks for and why), and the ratings and collections of titles.py.
 """
 
 from __future__ import annotations
@@ -180,6 +180,32 @@ class JellyfinApi:
                 else f"/UserPlayedItems/{_segment(item_id)}")
         params = ({} if legacy else {"userId": user_id}) | ({"datePlayed": date} if date and played else {})
         self._request("POST" if played else "DELETE", path, params, None)
+
+    def set_rating(self, item_id: str, user_id: str, rating: int | None, legacy: bool) -> None:
+        """Set a user's rating of an item (UserItemData.Rating, 0-10) or clear it (None). Only
+        `POST /UserItems/{id}/UserData` (10.9+) takes a value: the `Rating` routes of
+        UserLibraryController take a like (10) or dislike (1), and a DELETE clears it, on
+        `/UserItems/{id}/Rating?userId=` from 10.9 or `/Users/{userId}/Items/{id}/Rating` (10.8, and
+        its obsolete twin after: `legacy`)."""
+        if rating is not None:
+            self.post(f"/UserItems/{_segment(item_id)}/UserData", {"Rating": rating}, userId=user_id)
+        elif legacy:
+            self._request("DELETE", f"/Users/{_segment(user_id)}/Items/{_segment(item_id)}/Rating", {}, None)
+        else:
+            self._request("DELETE", f"/UserItems/{_segment(item_id)}/Rating", {"userId": user_id}, None)
+
+    def create_collection(self, name: str) -> str:
+        """A new, empty collection (BoxSet); its Id (CollectionController.CreateCollection)."""
+        reply = self._request("POST", "/Collections", {"name": name}, None)
+        made = norm_id(reply.get("Id")) if isinstance(reply, dict) else ""
+        if not made:
+            raise JellyfinError("POST /Collections: the reply names no collection Id")
+        return made
+
+    def collection_items(self, collection_id: str, item_ids: list[str], add: bool) -> None:
+        """Add items to a collection, or take them off (by the items' own Ids)."""
+        self._request("POST" if add else "DELETE", f"/Collections/{_segment(collection_id)}/Items",
+                      {"ids": ",".join(item_ids)}, None)
 
     def set_resume(self, item_id: str, user_id: str, ticks: int, last_played: str) -> None:
         self.post(f"/UserItems/{_segment(item_id)}/UserData", {"PlaybackPositionTicks": ticks, "LastPlayedDate": last_played},

@@ -181,15 +181,15 @@ class JellyfinLibrary:
                 return
             start += self.page  # the server's offset counts rows, also those it could not turn into items
 
-    def _excluded(self) -> set[str]:
-        """The ids of every item in an excluded library (as its CollectionFolder is named)."""
+    def _excluded(self, types: str = "Movie,Episode") -> set[str]:
+        """The ids of every item of `types` in an excluded library (as its CollectionFolder is named)."""
         if not self.excluded_libraries:
             return set()
         folders = {str(f.get("Name") or "").casefold(): norm_id(f.get("Id")) for f in self.api.media_folders()}
         for name in sorted(self.excluded_libraries - set(folders)):
             log.warning("%s: exclude_libraries names %r, which is no library of this server", self.name, name)
         return {norm_id(dto.get("Id")) for name in self.excluded_libraries & set(folders)
-                for dto in self._listing(ParentId=folders[name], IncludeItemTypes="Movie,Episode", EnableUserData="false")}
+                for dto in self._listing(ParentId=folders[name], IncludeItemTypes=types, EnableUserData="false")}
 
     # -- writing --------------------------------------------------------------------------------
 

@@ -53,6 +53,12 @@ REST.
   (`_get_items`); GET /Library/MediaFolders (LibraryController.cs); played marks on both routes of
   Jellyfin.Api/Controllers/PlaystateController.cs by version, with BaseItem.MarkPlayed's effect
   (MediaBrowser.Controller/Entities/BaseItem.cs, `_played`).
+- Ratings (`_rating`, `_set_user_data`): UserItemData.Rating, a 0-10 double (Likes is Rating >= 6.5,
+  and setting it sets 10 or 1), set by value only through POST /UserItems/{id}/UserData (10.9+),
+  liked, disliked or cleared on UserLibraryController's `Rating` routes.
+- Collections (`_collections`, `_collection_items`, `_collection_listing`): CollectionController and
+  CollectionManager (Emby.Server.Implementations/Collections/CollectionManager.cs), BoxSet children
+  as ItemsController lists them (MediaBrowser.Controller/Entities/Movies/BoxSet.cs).
 """
 
 from __future__ import annotations
@@ -184,6 +190,13 @@ class JellyfinStandIn:
                 s.route(method, r"/UserPlayedItems/([\w-]+)", self._guard(self._played))
         if self.release >= (10, 9):
             s.route("POST", r"/UserItems/(\w+)/UserData", self._guard(self._set_user_data))
+        for method in ("POST", "DELETE"):
+            s.route(method, r"/Users/([\w-]+)/Items/([\w-]+)/Rating", self._guard(self._rating))
+            if self.release >= (10, 9):
+                s.route(method, r"/UserItems/([\w-]+)/Rating", self._guard(self._rating))
+        s.route("POST", "/Collections", self._guard(self._collections))
+        for method in ("POST", "DELETE"):
+            s.route(method, r"/Collections/([\w-]+)/Items", self._guard(self._collection_items))
         s.websocket("/socket", self._on_socket, refuse=lambda req: None if self.caller(req) else 403)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -576,6 +589,8 @@ class JellyfinStandIn:
             user_id = None
         types = set(q.get("IncludeItemTypes", "").split(",")) - {""}
         parent = q.get("ParentId")
+        if types == {"BoxSet"} or (parent or "").replace("-", "").lower() in self.boxsets:
+            return self._collection_listing(q, user_id, types, start, limit, counted)
         if q.get("Ids"):  # Jellyfin ignores an empty filter and lists everything
             wanted = [i.replace("-", "").lower() for i in q["Ids"].split(",")]
             chosen = [i for i in wanted if i in self.items]
@@ -654,7 +669,8 @@ class JellyfinStandIn:
         member = {m: b for b, (_, movies) in self.boxsets.items() for m in movies}
         out: list[str] = []
         for i in chosen:
-            shown = member.get(i, i)
+            # Only a Movie is ISupportsBoxSetGrouping: a series in a collection stays itself.
+            shown = member.get(i, i) if self.items[i]["Type"] == "Movie" else i
             if shown not in out:
                 out.append(shown)
         return out
@@ -752,11 +768,125 @@ class JellyfinStandIn:
         return 200, {"Items": found, "TotalRecordCount": len(found), "StartIndex": 0}
 
     def _set_user_data(self, req: Req) -> tuple:
+        """ItemsController.UpdateItemUserData -> UserDataManager.SaveUserData: each field the body
+        gives is set (a null one is left as it is); a Rating outside 0-10 is the setter's
+        ArgumentOutOfRangeException, a 400 (Jellyfin.Api/Middleware/ExceptionMiddleware.cs)."""
         item_id, user_id = req.match.group(1), req.query.get("userId")
         if item_id not in self.items or user_id not in self.users:
             return 404, b""
+        rating = req.json().get("Rating")
+        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int | float) or not 0 <= rating <= 10):
+            return 400, b"Error processing request."
         with self._lock:
             data = self.data(user_id, item_id)
+            if rating is not None:
+                self._set_rating(data, float(rating))
             data.update({k: v for k, v in req.json().items() if k in ("PlaybackPositionTicks", "LastPlayedDate", "Played")})
             self._saved(user_id, item_id)
         return 200, {k: v for k, v in data.items()}
+
+    # -- ratings and collections ----------------------------------------------------------------
+
+    @staticmethod
+    def _set_rating(data: dict[str, Any], rating: float | None) -> None:
+        """UserItemData.Rating, and the Likes the DTO derives from it (Rating >= MinLikeValue, 6.5);
+        both null when cleared, which Jellyfin's JSON leaves out."""
+        if rating is None:
+            data.pop("Rating", None)
+            data.pop("Likes", None)
+        else:
+            data.update(Rating=rating, Likes=rating >= 6.5)
+
+    def _rating(self, req: Req) -> tuple:
+        """UserLibraryController.UpdateUserItemRating / DeleteUserItemRating -> UpdateUserItemRatingInternal:
+        `Likes = likes` (true: Rating 10, false: 1; a DELETE, or no `likes`, clears it), a save
+        (UpdateUserRating), the UserItemDataDto back. 10.8 serves only `/Users/{userId}/Items/{itemId}/Rating`
+        and looks neither up (UserDataManager.GetUserData dereferences both: a 500); 10.9+ add
+        `/UserItems/{itemId}/Rating?userId=` and answer an unknown user or an item the user may not see 404."""
+        ids = [g.replace("-", "").lower() for g in req.match.groups()] if req.match else []
+        user_id, item_id = ids if len(ids) == 2 else ((req.query.get("userId") or "").replace("-", "").lower(), ids[0])
+        try:
+            likes = _flag(req.query, "likes") if req.method == "POST" else None
+        except ValueError:
+            return 400, {"title": "One or more validation errors occurred."}
+        if not all(re.fullmatch(r"[0-9a-f]{32}", g) for g in [*ids, user_id] if g):
+            return 400, {"title": "One or more validation errors occurred."}
+        if self.release < (10, 9):
+            if item_id not in self.items or user_id not in self.users:
+                return 500, b""
+        elif user_id not in self.users or item_id not in self.items or not self._visible(user_id, item_id):
+            return 404, b""
+        with self._lock:
+            data = self.data(user_id, item_id)
+            self._set_rating(data, None if likes is None else 10.0 if likes else 1.0)
+            self._saved(user_id, item_id)
+            return 200, {k: v for k, v in data.items()}
+
+    def _collections(self, req: Req) -> tuple:
+        """CollectionController.CreateCollection -> CollectionManager.CreateCollectionAsync: a BoxSet
+        named `name` (none given: ArgumentNullException from the file name, a 400) in the Collections
+        folder, with `ids` added as AddToCollectionAsync adds them; the reply is {"Id"}."""
+        name = req.query.get("name")
+        if not name:
+            return 400, b"Error processing request."
+        ids = [i for i in (req.query.get("ids") or "").split(",") if i]
+        with self._lock:
+            boxset_id = self.add_boxset(name, [])
+            status = self._link(boxset_id, ids) if ids else 200
+        return (200, {"Id": boxset_id}) if status == 200 else (status, b"Error processing request.")
+
+    def _collection_items(self, req: Req) -> tuple:
+        """CollectionController.AddToCollection / RemoveFromCollection (`ids` required: without it a 400).
+        Not a collection: ArgumentException, a 400. Adding: every id must name an item, else the
+        ArgumentException comes before anything is linked; ids already linked are skipped, the rest
+        appended in order. Removing: ids not linked are logged and skipped. 204 either way."""
+        collection = req.match.group(1).replace("-", "").lower() if req.match else ""
+        ids = [i.replace("-", "").lower() for i in (req.query.get("ids") or "").split(",") if i]
+        if not ids or not all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids):
+            return 400, {"title": "One or more validation errors occurred."}
+        with self._lock:
+            if collection not in self.boxsets:
+                return 400, b"Error processing request."
+            if req.method == "POST":
+                status = self._link(collection, ids)
+                return (204, b"") if status == 200 else (status, b"Error processing request.")
+            members = self.boxsets[collection][1]
+            for item_id in ids:
+                if item_id in members:
+                    members.remove(item_id)
+                else:
+                    self.log.append("No collection title exists with the supplied Id")
+        return 204, b""
+
+    def _link(self, boxset_id: str, ids: list[str]) -> int:
+        wanted = [i.replace("-", "").lower() for i in ids]
+        if not all(i in self.items for i in wanted):
+            return 400  # "No item exists with the supplied Id"
+        members = self.boxsets[boxset_id][1]
+        members += [i for i in dict.fromkeys(wanted) if i not in members]
+        return 200
+
+    def _collection_listing(self, q: dict[str, str], user_id: str | None, types: set[str], start: int | None,
+                            limit: int | None, counted: bool | None) -> tuple:
+        """ItemsController.GetItems for collections. A BoxSet-only listing drops ParentId and lists the
+        server's collections (those the user may see with a `userId`: BoxSet.IsVisible, one with no items
+        or an item in a library of theirs). With a collection as ParentId, not recursive: its children
+        are its linked items, for a user only those they may see (FilterLinkedChildrenPerUser); without a
+        user none (BoxSet.LoadChildren is empty, Folder.GetItemsInternal); sorted by PremiereDate
+        (BoxSet.Sort, DisplayOrder unset), which the stand-in's items have only as a year."""
+        if q.get("Recursive", "").lower() == "true" and types != {"BoxSet"}:
+            return 400, {"error": "a collection's recursive children are not modelled by the stand-in"}
+        if types == {"BoxSet"}:
+            chosen = [b for b, (_, members) in self.boxsets.items()
+                      if user_id is None or not members or any(self._visible(user_id, m) for m in members)]
+        else:
+            members = self.boxsets[q["ParentId"].replace("-", "").lower()][1]
+            chosen = [m for m in members if user_id is not None and self._visible(user_id, m)]
+            chosen = [m for m in chosen if not types or self.items[m]["Type"] in types]
+            chosen.sort(key=lambda m: self.items[m].get("ProductionYear") or 0)
+        offset = max(start or 0, 0)
+        page = chosen[offset:] if limit is None else chosen[offset:offset + limit]
+        total = len(chosen) if counted is not False and (limit is not None or offset > 0) else len(page)
+        fields = set(q.get("Fields", "").split(","))
+        return 200, {"Items": [self._dto(i, user_id, fields, _flag(q, "EnableUserData") is not False) for i in page],
+                     "TotalRecordCount": total, "StartIndex": start or 0}
