@@ -14,12 +14,21 @@ import pytest
 from bridge.adapters.jellyfin.api import JellyfinError
 from bridge.item import Ids, Kind, Numbering
 from bridge.library import Title
+from bridge.outbox import Outbox
+from bridge.sender import Sender
+from bridge.sync.baseline import Baseline
+from bridge.sync.plan import Options
+from bridge.sync.runner import sync_account
+from bridge.sync.titles_plan import TitleOptions
+from bridge.times import iso
 from tests.adapters.jellyfin.helpers import adapter_for
 from tests.adapters.jellyfin.standin import ALICE, BOB, VERSIONS, JellyfinStandIn
-from tests.adapters.jellyfin.test_library import on_route
+from tests.adapters.jellyfin.test_library import DAY, T, on_route
+from tests.conftest import make_client
 
 every_version = pytest.mark.parametrize("jf", VERSIONS, indirect=True)
 PLAN = "Simkl: Plan to Watch"
+PHONE = "phone-token-0123456789abcdef"
 
 
 @pytest.fixture
@@ -235,3 +244,34 @@ def test_a_server_that_goes_away_while_lists_change_ends_it_with_one_line(jf, ca
     assert adapter.set_listed("plantowatch", [titles[jf.inception]], [titles[jf.bb]]) == 1
     (line,) = [r.getMessage() for r in caplog.records]
     assert f"1 changes to {PLAN!r} not made" in line and "DELETE /Collections/" in line
+
+
+# -- with Simkl ------------------------------------------------------------------------------------
+
+
+def test_a_sync_sends_jellyfins_ratings_and_brings_simkls_ratings_and_plan_to_watch_back(jf, emulator,
+                                                                                        tmp_path) -> None:
+    emulator.add_token(PHONE, "alice")
+    phone = make_client(emulator, token=PHONE)  # the person's other app
+    phone.add_ratings({"movies": [{"ids": {"imdb": "tt1375666"}, "rating": 7, "rated_at": iso(T - 9 * DAY)}]})
+    phone.add_to_list("plantowatch", {"shows": [{"ids": {"tvdb": 81189}}]})
+    jf.data(ALICE, jf.bb).pop("Rating")  # Breaking Bad is only planned
+    simkl, adapter = make_client(emulator), holder(jf, exclude_libraries=["Kids"])
+    box, base = Outbox(tmp_path / "outbox.sqlite"), Baseline(tmp_path / "sync.sqlite")
+    options = TitleOptions(ratings="newer", lists=frozenset({"plantowatch"}))
+    sender = Sender(box, lambda account: simkl)
+
+    def sync(now: float) -> None:
+        sync_account("alice", simkl, base, box, [(adapter, Options())], now=now, titles={adapter.name: (adapter, options)})
+        sender.flush_once(now=now + 1)
+
+    sync(T)
+    rated = emulator.state()["users"]["alice"]["ratings"]
+    assert sorted(r["rating"] for r in rated.values()) == [7, 8]  # Jellyfin's Matrix went to Simkl
+    assert jf.data(ALICE, jf.inception)["Rating"] == 7.0  # Simkl's Inception came to Jellyfin
+    assert members(jf) == [jf.bb]  # and Simkl's plan, the show itself, as a collection
+    writes = len(sent(jf, "/UserData", "/Rating", "/Collections"))
+    seen = len(emulator.requests)
+    sync(T + 3600)
+    assert [r for r in emulator.requests[seen:] if r["method"] == "POST"] == []
+    assert len(sent(jf, "/UserData", "/Rating", "/Collections")) == writes and members(jf) == [jf.bb]
