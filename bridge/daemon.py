@@ -32,6 +32,7 @@ from bridge.simkl.auth import TokenStore, login_hint, token_for
 from bridge.simkl.client import ClientConfig, SimklClient, SimklError
 from bridge.state import OUTBOX, create_private
 from bridge.sync.baseline import Baseline
+from bridge.sync.progress import Drains
 from bridge.sync.service import SyncService
 from bridge.web import Metrics, register
 from bridge.web.report import report
@@ -84,9 +85,10 @@ class Bridge:
         self.sender = Sender(self.outbox, self.client_for, batch_size=config.outbox.batch_size,
                              track_rewatches=self._tracks_rewatches)
         self.adapters: list[Adapter] = adapters if adapters is not None else build_adapters(config)
+        self.progress = Drains(self.view, lambda: self.sender.batch_size)  # a sync's additions on their way
         self.sync = SyncService(config, self.outbox, Baseline(state_dir / SYNC_BASELINE), self.adapters, self.client_for,
                                 lambda *owner: self.engine.resolve_account(*owner), clock, self._wake.set,
-                                lambda account: self.reconcile([account]))
+                                lambda account: self.reconcile([account]), self.progress.follow)
         self.http = self._make_http(config)
 
     # -- wiring ---------------------------------------------------------------------------------
@@ -274,6 +276,7 @@ class Bridge:
         if self.config.sync.enabled:
             # What a sync decided is in the outbox as it goes: a stop does not wait for the rest.
             threading.Thread(target=self.sync.run, args=(self._stop,), name="bridge-sync", daemon=True).start()
+            threading.Thread(target=self.progress.run, args=(self._stop,), name="bridge-progress", daemon=True).start()
 
     def _spawn(self, name: str, target: Callable[[], Any]) -> None:
         """A thread that holds work: a stop waits for it (STOP_GRACE)."""

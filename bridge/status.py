@@ -21,7 +21,8 @@ from bridge.outbox_view import OutboxMissing, OutboxView, Row
 from bridge.simkl.auth import TokenStore
 from bridge.state import OUTBOX, running
 from bridge.times import iso
-from bridge.web.report import accounts, age
+from bridge.web.report import accounts, age, unmatched
+from bridge.wire import one_line
 
 
 class Problem(Exception):
@@ -62,7 +63,8 @@ def gather(config: Config) -> dict[str, Any]:
         tokens = TokenStore(Path(config.state_dir))
         return {"version": bridge.__version__, "state_dir": str(config.state_dir), "daemon": daemon(config),
                 "outbox": view is not None, "accounts": accounts(config, tokens, view),
-                "parked": [r.to_json() for r in view.parked()] if view is not None else []}
+                "parked": [r.to_json() for r in view.parked()] if view is not None else [],
+                "unmatched": unmatched(config.state_dir)}
     finally:
         if view is not None:
             view.close()
@@ -103,10 +105,31 @@ def text(report: dict[str, Any], now: float | None = None) -> str:
         lines += [f"    #{w['id']} {w['what']}: {w['error']}" for w in parked]
         if a["last_error"]:
             lines.append(f"  last error: {a['last_error']['error']} ({a['last_error']['what']})")
+    lines += _unmatched(report["unmatched"], now)
     if report["parked"]:
         lines.append("Parked writes wait for you: `simkl-bridge queue retry ID` sends one again, "
                      "`simkl-bridge queue drop ID` forgets it.")
     return "\n".join(lines)
+
+
+def _unmatched(report: dict[str, Any] | None, now: float) -> list[str]:
+    """The last sync's matching report: a count per account and reason, the first items, the file."""
+    if report is None:
+        return []
+    if report["error"]:
+        return [f"last library sync: its matching report {report['path']}: {report['error']}"]
+    head = f"last library sync {_ago(report['at'], now)}:"
+    if not report["items"]:
+        return [f"{head} every item was matched"]
+    lines = [f"{head} {report['items']:,} item(s) could not be matched"]
+    lines += [f"  {c['account']}: {c['items']:,} {one_line(c['reason'])}" for c in report["counts"]]
+    lines += [one_line(f"    {i['account']} {i['server']} {i['kind']} {i['title']} ({i['ref']}): {i['reason']}")
+              for i in report["first"]]
+    if report["items"] > len(report["first"]):
+        lines.append(f"    … and {report['items'] - len(report['first']):,} more in {report['path']}")
+    else:
+        lines.append(f"  (listed in {report['path']})")
+    return lines
 
 
 def status(config: Config, as_json: bool) -> str:

@@ -3,14 +3,16 @@
 `--dry-run` plans and prints; `--plan FILE` also writes the plan; `--apply FILE` carries out exactly
 that plan (nothing is read again but the servers' and Simkl's current state it is checked against:
 nothing). The additions are queued in the outbox; when no daemon runs on the state dir this command
-delivers them itself, at Simkl's one POST a second, with a progress line and an ETA; when one runs,
-its sender delivers them.
+delivers them itself, at Simkl's one POST a second, with a bar on a terminal (a line every few seconds
+elsewhere) and the time left by the POST budget (bridge/sync/progress.py); when one runs, its sender
+delivers them.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,21 +22,24 @@ from bridge.accounts import AccountMap
 from bridge.config import Config
 from bridge.daemon import SYNC_BASELINE, build_adapters
 from bridge.outbox import Outbox
+from bridge.outbox_view import OutboxView
 from bridge.sender import Sender
 from bridge.simkl.auth import TokenStore, token_for
 from bridge.simkl.client import ClientConfig, SimklClient
 from bridge.state import OUTBOX, create_private, running
 from bridge.sync.baseline import Baseline
+from bridge.sync.progress import LOOK_EVERY, Drains, combined
 from bridge.sync.runner import apply, plan_from_json, plan_json
 from bridge.sync.service import Request, SyncService
 
 log = logging.getLogger("bridge.sync")
 
-PROGRESS_EVERY = 5.0  # seconds between progress lines
+ERASE = "\x1b[K"  # to the end of the line, on a terminal
 
 
 def run(config: Config, state_dir: Path, request: Request, *, plan_file: Path | None = None,
-        apply_file: Path | None = None, out: TextIO = sys.stdout) -> int:
+        apply_file: Path | None = None, out: TextIO | None = None) -> int:
+    out = sys.stdout if out is None else out  # at the call: a default would keep the stdout of the import
     tokens = TokenStore(state_dir)
     clients: dict[str, SimklClient] = {}
 
@@ -67,7 +72,7 @@ def run(config: Config, state_dir: Path, request: Request, *, plan_file: Path | 
         queued = sum(r.queued for r in reports)
     if queued and not request.dry_run:
         if running(state_dir) is not None:
-            print(f"{queued} addition(s) queued; the running daemon sends them", file=out)
+            print(f"{queued:,} addition(s) queued; the running daemon sends them", file=out)
         else:
             deliver(outbox, client_for, config.outbox.batch_size, out)
     return 0
@@ -89,19 +94,46 @@ def _apply(service: SyncService, text: str, out: TextIO) -> int:
 
 def deliver(outbox: Outbox, client_for: Callable[[str], SimklClient | None], batch_size: int, out: TextIO,
             clock: Callable[[], float] = time.monotonic) -> None:
-    """Send what waits, with a line every few seconds: how far, and how long at one POST a second."""
+    """Send what waits, the daemon's way (its sender loop, on a thread: one flush drains a whole
+    backlog), and show how far: a bar redrawn in place on a terminal, a line every few seconds
+    elsewhere. `clock` times the lines only."""
     sender = Sender(outbox, client_for, batch_size=batch_size)
-    total, shown = outbox.pending(), clock()
-    while outbox.pending():
-        report = sender.flush_once()
-        left = outbox.pending()
-        if clock() - shown >= PROGRESS_EVERY or not left:
-            shown = clock()
-            # Watched items go out a batch a request, at Simkl's one POST a second.
-            print(f"sent {total - left:,} of {total:,}; about {-(-left // batch_size)} s left", file=out)
-        if report.requests == 0:
-            wake = sender.next_wake()
-            if wake is None:
-                print(f"{left:,} write(s) wait (a login, or parked: see `simkl-bridge status`)", file=out)
+    view = OutboxView(outbox.path)
+    drains = Drains(view, lambda: batch_size, clock=clock)
+    for account in outbox.next_due_per_account():
+        drains.follow(account)
+    stop, wake = threading.Event(), threading.Event()
+    thread = threading.Thread(target=sender.run, args=(stop, wake), name="sync-sender", daemon=True)
+    thread.start()
+    tty = out.isatty()
+    try:
+        while outbox.pending():
+            _show(drains, out, tty)
+            # Asked before the count: None with writes still pending is a login or a retry by hand.
+            if sender.next_wake() is None and (left := outbox.pending()):
+                end = "\n" if tty and drains.read() else ""
+                print(f"{end}{left:,} write(s) wait (a login, or parked: see `simkl-bridge status`)", file=out)
                 return
-            time.sleep(max(0.0, min(30.0, wake - time.time())))
+            stop.wait(LOOK_EVERY)
+        _show(drains, out, tty)
+    finally:
+        stop.set()
+        wake.set()
+        thread.join()
+        view.close()
+
+
+def _show(drains: Drains, out: TextIO, tty: bool) -> None:
+    said = drains.due()
+    if not tty:
+        for progress in said:
+            print(progress.line(), file=out)
+        return
+    # "\r" back to the line's start, ESC [K erases what a longer line before left of itself.
+    for progress in said:
+        if not progress.pending:
+            out.write(f"\r{progress.line()}{ERASE}\n")
+    following = list(drains.read().values())
+    if following:
+        out.write(f"\r{combined(following).bar()}{ERASE}")
+    out.flush()

@@ -2,7 +2,8 @@
 
 Two kinds of figures: counters the bridge bumps as things happen (events heard, Simkl requests
 and their latency), and figures read from the bridge's own state at each scrape (the outbox, the
-sender's totals, the servers' connections), so that nothing is counted twice over.
+sender's totals, the servers' connections, a sync's additions on their way and its matching
+report), so that nothing is counted twice over.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class _State(Collector):
         self.bridge = bridge
 
     def collect(self) -> Iterator[Metric]:
-        from bridge.web.report import servers
+        from bridge.web.report import servers, unmatched
 
         b = self.bridge
         totals = b.sender.totals
@@ -89,3 +90,16 @@ class _State(Collector):
             blocked.add_metric([account], 1.0 if account in b.sender.blocked else 0.0)
         yield blocked
         yield GaugeMetricFamily(f"{PREFIX}_sessions", "Plays in progress", value=len(b.playing()))
+        delivering = b.progress.read()
+        pending = GaugeMetricFamily(f"{PREFIX}_sync_pending_writes", "A library sync's additions still waiting for Simkl",
+                                    labels=["account"])
+        for account in b.config.accounts:
+            pending.add_metric([account], delivering[account].pending if account in delivering else 0.0)
+        yield pending
+        # A gauge, not a counter: each sync replaces the report, and the next may list fewer.
+        report = unmatched(b.config.state_dir)
+        items = GaugeMetricFamily(f"{PREFIX}_sync_unmatched_items", "Items the last library sync could not match, by reason",
+                                  labels=["account", "reason"])
+        for count in report["counts"] if report is not None else []:
+            items.add_metric([count["account"], count["reason"]], count["items"])
+        yield items

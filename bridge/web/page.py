@@ -59,6 +59,26 @@ def _result(w: dict[str, Any]) -> str:
     return f'<span class="muted">waiting{failed}</span>'
 
 
+def _sync(sync: dict[str, Any]) -> str:
+    """The additions on their way, and the last sync's matching report."""
+    delivering = "".join(f"<p>{escape(line)}</p>" for line in sync["delivering"])
+    u = sync["unmatched"]
+    if u is None:
+        return delivering + '<p class="muted">No library sync has run yet.</p>'
+    if u["error"]:
+        return delivering + f'<p class="bad">The matching report {escape(u["path"])}: {escape(u["error"])}</p>'
+    if not u["items"]:
+        return delivering + f'<p class="ok">The last sync ({_when(u["at"])}) matched every item.</p>'
+    counts = _rows([[escape(c["account"]), escape(c["reason"]), f'{c["items"]:,}'] for c in u["counts"]],
+                   ["account", "why not matched", "items"], "")
+    first = _rows([[escape(i[k]) for k in ("account", "server", "kind", "title", "ref", "reason")] for i in u["first"]],
+                  ["account", "server", "kind", "title", "ref", "why"], "")
+    more = u["items"] - len(u["first"])
+    rest = f" The other {more:,} are" if more else " They are"
+    return (delivering + f'<p>The last sync ({_when(u["at"])}) could not match {u["items"]:,} item(s).{rest} listed in '
+            f'<code>{escape(u["path"])}</code>.</p>{counts}<p>The first {len(u["first"])}:</p>{first}')
+
+
 def status(report: dict[str, Any], csrf: str) -> str:
     health = report["health"]
     verdict = ('<p class="ok" id="health">Healthy: every server is connected and Simkl takes every write.</p>' if not health
@@ -89,4 +109,5 @@ def status(report: dict[str, Any], csrf: str) -> str:
 <p class="muted">as of {iso(report["now"])} · <a href="/">refresh</a></p>{verdict}
 <h2>Media servers</h2>{servers}<h2>Playing now</h2>{playing}<h2>Simkl accounts</h2>{accounts}
 <h2>Parked writes</h2><div id="parked">{parked}</div>
+<h2>Library sync</h2><div id="sync">{_sync(report["sync"])}</div>
 <h2>Last {len(report["recent"])} writes</h2><div id="recent">{recent}</div><p>{logout}</p>""")

@@ -9,13 +9,16 @@ waited longer than `http.max_pending_age`.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import bridge
 from bridge.config import Config
 from bridge.outbox_view import AccountCounts, OutboxView
 from bridge.simkl.auth import TokenStore, login_hint, token_for
+from bridge.sync.service import REPORT_FILE
 
 if TYPE_CHECKING:
     from bridge.daemon import Bridge
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
 
 RECENT = 50
 DEFAULT_MAX_PENDING_AGE = 3600.0
+UNMATCHED_SHOWN = 10  # of the matching report's lines; the file has the rest
+REPORT_FIELDS = ("account", "server", "kind", "title", "ref", "reason")
 
 
 def servers(b: Bridge) -> list[dict[str, Any]]:
@@ -63,6 +68,32 @@ def accounts(config: Config, tokens: TokenStore, view: OutboxView | None, *, blo
     return out
 
 
+def unmatched(state_dir: Path | str, shown: int = UNMATCHED_SHOWN) -> dict[str, Any] | None:
+    """The last sync's matching report (bridge/sync/service.py writes it, a tab-separated line an
+    item): when, how many items by account and reason, and the first `shown`. None before any sync."""
+    path = Path(state_dir).expanduser() / REPORT_FILE
+    try:
+        text, at = path.read_text(encoding="utf-8", errors="replace"), path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return {"path": str(path), "at": None, "error": f"cannot read it: {exc.strerror or exc}", "items": 0,
+                "counts": [], "first": []}
+    items = []
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) < len(REPORT_FIELDS):  # not the service's own line: shown as it is, not dropped
+            items.append(dict(zip(REPORT_FIELDS, ["?", "?", "?", line, "?", "a line of the report not understood"])))
+            continue
+        # A tab in a title would shift the fields: the title is whatever lies between kind and ref.
+        account, server, kind, *title, ref, reason = fields
+        items.append(dict(zip(REPORT_FIELDS, [account, server, kind, "\t".join(title), ref, reason])))
+    counts = Counter((i["account"], i["reason"]) for i in items)
+    return {"path": str(path), "at": at, "error": None, "items": len(items),
+            "counts": [{"account": a, "reason": r, "items": n} for (a, r), n in sorted(counts.items())],
+            "first": items[:shown]}
+
+
 def health(b: Bridge, now: float | None = None) -> list[str]:
     """Why the bridge is unhealthy now; empty when it is not."""
     now = b.clock() if now is None else now
@@ -99,6 +130,7 @@ def report(b: Bridge, now: float | None = None) -> dict[str, Any]:
                      "progress": round(e.progress, 1)} for account, e in b.playing()],
         "recent": [r.to_json() for r in b.view.recent(b.config.accounts, RECENT)],
         "parked": [r.to_json() for r in b.view.parked(limit=RECENT)],
+        "sync": {"delivering": [p.line() for p in b.progress.read().values()], "unmatched": unmatched(b.config.state_dir)},
     }
 
 

@@ -30,7 +30,7 @@ def test_a_dry_run_plans_and_the_plan_is_applied_as_written(tmp_path, emulator, 
     assert "1 to add to Simkl" in out and plan.is_file() and watches(emulator) == []
     assert main(["sync", "-c", path, "--apply", str(plan)]) == 0
     out = capsys.readouterr().out
-    assert "applied: 1 addition(s) queued" in out and "sent 1 of 1" in out
+    assert "applied: 1 addition(s) queued" in out and "sync alice: 1 of 1 sent (100%), done\n" in out
     assert [(w["title"], parse_iso(w["watched_at"])) for w in watches(emulator)] == [("The Matrix", MATRIX.watched_at)]
 
 
