@@ -158,11 +158,14 @@ def _id_keys(item: Item) -> Iterator[_IdKey]:
     """One lookup key per id an item carries: any one in common is enough to be the same item."""
     numbered = item.kind is Kind.EPISODE and not item.by_episode_ids
     season = item.season if numbered else None
+    # Only an episode's place depends on how it is counted: a show or movie is the same whatever
+    # numbering one side gives it (Simkl's anime and a server's TVDB-numbered show, as `overlaps` says).
+    numbering = item.numbering if item.kind is Kind.EPISODE else Numbering.TV
     for number in (item.episodes or (None,)) if numbered else (None,):
         for name in (*INT_IDS, *STR_IDS):
             value = getattr(item.ids, name)
             if value is not None:
-                yield (item.kind, item.numbering, season, number, name, value, item.by_episode_ids)
+                yield (item.kind, numbering, season, number, name, value, item.by_episode_ids)
 
 
 class _Entry(Protocol):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bridge.item import Ids, Item, Kind, Numbering
-from bridge.library import LibraryItem, Shelf
+from bridge.library import LibraryItem, Shelf, Title, TitleShelf
 
 
 def ep(ids: Ids, season: int, number: int, numbering: Numbering = Numbering.TV) -> LibraryItem:
@@ -35,3 +35,13 @@ def test_items_without_ids_stay_apart_by_their_holders_handle() -> None:
     a = LibraryItem(Item(Kind.MOVIE, Ids()), True, 1.0, "Home video", ref="movie:7")
     b = LibraryItem(Item(Kind.MOVIE, Ids()), True, 1.0, "Wedding", ref="movie:8")
     assert len(Shelf([a, b])) == 2 and a.key != b.key
+
+
+def test_an_anime_show_is_found_whichever_way_each_side_numbers_it() -> None:
+    # Simkl lists an anime as such (AniDB numbering); a server scraped from TVDB numbers it the TV way:
+    # its rating or its place in Plan to Watch is the same show's.
+    simkl = TitleShelf([Title(Item(Kind.SHOW, Ids(simkl=39687, tvdb=267440), Numbering.ANIDB), "Attack on Titan",
+                              rating=9)])
+    found = simkl.find(Item(Kind.SHOW, Ids(tvdb=267440), Numbering.TV))
+    assert found is not None and found.rating == 9
+    assert simkl.find(Item(Kind.MOVIE, Ids(tvdb=267440))) is None

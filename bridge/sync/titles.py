@@ -61,13 +61,20 @@ def apply_titles(account: str, holder: TitleHolder, plan: TitlePlan, outbox: Out
                  now: float, queued: Callable[[], object] = lambda: None) -> tuple[int, list[TitleAction]]:
     """Carry out a titles plan; `simkl` takes the bridge's own writes. Returns how many Simkl
     writes were queued, and the server actions that were done (the baseline records only those)."""
-    writes = [_write(account, a, now) for a in plan.actions if a.step in TO_SIMKL]
+    writes, written = [], []
+    for action in [a for a in plan.actions if a.step in TO_SIMKL]:
+        try:
+            writes.append(_write(account, action, now))
+        except ValueError as exc:  # a title Simkl could not take (no id): reported, the rest goes on
+            plan.skipped.append((action.title, str(exc)))
+            log.warning("sync %s: %s", account, exc)
+            continue
+        written.append(action)
     count = sum(outbox.enqueue_many(writes)) if writes else 0
     if count:
         queued()
-    for action in plan.actions:
-        if action.step in TO_SIMKL:
-            _record(simkl, action, now)
+    for action in written:
+        _record(simkl, action, now)
     return count, _on_server(holder, plan)
 
 

@@ -91,6 +91,10 @@ def plan_titles(server: list[Title], simkl: TitleShelf, before: TitlesBefore | N
                 options: TitleOptions) -> TitlePlan:
     result = TitlePlan()
     for title in server:
+        if not title.item.ids:
+            if title.rating is not None or title.listed:
+                result.skipped.append((title, "no usable id"))  # never matched by a title guess
+            continue
         match = simkl.find(title.item)
         was_server = before.server.get(title.key) if before is not None else None
         was_simkl = before.simkl.find(title.item) if before is not None else None

@@ -131,3 +131,9 @@ def test_mass_clearing_is_refused_whole() -> None:
     assert plan.actions == [] and "refused to clear 20" in plan.refused[0]
     one = plan_titles(shows[:1] + rated[1:], simkl(*rated), before(rated, rated), options)
     assert steps(one) == [("UNRATE_SIMKL", "Show 1", None, None)]
+
+
+def test_a_rated_title_without_ids_is_reported_and_never_guessed() -> None:
+    loose = Title(Item(Kind.MOVIE, Ids()), "The Matrix", 1999, ref="99", rating=8)
+    plan = plan_titles([loose, replace(DUNE, rating=6)], simkl(replace(MATRIX, rating=3)), None, NEWER)
+    assert steps(plan) == [("RATE_SIMKL", "Dune", 6, None)] and plan.skipped == [(loose, "no usable id")]
