@@ -127,10 +127,12 @@ class SyncService:
 
     def _write_report(self, reports: list[Report]) -> None:
         """Every item that could not be matched, with why: never dropped silently."""
-        lines = [f"{r.account}\t{server}\t{entry.item.kind.value}\t{entry.title or '?'}\t{entry.ref}\t{why}"
-                 for r in reports for server, p in r.plans.items() for entry, why in p.skipped]
-        lines += [f"{r.account}\t{server}\t{title.item.kind.value}\t{title.title or '?'}\t{title.ref}\t{why}"
-                  for r in reports for server, t in r.titles.items() for title, why in t.skipped]
+        rows = [(r.account, server, entry.item.kind.value, entry.title or "?", entry.ref, why)
+                for r in reports for server, p in r.plans.items() for entry, why in p.skipped]
+        rows += [(r.account, server, title.item.kind.value, title.title or "?", title.ref, why)
+                 for r in reports for server, t in r.titles.items() for title, why in t.skipped]
+        # A title is a server's free text: a tab or a line break in it would split its row.
+        lines = ["\t".join(" ".join(field.split()) for field in row) for row in rows]
         if reports:
             path = Path(self.config.state_dir).expanduser() / REPORT_FILE
             part = path.with_suffix(".part")  # replaced whole: `status` never reads half a report
