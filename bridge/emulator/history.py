@@ -133,6 +133,22 @@ def _show_watches(catalog: Catalog, item: dict[str, Any], req: dict[str, Any], n
     return watches
 
 
+def _tvdb_targets(catalog: Catalog, item: dict[str, Any], seasons: list[Any]) -> set[tuple[int, int | None, int | None]]:
+    """(simkl id, season, number) of every episode TVDB-numbered seasons name, in the cours' own numbering."""
+    out: set[tuple[int, int | None, int | None]] = set()
+    for season in seasons:
+        if not isinstance(season, dict) or not isinstance(season.get("number"), int):
+            continue
+        eps = season.get("episodes")
+        numbers = ([e["number"] for e in eps if isinstance(e, dict) and isinstance(e.get("number"), int)]
+                   if isinstance(eps, list) else list(_episodes_of(catalog, item, season["number"], True)))
+        for number in numbers:
+            target, s, n, _ = catalog.locate(item, season["number"], number, True)
+            if target is not None:
+                out.add((target["ids"]["simkl"], s, n))
+    return out
+
+
 def _all_seasons(item: dict[str, Any]) -> list[dict[str, Any]]:
     if item["type"] == "anime":
         return [{"number": 1}]
@@ -169,8 +185,13 @@ def history_remove(user: User, catalog: Catalog, body: Any, now: float) -> Reply
                 wanted = {(s.get("number"), e.get("number")) for s in seasons if isinstance(s, dict)
                           for e in (s.get("episodes") or [{"number": None}]) if isinstance(e, dict)}
             whole = wanted is None and (simkl in user.lists or simkl in user.ratings)
-            user.watches = [w for w in user.watches if not (w.simkl == simkl and (
-                wanted is None or (w.season, w.number) in wanted or (w.season, None) in wanted))]
+            if isinstance(seasons, list) and item["type"] == "anime" and req.get("use_tvdb_anime_seasons") is True:
+                # Removal takes the shapes a history write does: TVDB seasons name episodes of any cour.
+                targets = _tvdb_targets(catalog, item, seasons)
+                user.watches = [w for w in user.watches if (w.simkl, w.season, w.number) not in targets]
+            else:
+                user.watches = [w for w in user.watches if not (w.simkl == simkl and (
+                    wanted is None or (w.season, w.number) in wanted or (w.season, None) in wanted))]
             removed = before - len(user.watches)
             if removed or whole:
                 deleted["movies" if bucket == "movies" else "shows"] += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bridge.emulator import Emulator
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, make_client
 from tests.emulator.helpers import MATRIX, call, watches
 
 
@@ -163,3 +163,20 @@ def test_add_to_list_reads_to_per_item_or_at_the_top(emulator) -> None:
     assert r.json()["not_found"] == {"movies": [], "shows": [{"ids": {"anidb": 1}}]}
     assert emulator.state()["users"]["alice"]["lists"] == {"67890": "plantowatch", "53992": "completed", "11121": "hold"}
     assert [w["title"] for w in watches(emulator)] == ["The Matrix"]
+
+
+def test_a_tvdb_numbered_anime_episode_is_removed_as_it_was_added(emulator) -> None:
+    # The remove page: the same shapes as a history write, `use_tvdb_anime_seasons` included. TVDB's
+    # season 2 of Attack on Titan is AniDB's second cour: a removal read in AniDB numbering would
+    # take nothing off (or the first cour's episode 3).
+    client = make_client(emulator)
+    show = {"ids": {"tvdb": 267440}, "use_tvdb_anime_seasons": True,
+            "seasons": [{"number": 2, "episodes": [{"number": 3}]}]}
+    first_cour = {"ids": {"anidb": 9541}, "episodes": [{"number": 3, "watched_at": "2024-01-01T00:00:00Z"}]}
+    client.add_history({"anime": [{**show, "seasons": [{"number": 2, "episodes": [{"number": 3, "watched_at":
+                                                                                   "2024-01-02T00:00:00Z"}]}]}, first_cour]})
+    before = {(w["simkl"], w["season"], w["number"]) for w in emulator.state()["users"]["alice"]["watches"]}
+    assert (595891, 1, 3) in before and (39687, 1, 3) in before
+    reply = client.remove_history({"shows": [show]})
+    after = {(w["simkl"], w["season"], w["number"]) for w in emulator.state()["users"]["alice"]["watches"]}
+    assert after == {(39687, 1, 3)} and reply["deleted"]["episodes"] == 1
