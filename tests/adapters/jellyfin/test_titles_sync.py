@@ -1,0 +1,195 @@
+"""Ratings and Plan to Watch synced end to end as the daemon runs them: the bridge built from its
+config (the real JellyfinAdapter for `user: alice`), the Jellyfin stand-in, the Simkl emulator, the
+outbox and the sender. What the person sees: their own rating on Simkl and Simkl's on Jellyfin
+(10.9 and later take a rating; 10.8 only a like), never another user's, and Simkl's Plan to Watch as
+the collection "Simkl: Plan to Watch", what they put on it going back without demoting anything.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from bridge.times import iso, parse_iso
+from tests.adapters.jellyfin.standin import ALICE, API_KEY, BOB, JellyfinStandIn
+from tests.conftest import TOKEN as SIMKL_TOKEN
+from tests.conftest import make_client
+
+PLAN = "Simkl: Plan to Watch"
+PHONE = "phone-token-0123456789abcdef"
+DAY = 86400.0
+MATRIX, INCEPTION, BREAKING_BAD, OFFICE = "53992", "67890", "11121", "17041"  # Simkl ids
+RATES = ("10.10.7", "10.11.11")  # the versions that take a rating (POST /UserItems/{id}/UserData)
+
+
+@pytest.fixture
+def jf(request):
+    """Alice's and Bob's server: two movies and two shows, the Matrix rated 8 by alice."""
+    with JellyfinStandIn(getattr(request, "param", RATES[-1])) as s:
+        s.matrix = s.add_movie("The Matrix", {"Tmdb": "603", "Imdb": "tt0133093"}, year=1999)
+        s.inception = s.add_movie("Inception", {"Imdb": "tt1375666"}, year=2010)
+        s.bb = s.add_series("Breaking Bad", {"Tvdb": "81189", "Imdb": "tt0903747"})
+        s.bb1 = s.add_episode(s.bb, 1, 1, {"Tvdb": "349238"})
+        s.office = s.add_series("The Office", {"Tvdb": "73244"}, year=2005)
+        s.office1 = s.add_episode(s.office, 1, 1)
+        s.data(ALICE, s.matrix).update(Rating=8.0, Likes=True)
+        yield s
+
+
+def synced(bridge_for, jf: JellyfinStandIn, settings: str = "lists: [plantowatch]") -> Any:
+    server = (f"{{name: home, url: '{jf.url}', api_key: {API_KEY}, user: alice, websocket: false, "
+              f"ratings: newer, {settings}}}")
+    return bridge_for(f"jellyfin: [{server}]", adapters=None)
+
+
+def sync(bridge: Any) -> list[Any]:
+    reports = bridge.sync.run_once()
+    bridge.flush()
+    return reports
+
+
+def phone(emulator) -> Any:
+    """The person's other Simkl app: its own token, so Simkl's per-token POST pace is its own."""
+    emulator.add_token(PHONE, "alice")
+    return make_client(emulator, token=PHONE)
+
+
+def ratings(emulator) -> dict[str, tuple[int, float]]:
+    return {k: (v["rating"], parse_iso(v["rated_at"]))
+            for k, v in emulator.state()["users"]["alice"].get("ratings", {}).items()}
+
+
+def statuses(emulator) -> dict[str, str]:
+    """Every title's bucket as Simkl's apps show it (its all-items read), by title."""
+    library = phone(emulator).get_all_items()
+    return {e[key]["title"]: e["status"] for kind, key in (("movies", "movie"), ("shows", "show"), ("anime", "show"))
+            for e in library.get(kind) or ()}
+
+
+def simkl_posts(emulator, seen: int = 0) -> list[str]:
+    return [r["path"] for r in emulator.requests[seen:] if r["method"] == "POST"]
+
+
+def jellyfin_writes(jf: JellyfinStandIn, seen: int = 0) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in jf.server.requests[seen:] if r.method != "GET"]
+
+
+def members(jf: JellyfinStandIn, name: str = PLAN) -> list[str]:
+    return [m for named, items in jf.boxsets.values() if named == name for m in items]
+
+
+# -- ratings ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("jf", RATES, indirect=True)
+def test_the_users_rating_reaches_simkl_and_simkls_comes_back(emulator, jf, bridge_for) -> None:
+    phone(emulator).add_ratings({"movies": [{"ids": {"imdb": "tt1375666"}, "rating": 7,
+                                             "rated_at": iso(time.time() - 9 * DAY)}],
+                                 "shows": [{"ids": {"tvdb": 73244}, "rating": 10}]})
+    bridge = synced(bridge_for, jf, "")
+    sync(bridge)
+    assert ratings(emulator)[MATRIX][0] == 8
+    assert (jf.data(ALICE, jf.inception)["Rating"], jf.data(ALICE, jf.office)["Rating"]) == (7.0, 10.0)
+    assert "Rating" not in jf.data(BOB, jf.inception)  # alice's ratings are hers, not everyone's
+    seen_simkl, seen_jf = len(emulator.requests), len(jf.server.requests)
+    sync(bridge)
+    assert simkl_posts(emulator, seen_simkl) == [] and jellyfin_writes(jf, seen_jf) == []
+
+
+def test_another_users_rating_never_reaches_simkl(emulator, jf, bridge_for) -> None:
+    jf.data(BOB, jf.inception).update(Rating=3.0, Likes=False)
+    jf.data(BOB, jf.bb).update(Rating=10.0, Likes=True)
+    bridge = synced(bridge_for, jf, "")
+    sync(bridge)
+    jf.data(BOB, jf.office).update(Rating=2.0)  # bob rates again, on his own account
+    sync(bridge)
+    assert {k: r for k, (r, _) in ratings(emulator).items()} == {MATRIX: 8}  # alice's only
+
+
+def test_a_rating_changed_on_jellyfin_is_sent_again_and_simkls_stale_one_never_comes_back(
+        emulator, jf, bridge_for) -> None:
+    bridge = synced(bridge_for, jf, "")
+    sync(bridge)
+    jf.data(ALICE, jf.matrix)["Rating"] = 4.0  # alice changes her mind on the TV
+    sync(bridge)
+    assert ratings(emulator)[MATRIX][0] == 4
+    seen = len(jf.server.requests)
+    sync(bridge)
+    assert jf.data(ALICE, jf.matrix)["Rating"] == 4.0 and jellyfin_writes(jf, seen) == []
+
+
+@pytest.mark.parametrize("jf", ["10.8.13"], indirect=True)
+def test_on_10_8_simkls_rating_never_becomes_a_like(emulator, jf, bridge_for) -> None:
+    """10.8 takes only a like (10) or a dislike (1): a 7 written so would come back as a 10."""
+    rated_at = time.time() - 9 * DAY
+    phone(emulator).add_ratings({"movies": [{"ids": {"imdb": "tt1375666"}, "rating": 7, "rated_at": iso(rated_at)}]})
+    bridge = synced(bridge_for, jf, "")
+    sync(bridge)
+    sync(bridge)
+    assert "Rating" not in jf.data(ALICE, jf.inception) and "Likes" not in jf.data(ALICE, jf.inception)
+    assert [w for w in jellyfin_writes(jf) if "Rating" in w[1]] == []
+    assert ratings(emulator)[INCEPTION] == (7, int(rated_at)) and ratings(emulator)[MATRIX][0] == 8
+
+
+def test_equal_ratings_are_never_re_sent_and_keep_their_date(emulator, jf, bridge_for) -> None:
+    """8.0 on Jellyfin and 8 on Simkl are one rating: re-sending it would reset Simkl's rating date."""
+    ten_years = time.time() - 3650 * DAY
+    phone(emulator).add_ratings({"movies": [{"ids": {"tmdb": 603}, "rating": 8, "rated_at": iso(ten_years)}]})
+    seen = len(emulator.requests)
+    bridge = synced(bridge_for, jf, "")
+    sync(bridge)
+    sync(bridge)
+    assert simkl_posts(emulator, seen) == [] and jellyfin_writes(jf) == []
+    assert ratings(emulator) == {MATRIX: (8, int(ten_years))}
+
+
+# -- Plan to Watch ---------------------------------------------------------------------------------
+
+
+def test_simkls_plan_to_watch_is_a_collection_and_what_the_person_adds_goes_back(emulator, jf, bridge_for) -> None:
+    simkl = phone(emulator)
+    simkl.add_to_list("plantowatch", {"shows": [{"ids": {"tvdb": 81189}}], "movies": [{"ids": {"tmdb": 157336}}]})
+    simkl.add_history({"movies": [{"ids": {"tmdb": 603}, "watched_at": iso(time.time() - 30 * DAY)}]})
+    bridge = synced(bridge_for, jf)
+    sync(bridge)
+    assert members(jf) == [jf.bb]  # the show itself; Interstellar, which Jellyfin lacks, is on nothing
+    (collection,) = [b for b, (name, _) in jf.boxsets.items() if name == PLAN]
+    jf.boxsets[collection][1].extend([jf.inception, jf.matrix])  # the person adds two films in Jellyfin
+    seen = len(emulator.requests)
+    sync(bridge)
+    assert statuses(emulator) == {"Breaking Bad": "plantowatch", "Interstellar": "plantowatch",
+                                  "Inception": "plantowatch", "The Matrix": "completed"}  # the watched one stays
+    assert simkl_posts(emulator, seen) == ["/sync/add-to-list"]
+    assert members(jf) == [jf.bb, jf.inception, jf.matrix]  # what the person put there stays
+    seen_simkl, seen_jf = len(emulator.requests), len(jf.server.requests)
+    sync(bridge)
+    assert simkl_posts(emulator, seen_simkl) == [] and jellyfin_writes(jf, seen_jf) == []
+
+
+def test_a_title_moved_on_simkl_out_of_plan_to_watch_leaves_the_collection(emulator, jf, bridge_for) -> None:
+    simkl = phone(emulator)
+    simkl.add_to_list("plantowatch", {"shows": [{"ids": {"tvdb": 81189}}, {"ids": {"tvdb": 73244}}]})
+    bridge = synced(bridge_for, jf)
+    sync(bridge)
+    assert members(jf) == [jf.bb, jf.office]
+    simkl.add_to_list("dropped", {"shows": [{"ids": {"tvdb": 73244}}]})
+    sync(bridge)
+    assert members(jf) == [jf.bb]
+    assert statuses(emulator) == {"Breaking Bad": "plantowatch", "The Office": "dropped",
+                                  "The Matrix": "completed"}  # Simkl files a rated movie it did not have so
+
+
+def test_a_revoked_token_changes_no_rating_and_no_list_on_jellyfin(emulator, jf, bridge_for) -> None:
+    bridge = synced(bridge_for, jf)
+    sync(bridge)
+    simkl = phone(emulator)
+    simkl.add_ratings({"movies": [{"ids": {"imdb": "tt1375666"}, "rating": 2}]})
+    simkl.add_to_list("plantowatch", {"shows": [{"ids": {"tvdb": 81189}}]})
+    simkl.remove_ratings({"movies": [{"ids": {"tmdb": 603}}]})
+    emulator.revoke(SIMKL_TOKEN)
+    seen = len(jf.server.requests)
+    assert bridge.sync.run_once() == []
+    assert jellyfin_writes(jf, seen) == [] and jf.boxsets == {}
+    assert jf.data(ALICE, jf.matrix)["Rating"] == 8.0 and "Rating" not in jf.data(ALICE, jf.inception)
