@@ -10,6 +10,7 @@ delivers them.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -21,6 +22,7 @@ from typing import TextIO
 from bridge.accounts import AccountMap
 from bridge.config import Config
 from bridge.daemon import SYNC_BASELINE, build_adapters
+from bridge.library import TitleShelf
 from bridge.outbox import Outbox
 from bridge.outbox_view import OutboxView
 from bridge.sender import Sender
@@ -31,6 +33,7 @@ from bridge.sync.baseline import Baseline
 from bridge.sync.progress import LOOK_EVERY, Drains, combined
 from bridge.sync.runner import apply, plan_from_json, plan_json
 from bridge.sync.service import Request, SyncService
+from bridge.sync.titles import apply_titles, plans_from_json
 
 log = logging.getLogger("bridge.sync")
 
@@ -88,7 +91,14 @@ def _apply(service: SyncService, text: str, out: TextIO) -> int:
             print(f"{name}: not a server of {account}'s in this config; its part of the plan is skipped", file=out)
             continue
         queued += apply(account, holders[name], plan, service.outbox, service.baseline.simkl(account), time.time())
-    print(f"applied: {queued} addition(s) queued", file=out)
+    rated = {name: holder for name, (holder, _) in service.titles(account, Request(account)).items()}
+    for name, titles in plans_from_json(json.loads(text).get("titles")).items():
+        if name not in rated:
+            print(f"{name}: syncs no ratings or lists in this config; its part of the plan is skipped", file=out)
+            continue
+        queued += apply_titles(account, rated[name], titles, service.outbox,
+                               service.baseline.simkl_titles(account) or TitleShelf(), time.time())[0]
+    print(f"applied: {queued} write(s) queued", file=out)
     return queued
 
 

@@ -23,7 +23,7 @@ from bridge.sync import gate
 from bridge.sync.baseline import Baseline
 from bridge.sync.outgoing import history_write, unwatch_write
 from bridge.sync.plan import Action, Options, Plan, Step, plan
-from bridge.sync.titles import apply_titles, as_left, merge, removed, unrated_since
+from bridge.sync.titles import apply_titles, as_left, merge, plans_to_json, removed, unrated_since
 from bridge.sync.titles_plan import TitleOptions, TitlePlan, TitleStep, plan_titles
 
 log = logging.getLogger("bridge.sync")
@@ -249,7 +249,7 @@ def plan_json(report: Report) -> str:
     """A plan written for `simkl-bridge sync --plan FILE`, to be read back by `--apply FILE`."""
     return json.dumps({"account": report.account, "servers": {
         name: [{"step": a.step.name, "entry": a.entry.to_json(), "watched_at": a.watched_at, "reason": a.reason}
-               for a in p.actions] for name, p in report.plans.items()}}, indent=1)
+               for a in p.actions] for name, p in report.plans.items()}, "titles": plans_to_json(report.titles)}, indent=1)
 
 
 def plan_from_json(text: str) -> tuple[str, dict[str, Plan]]:

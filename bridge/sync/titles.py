@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Any
 
 from bridge.item import Kind, Numbering
 from bridge.library import Title, TitleHolder, TitleShelf
@@ -130,3 +131,16 @@ def as_left(titles: list[Title], done: list[TitleAction]) -> list[Title]:
                 title = replace(title, listed=title.listed - {action.bucket or ""})
         out.append(title)
     return out
+
+
+def plans_to_json(plans: dict[str, TitlePlan]) -> dict[str, Any]:
+    """Titles plans by server, as `simkl-bridge sync --plan FILE` writes them."""
+    return {name: [{"step": a.step.name, "title": a.title.to_json(), "rating": a.rating, "rated_at": a.rated_at,
+                    "bucket": a.bucket, "reason": a.reason} for a in p.actions] for name, p in plans.items()}
+
+
+def plans_from_json(data: Any) -> dict[str, TitlePlan]:
+    """What `plans_to_json` wrote (a plan file without titles: none)."""
+    return {name: TitlePlan([TitleAction(TitleStep[a["step"]], Title.from_json(a["title"]), a["rating"], a["rated_at"],
+                                         a["bucket"], a["reason"]) for a in actions])
+            for name, actions in (data or {}).items()}
