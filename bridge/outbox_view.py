@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bridge.writes import HISTORY, KINDS, describe
+from bridge.writes import HISTORY, KINDS, LIBRARY_KINDS, describe
 
 PENDING, SENT, PARKED = "pending", "sent", "parked"
 _ROW = "id, account, kind, body, at, state, attempts, last_error, done_at"
@@ -107,12 +107,14 @@ class OutboxView:
         waited = [(r, now - max(r.at, self._first_seen[r.id])) for r in firsts]
         return max(waited, key=lambda w: w[1], default=None)
 
-    def watched_after(self, account: str, after: int) -> tuple[int, int, int]:
-        """(written, pending, parked): the account's watched writes after id `after`, as a sync's
-        additions are delivered (bridge/sync/progress.py); a range of the ids, in one pass."""
+    def synced_after(self, account: str, after: int) -> tuple[int, int, int]:
+        """(written, pending, parked): the account's library writes (watches, unwatches, ratings, list
+        moves: not paused positions) after id `after`, as a sync's are delivered
+        (bridge/sync/progress.py); a range of the ids, in one pass."""
+        kinds = (HISTORY, *LIBRARY_KINDS)
         written, pending, parked = self._db.execute(
             "SELECT COUNT(*), TOTAL(state='pending'), TOTAL(state='parked') FROM writes WHERE id > ? AND account=? "
-            "AND kind=?", (after, account, HISTORY)).fetchone()
+            f"AND kind IN ({','.join('?' * len(kinds))})", (after, account, *kinds)).fetchone()
         return int(written), int(pending), int(parked)
 
     def last_error(self, account: str) -> Row | None:

@@ -1,12 +1,13 @@
 """How far a sync's additions are on their way to Simkl, from the outbox's own counts: the daemon's
 log line every few seconds, the bar of `simkl-bridge sync` on a terminal, and /metrics.
 
-The sender delivers up to `outbox.batch_size` watched items a POST, at Simkl's one POST a second,
+The sender delivers up to `outbox.batch_size` writes of a kind a POST, at Simkl's one POST a second,
 so what waits takes ceil(pending / batch_size) POSTs: the time left is that budget, and the line
 says so. It is not extrapolated from the pace so far: a gate closed by an outage would make any
 such guess wrong both while it lasts and after.
 
-A sync's additions are the account's watched writes from the first one waiting when the sync
+A sync's additions are the account's library writes (watches, unwatches, ratings, list moves; not
+paused positions) from the first one waiting when the sync
 queued its first chunk on: counted by their ids, so a chunk queued while the first are sent grows
 the total, and no clock decides what belongs to the sync.
 """
@@ -95,7 +96,7 @@ class Drains:
                 self._said[account] = float("-inf")
 
     def _read(self, account: str) -> Progress:
-        return Progress.of(account, self.view.watched_after(account, self._after[account]), self.batch_size())
+        return Progress.of(account, self.view.synced_after(account, self._after[account]), self.batch_size())
 
     def read(self) -> dict[str, Progress]:
         """Each followed account's delivery now (/metrics, the status page, the bar)."""

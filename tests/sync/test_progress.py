@@ -8,9 +8,11 @@ import io
 import logging
 
 from bridge.item import Ids, Item, Kind
+from bridge.library import Title
 from bridge.outbox import Outbox
 from bridge.outbox_view import OutboxView
 from bridge.sync.command import _show, deliver
+from bridge.sync.outgoing import rate_write
 from bridge.sync.progress import Drains, Progress
 from bridge.writes import HISTORY, PAUSE, Write
 from tests.conftest import eventually, make_client, watches
@@ -85,9 +87,10 @@ def test_only_the_syncs_own_additions_are_counted(tmp_path) -> None:
     watched(box, 100, 2, account="bob")  # another account's
     box.enqueue(Write("alice", PAUSE, Item(Kind.MOVIE, Ids(tmdb=7)), "pause:7", {"progress": 40.0}, 1.0))
     watched(box, 4, 6)
+    box.enqueue(rate_write("alice", Title(Item(Kind.MOVIE, Ids(tmdb=8)), "Dune", 2021), 9, None, 1.0))  # its rating too
     drains.follow("alice")
     (alice,) = drains.read().values()
-    assert (alice.account, alice.written, alice.pending, alice.sent) == ("alice", 6, 6, 0)
+    assert (alice.account, alice.written, alice.pending, alice.sent) == ("alice", 7, 7, 0)
     drains.follow("carol")  # nothing of hers waits: nothing to follow
     assert list(drains.read()) == ["alice"]
 
