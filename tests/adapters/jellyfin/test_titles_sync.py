@@ -51,7 +51,11 @@ def sync(bridge: Any) -> list[Any]:
 
 
 def phone(emulator) -> Any:
-    """The person's other Simkl app: its own token, so Simkl's per-token POST pace is its own."""
+    """The person's other Simkl app: its own token, so Simkl's per-token POST pace is its own. What
+    it does is a minute after the last thing Simkl saw (Simkl's activity stamps are whole seconds:
+    a change in the second of the bridge's own write would not move them, on a fast machine)."""
+    later = emulator.clock() + 60
+    emulator.clock = lambda: later
     emulator.add_token(PHONE, "alice")
     return make_client(emulator, token=PHONE)
 
@@ -193,3 +197,26 @@ def test_a_revoked_token_changes_no_rating_and_no_list_on_jellyfin(emulator, jf,
     assert bridge.sync.run_once() == []
     assert jellyfin_writes(jf, seen) == [] and jf.boxsets == {}
     assert jf.data(ALICE, jf.matrix)["Rating"] == 8.0 and "Rating" not in jf.data(ALICE, jf.inception)
+
+
+# -- two people on one server ----------------------------------------------------------------------
+
+BOB_TOKEN = "bob-token-0123456789abcdef"
+BOB_PHONE = "bob-phone-0123456789abcdef"
+
+
+@pytest.mark.xfail(strict=True, reason="bridge/adapters/jellyfin/titles.py read_titles: the collection is the "
+                   "server's, shared by every `jellyfin:` entry, and a title on it reads as the configured user's "
+                   "own Plan to Watch: bob's plan goes to alice's Simkl account")
+def test_one_persons_plan_to_watch_never_reaches_the_other_persons_simkl(emulator, jf, bridge_for) -> None:
+    emulator.add_token(BOB_TOKEN, "bob")
+    emulator.add_token(BOB_PHONE, "bob")
+    make_client(emulator, token=BOB_PHONE).add_to_list("plantowatch", {"movies": [{"ids": {"imdb": "tt1375666"}}]})
+    servers = ", ".join(f"{{name: home-{user}, url: '{jf.url}', api_key: {API_KEY}, user: {user}, websocket: false, "
+                        "ratings: none, lists: [plantowatch]}" for user in ("alice", "bob"))
+    bridge = bridge_for(f"jellyfin: [{servers}]", adapters=None)
+    bridge.tokens.put("bob", BOB_TOKEN)
+    sync(bridge)
+    sync(bridge)
+    assert members(jf) == [jf.inception]  # bob's plan, on the server's one collection
+    assert statuses(emulator) == {}  # alice planned nothing

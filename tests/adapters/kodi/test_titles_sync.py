@@ -62,7 +62,11 @@ def sync(bridge: Any) -> list[Any]:
 
 
 def phone(emulator) -> Any:
-    """The person's other Simkl app: its own token, so Simkl's per-token POST pace is its own."""
+    """The person's other Simkl app: its own token, so Simkl's per-token POST pace is its own. What
+    it does is a minute after the last thing Simkl saw (Simkl's activity stamps are whole seconds:
+    a change in the second of the bridge's own write would not move them, on a fast machine)."""
+    later = emulator.clock() + 60
+    emulator.clock = lambda: later
     emulator.add_token(PHONE, "alice")
     return make_client(emulator, token=PHONE)
 
