@@ -39,8 +39,10 @@ def jf(request):
 
 
 def synced(bridge_for, jf: JellyfinStandIn, settings: str = "lists: [plantowatch]") -> Any:
+    """A bridge whose one server is the stand-in for alice, as the config describes it (`ratings`
+    is `newer` unless `settings` says otherwise)."""
     server = (f"{{name: home, url: '{jf.url}', api_key: {API_KEY}, user: alice, websocket: false, "
-              f"ratings: newer, {settings}}}")
+              f"{settings}}}")
     return bridge_for(f"jellyfin: [{server}]", adapters=None)
 
 

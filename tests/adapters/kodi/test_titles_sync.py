@@ -43,7 +43,7 @@ def library(kodi):
 def synced(kodi, bridge_for):
     """A started bridge built from its config, whose one server is the real Kodi (alice's)."""
     def make(settings: str = "lists: [plantowatch]") -> Any:
-        host = (f"{{name: lr, port: {kodi.tcp_port}, http_port: {kodi.http_port}, user: alice, ratings: newer, "
+        host = (f"{{name: lr, port: {kodi.tcp_port}, http_port: {kodi.http_port}, user: alice, "
                 f"{settings}}}")
         bridge = bridge_for(f"kodi: [{host}]", adapters=None)
         (adapter,) = bridge.adapters

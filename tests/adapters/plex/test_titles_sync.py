@@ -29,11 +29,13 @@ OFFICE_PLEX = "5d9c086c46115600200aa2fe"  # plex://show/<this>: the fixture's Th
 INTERSTELLAR_PLEX = "5d776b2b96b655001fe0d4a1"  # a watchlisted film the library does not have
 
 
-def synced(bridge_for, plex: PlexStandIn, settings: str = "lists: [plantowatch]") -> Any:
-    """A bridge whose one server is the stand-in, as the config describes it (alice its owner)."""
+def synced(bridge_for, plex: PlexStandIn, settings: str = "lists: [plantowatch]",
+           sync_settings: str = "{enabled: false}") -> Any:
+    """A bridge whose one server is the stand-in, as the config describes it (alice its owner;
+    `ratings` is `newer` unless `settings` says otherwise)."""
     server = (f"{{name: home, url: '{plex.url}', token: {TOKEN}, alerts: false, webhooks: true, "
-              f"exclude_libraries: [Home Videos], resume_user: alice, ratings: newer, {settings}}}")
-    return bridge_for(f"plex: [{server}]", adapters=None)
+              f"exclude_libraries: [Home Videos], resume_user: alice, {settings}}}")
+    return bridge_for(f"sync: {sync_settings}\nplex: [{server}]", adapters=None)
 
 
 def sync(bridge: Any) -> list[Any]:
@@ -333,9 +335,7 @@ def test_with_rating_removal_a_rating_cleared_on_plex_leaves_simkl_and_one_clear
         emulator, plex, bridge_for) -> None:
     plex.items["100"].update(userRating=7.0, lastRatedAt=int(time.time() - DAY))
     phone(emulator).add_ratings({"shows": [{"ids": {"tvdb": 73244}, "rating": 9}]})
-    server = (f"{{name: home, url: '{plex.url}', token: {TOKEN}, alerts: false, exclude_libraries: [Home Videos], "
-              "resume_user: alice, ratings: newer}")
-    bridge = bridge_for(f"sync: {{enabled: false, rating_removal: true}}\nplex: [{server}]", adapters=None)
+    bridge = synced(bridge_for, plex, "lists: []", "{enabled: false, rating_removal: true}")
     sync(bridge)
     assert set(ratings(emulator)) == {MATRIX, OFFICE} and plex.items["500"]["userRating"] == 9.0
     plex.items["100"].pop("userRating")  # cleared on Plex
@@ -372,9 +372,7 @@ def test_a_movie_watched_elsewhere_leaves_the_plan_to_watch_collection(emulator,
 def test_a_title_taken_off_the_collection_stays_on_simkls_plan_or_is_dropped_as_configured(
         emulator, plex, bridge_for) -> None:
     phone(emulator).add_to_list("plantowatch", {"shows": [{"ids": {"tvdb": 73244}}, {"ids": {"tvdb": 81189}}]})
-    server = (f"{{name: home, url: '{plex.url}', token: {TOKEN}, alerts: false, exclude_libraries: [Home Videos], "
-              "resume_user: alice, ratings: none, lists: [plantowatch]}")
-    bridge = bridge_for(f"sync: {{enabled: false, list_removal: dropped}}\nplex: [{server}]", adapters=None)
+    bridge = synced(bridge_for, plex, "ratings: none, lists: [plantowatch]", "{enabled: false, list_removal: dropped}")
     sync(bridge)
     (collection,) = plex.collections
     requests.delete(f"{plex.url}/library/collections/{collection}/items/500", headers={"X-Plex-Token": TOKEN},
@@ -401,3 +399,21 @@ def test_a_dry_run_writes_nothing_anywhere_and_the_next_run_does_it_all(emulator
     sync(bridge)
     assert ratings(emulator)[MATRIX][0] == 7 and plex.items["500"]["userRating"] == 9.0
     assert collections(plex) == {("1", PTW): ["100"]}
+
+
+@pytest.mark.xfail(strict=True, reason="bridge/sync/titles_plan.py _guard refuses the removals, and the runner then "
+                   "saves Simkl's titles as read: the run with a raised sync.unwatch_limit the refusal asks for sees "
+                   "no change and takes nothing off")
+def test_list_moves_refused_as_mass_removal_are_made_by_the_run_with_the_raised_limit(emulator, plex,
+                                                                                      bridge_for) -> None:
+    simkl = phone(emulator)
+    simkl.add_to_list("plantowatch", {"shows": [{"ids": {"tvdb": 81189}}, {"ids": {"tvdb": 73244}}]})
+    lists_only = "ratings: none, lists: [plantowatch]"
+    sync(synced(bridge_for, plex, lists_only))
+    assert collections(plex) == {("2", PTW): ["200", "500"]}
+    phone(emulator).add_to_list("watching", {"shows": [{"ids": {"tvdb": 81189}}, {"ids": {"tvdb": 73244}}]})
+    (report,) = sync(synced(bridge_for, plex, lists_only))
+    assert report.titles["plex/home"].refused  # 2 of 5 titles: more than 10 % of this small library
+    assert collections(plex) == {("2", PTW): ["200", "500"]}
+    sync(synced(bridge_for, plex, lists_only, "{enabled: false, unwatch_limit: 1.0}"))
+    assert collections(plex) == {}  # as the refusal said: raised for one run, it is done
