@@ -2,7 +2,8 @@
 config (the real JellyfinAdapter for `user: alice`), the Jellyfin stand-in, the Simkl emulator, the
 outbox and the sender. What the person sees: their own rating on Simkl and Simkl's on Jellyfin
 (10.9 and later take a rating; 10.8 only a like), never another user's, and Simkl's Plan to Watch as
-the collection "Simkl: Plan to Watch", what they put on it going back without demoting anything.
+the collection "Simkl: Plan to Watch", what they put on it going back without demoting anything;
+with a Plex server beside it (the Plex stand-in), what is rated or planned on one reaches the other.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import time
 from typing import Any
 
 import pytest
+import requests
 
 from bridge.times import iso, parse_iso
 from tests.adapters.jellyfin.standin import ALICE, API_KEY, BOB, JellyfinStandIn
+from tests.adapters.plex.standin import TOKEN as PLEX_TOKEN
+from tests.adapters.plex.standin import PlexStandIn
 from tests.conftest import TOKEN as SIMKL_TOKEN
 from tests.conftest import make_client
 
@@ -222,3 +226,41 @@ def test_one_persons_plan_to_watch_never_reaches_the_other_persons_simkl(emulato
     sync(bridge)
     assert members(jf) == [jf.inception]  # bob's plan, on the server's one collection
     assert statuses(emulator) == {}  # alice planned nothing
+
+
+# -- two servers of one person -------------------------------------------------------------------
+
+
+@pytest.fixture
+def plex():
+    standin = PlexStandIn()
+    standin.add("100", "movie", "The Matrix", "1", "plex://movie/5d7768313c3c2a001fbcd1f0",
+                ("imdb://tt0133093", "tmdb://603"), year=1999)
+    standin.add("200", "show", "Breaking Bad", "2", "com.plexapp.agents.thetvdb://81189?lang=en", year=2008)
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+def test_a_rating_and_a_plan_made_on_plex_reach_jellyfin_through_simkl(emulator, jf, plex, bridge_for) -> None:
+    plex.items["100"].update(userRating=6.0, lastRatedAt=int(time.time() - DAY))  # 3 stars on Plex
+    jf.data(ALICE, jf.matrix).pop("Rating")
+    servers = (f"plex: [{{name: den, url: '{plex.url}', token: {PLEX_TOKEN}, alerts: false, resume_user: alice, "
+               "lists: [plantowatch]}]\n"
+               f"jellyfin: [{{name: home, url: '{jf.url}', api_key: {API_KEY}, user: alice, websocket: false, "
+               "lists: [plantowatch]}]")
+    bridge = bridge_for(servers, adapters=None)
+    sync(bridge)
+    assert ratings(emulator)[MATRIX][0] == 6 and jf.data(ALICE, jf.matrix)["Rating"] == 6.0
+    plex.items["100"].update(userRating=9.0, lastRatedAt=int(time.time()))  # changed on Plex
+    uri = f"server://{plex.machine_id}/com.plexapp.plugins.library/library/metadata/200"
+    requests.post(f"{plex.url}/library/collections", params={"uri": uri, "type": "2", "title": PLAN, "smart": "0",
+                                                             "sectionId": "2"},
+                  headers={"X-Plex-Token": PLEX_TOKEN}, timeout=5).raise_for_status()  # planned in Plex Web
+    sync(bridge)
+    assert ratings(emulator)[MATRIX][0] == 9 and statuses(emulator)["Breaking Bad"] == "plantowatch"
+    assert jf.data(ALICE, jf.matrix)["Rating"] == 9.0 and members(jf) == [jf.bb]  # in the same run
+    seen_simkl, seen_jf = len(emulator.requests), len(jf.server.requests)
+    sync(bridge)
+    assert simkl_posts(emulator, seen_simkl) == [] and jellyfin_writes(jf, seen_jf) == []
+    assert plex.items["100"]["userRating"] == 9.0
