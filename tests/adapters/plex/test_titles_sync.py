@@ -417,3 +417,38 @@ def test_list_moves_refused_as_mass_removal_are_made_by_the_run_with_the_raised_
     assert collections(plex) == {("2", PTW): ["200", "500"]}
     sync(synced(bridge_for, plex, lists_only, "{enabled: false, unwatch_limit: 1.0}"))
     assert collections(plex) == {}  # as the refusal said: raised for one run, it is done
+
+
+# -- the rule ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("plex_later", [True, False])
+def test_rated_on_both_sides_since_the_last_sync_the_later_rating_wins(emulator, plex, bridge_for, plex_later) -> None:
+    bridge = synced(bridge_for, plex, "lists: []")
+    sync(bridge)
+    now = time.time()
+    plex.items["100"].update(userRating=9.0, lastRatedAt=int(now - (3600 if plex_later else 7200)))
+    phone(emulator).add_ratings({"movies": [{"ids": {"tmdb": 603}, "rating": 4,
+                                             "rated_at": iso(now - (7200 if plex_later else 3600))}]})
+    sync(bridge)
+    winner = 9 if plex_later else 4
+    assert ratings(emulator)[MATRIX][0] == winner and plex.items["100"]["userRating"] == float(winner)
+
+
+@pytest.mark.parametrize("rule", ["server", "simkl"])
+def test_a_one_way_rule_writes_only_its_way(emulator, plex, bridge_for, rule) -> None:
+    plex.items["100"].update(userRating=7.0, lastRatedAt=int(time.time() - DAY))
+    phone(emulator).add_ratings({"shows": [{"ids": {"tvdb": 73244}, "rating": 9}]})
+    bridge = synced(bridge_for, plex, f"ratings: {rule}")
+    sync(bridge)
+    assert (MATRIX in ratings(emulator)) == (rule == "server")
+    assert ("userRating" in plex.items["500"]) == (rule == "simkl")
+
+
+def test_an_excluded_librarys_ratings_are_neither_sent_nor_written(emulator, plex, bridge_for) -> None:
+    plex.items["400"].update(userRating=8.0, lastRatedAt=int(time.time() - DAY))  # Home Videos: tmdb 105
+    phone(emulator).add_ratings({"movies": [{"ids": {"tmdb": 105}, "rating": 3, "rated_at": iso(time.time() - DAY)}]})
+    bridge = synced(bridge_for, plex)
+    sync(bridge)
+    assert {k: r for k, (r, _) in ratings(emulator).items()} == {"36400": 3}  # Simkl's own, not Plex's 8
+    assert plex.items["400"]["userRating"] == 8.0 and plex_writes(plex) == []
