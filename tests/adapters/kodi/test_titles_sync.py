@@ -179,3 +179,20 @@ def test_a_revoked_token_changes_no_rating_and_no_tag_in_kodi(kodi, library, syn
     assert bridge.sync.run_once() == []
     assert movie(kodi, movieid) == {"userrating": 7, "tag": ["Family night"]}
     assert show(kodi, tvshowid) == {"userrating": 0, "tag": []}
+
+
+@real_kodi
+def test_rated_on_kodi_and_on_simkl_since_the_last_sync_neither_is_overwritten_and_the_report_says_so(
+        kodi, library, synced, emulator) -> None:
+    """Kodi keeps no rating date: which of the two is newer cannot be told."""
+    movieid, _ = library
+    kodi.rpc("VideoLibrary.SetMovieDetails", {"movieid": movieid, "userrating": 6})
+    bridge = synced("")
+    sync(bridge)
+    kodi.rpc("VideoLibrary.SetMovieDetails", {"movieid": movieid, "userrating": 3})
+    phone(emulator).add_ratings({"movies": [{"ids": {"tmdb": 603}, "rating": 8}]})
+    sync(bridge)
+    assert ratings(emulator)[MATRIX][0] == 8 and movie(kodi, movieid)["userrating"] == 3
+    report = (bridge.config.state_dir / "sync-unmatched.txt").read_text()
+    assert report == (f"alice\tkodi/lr\tmovie\tThe Matrix\tmovie:{movieid}\trated 3 here and 8 on Simkl, and the "
+                      "dates cannot tell which is newer: neither is overwritten\n")
