@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,18 +78,11 @@ class Baseline:
                    titles: TitleShelf | None = None) -> None:
         """Simkl as just read (with the bridge's own writes), in one transaction with its stamps: the
         stamps never move past what the stored sides hold."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("INSERT OR REPLACE INTO reads VALUES (?, ?, ?)",
-                                 (account, json.dumps(activities), watermark))
-                self._replace(account, SIMKL, shelf)
-                if titles is not None:
-                    self._replace(account, SIMKL_TITLES, titles)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO reads VALUES (?, ?, ?)", (account, json.dumps(activities), watermark))
+            self._replace(account, SIMKL, shelf)
+            if titles is not None:
+                self._replace(account, SIMKL_TITLES, titles)
 
     # -- a server's side ------------------------------------------------------------------------
 
@@ -110,26 +104,25 @@ class Baseline:
         return TitlesBefore({t.key: t for t in self._titles(account, _titles(server))}, simkl)
 
     def save_titles(self, account: str, server: str, titles: list[Title]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._replace(account, _titles(server), titles)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            self._replace(account, _titles(server), titles)
 
     def save_server(self, account: str, server: str, shelf: Iterable[LibraryItem]) -> None:
+        with self._transaction():
+            self._replace(account, _server(server), shelf)
+
+    # -- storage --------------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._replace(account, _server(server), shelf)
+                yield
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-
-    # -- storage --------------------------------------------------------------------------------
 
     def _entries(self, account: str, side: str) -> list[LibraryItem]:
         with self._lock:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -54,29 +54,24 @@ class SyncService:
         self.follow = follow  # an account's additions were queued: their delivery is followed (sync/progress.py)
 
     def holders(self, account: str, request: Request) -> list[tuple[LibraryHolder, Options]]:
-        found = []
-        for adapter in self.adapters:
-            holder, owner = adapter.library(), adapter.resume_owner()
-            if holder is None or owner is None or self.resolve(*owner) != account:
-                continue
-            if request.server is not None and adapter.name != request.server:
-                continue
-            found.append((holder, self._options(adapter.name, request.direction)))
-        return found
+        return [(holder, self._options(adapter.name, request.direction))
+                for adapter in self._owned(account, request) if (holder := adapter.library()) is not None]
 
     def titles(self, account: str, request: Request) -> dict[str, tuple[TitleHolder, TitleOptions]]:
         """The account's servers that sync ratings or lists, by their library holder's name."""
         found = {}
-        for adapter in self.adapters:
-            holder, owner = adapter.titles(), adapter.resume_owner()
-            if holder is None or owner is None or self.resolve(*owner) != account:
-                continue
-            if request.server is not None and adapter.name != request.server:
-                continue
-            options = self._title_options(adapter.name, request.direction)
-            if options.active:
+        for adapter in self._owned(account, request):
+            holder, options = adapter.titles(), self._title_options(adapter.name, request.direction)
+            if holder is not None and options.active:
                 found[holder.name] = (holder, options)
         return found
+
+    def _owned(self, account: str, request: Request) -> Iterator[Adapter]:
+        """The adapters whose owner (the `users:` rules on their `resume_owner`) is the account's, as asked."""
+        for adapter in self.adapters:
+            owner = adapter.resume_owner()
+            if owner is not None and self.resolve(*owner) == account and request.server in (None, adapter.name):
+                yield adapter
 
     def _server(self, name: str) -> Any:
         servers = {f"{kind}/{s.name}": s for kind, group in (("plex", self.config.plex), ("jellyfin", self.config.jellyfin),
