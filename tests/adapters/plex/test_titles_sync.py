@@ -230,6 +230,18 @@ def test_simkls_plan_to_watch_reaches_the_watchlist_and_the_collection_both(emul
     assert discover.watchlist == [OFFICE_PLEX] and collections(plex) == {("2", PTW): ["500"]}
 
 
+def test_a_title_moved_on_simkl_out_of_plan_to_watch_leaves_the_watchlist_and_the_collection(
+        emulator, plex, discover, bridge_for) -> None:
+    discover.watchlist.clear()
+    phone(emulator).add_to_list("plantowatch", {"shows": [{"ids": {"tvdb": 73244}}]})
+    bridge = watching(bridge_for, plex, discover, "lists: [plantowatch]")
+    sync(bridge)
+    assert discover.watchlist == [OFFICE_PLEX] and collections(plex) == {("2", PTW): ["500"]}
+    phone(emulator).add_to_list("watching", {"shows": [{"ids": {"tvdb": 73244}}]})  # started on the phone
+    sync(bridge)
+    assert discover.watchlist == [] and plex.collections == {}
+
+
 @pytest.mark.xfail(strict=True, reason="bridge/adapters/plex/titles.py _with_watchlist: a title on the watchlist "
                    "reads as listed on Plan to Watch whether or not the collection holds it, so the sync never "
                    "puts it on the collection")
