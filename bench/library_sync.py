@@ -214,12 +214,14 @@ class Draining:
 
 
 class Bench:
-    def __init__(self, post_interval: float):
+    """The emulator and the Kodi stand-in, served by `script --serve` in a process of their own."""
+
+    def __init__(self, post_interval: float, script: str = __file__):
         self.post_interval = post_interval
-        self.child = subprocess.Popen([sys.executable, __file__, "--serve", str(post_interval)], stdin=subprocess.PIPE,
+        self.child = subprocess.Popen([sys.executable, script, "--serve", str(post_interval)], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, text=True)
         hello = json.loads(self.ask(None))
-        self.simkl_url, self.kodi_port, self.made = hello["simkl"], hello["kodi"], hello["made"]
+        self.simkl_url, self.kodi_port, self.made = hello["simkl"], hello["kodi"], hello.get("made", 0.0)
 
     def ask(self, line: str | None) -> str:
         assert self.child.stdin is not None and self.child.stdout is not None
@@ -231,10 +233,37 @@ class Bench:
     def state(self) -> dict[str, Any]:
         return dict(json.loads(self.ask("state")))
 
+    def bridge(self, counted: Requests) -> tuple[Any, Any]:
+        """The bridge's Simkl client (its requests `counted`) and a started KodiAdapter, both at these servers."""
+        from bridge.adapters.kodi import KodiAdapter
+        from bridge.config import KodiHost
+        from bridge.emulator import DEFAULT_CLIENT_ID
+        from bridge.simkl.client import ClientConfig, SimklClient
+
+        client = SimklClient(ClientConfig(base_url=self.simkl_url, client_id=DEFAULT_CLIENT_ID,
+                                          app_name="simkl-bridge-bench", post_interval=self.post_interval,
+                                          read_timeout=120.0), TOKEN, on_reply=counted)
+        adapter = KodiAdapter(KodiHost(name="bench", port=self.kodi_port, http_port=None, user="alice"))
+        adapter.start(lambda event: None)
+        return client, adapter
+
     def close(self) -> None:
         assert self.child.stdin is not None
         self.child.stdin.close()
         self.child.wait()
+
+
+def logged_to_file(prefix: str) -> Path:
+    """A state dir of its own, the bridge's log (at the daemon's level, info) in it, not on the terminal."""
+    from bridge import logs
+
+    state = Path(tempfile.mkdtemp(prefix=prefix))
+    logs.setup("info")
+    log_file = (state / "bridge.log").open("w", encoding="utf-8")
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(log_file)
+    return state
 
 
 def other_app_watches(url: str, movies: list[int]) -> None:
@@ -259,34 +288,21 @@ def main() -> None:
         serve(args.serve)
         return
 
-    from bridge import logs
-    from bridge.adapters.kodi import KodiAdapter
-    from bridge.config import KodiHost
-    from bridge.emulator import DEFAULT_CLIENT_ID
     from bridge.outbox import Outbox
     from bridge.sender import Sender
-    from bridge.simkl.client import ClientConfig, SimklClient
     from bridge.sync.baseline import Baseline
     from bridge.sync.plan import Options
     from bridge.sync.runner import sync_account
 
     interval = args.post_interval
-    state = Path(tempfile.mkdtemp(prefix="library-sync-"))
-    logs.setup("info")
-    log_file = (state / "bridge.log").open("w", encoding="utf-8")
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(log_file)
+    state = logged_to_file("library-sync-")
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the modules imported
     bench = Bench(interval)
     print(f"library: {MOVIES:,} movies and {SHOWS * SEASONS * EPISODES:,} episodes of {SHOWS:,} shows, "
           f"{WATCHED:,} watched; emulator and Kodi stand-in made in {bench.made:.1f} s in their own process")
     print(f"time scaled by {1 / interval:g}: one POST per {interval:g} s (Simkl: 1 s); GETs at Simkl's 10 per s")
     counted = Requests()
-    client = SimklClient(ClientConfig(base_url=bench.simkl_url, client_id=DEFAULT_CLIENT_ID, app_name="simkl-bridge-bench",
-                                      post_interval=interval, read_timeout=120.0), TOKEN, on_reply=counted)
-    adapter = KodiAdapter(KodiHost(name="bench", port=bench.kodi_port, http_port=None, user="alice"))
-    adapter.start(lambda event: None)
+    client, adapter = bench.bridge(counted)
     outbox, baseline = Outbox(state / "outbox.sqlite"), Baseline(state / "sync.sqlite")
     sender = Draining(Sender(outbox, lambda account: client, batch_size=BATCH))
     servers = [(adapter, Options(to_simkl=True, from_simkl=True))]

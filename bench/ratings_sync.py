@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import resource
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.library_sync import BATCH, OTHER_APP, OTHER_TOKEN, TOKEN, Draining, Requests, Run
+from bench.library_sync import BATCH, OTHER_APP, OTHER_TOKEN, TOKEN, Bench, Draining, Requests, Run, logged_to_file
 
 MOVIES, SHOWS, RATED_MOVIES = 5_000, 1_000, 4_000
 RATED = RATED_MOVIES + SHOWS
@@ -85,29 +82,6 @@ def serve(post_interval: float) -> None:
     kodi.fake.close()
 
 
-class Servers:
-    def __init__(self, post_interval: float):
-        self.child = subprocess.Popen([sys.executable, __file__, "--serve", str(post_interval)], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True)
-        hello = json.loads(self.ask(None))
-        self.simkl_url, self.kodi_port = hello["simkl"], hello["kodi"]
-
-    def ask(self, line: str | None) -> str:
-        assert self.child.stdin is not None and self.child.stdout is not None
-        if line is not None:
-            self.child.stdin.write(line + "\n")
-            self.child.stdin.flush()
-        return self.child.stdout.readline()
-
-    def state(self) -> dict[str, Any]:
-        return dict(json.loads(self.ask("state")))
-
-    def close(self) -> None:
-        assert self.child.stdin is not None
-        self.child.stdin.close()
-        self.child.wait()
-
-
 def other_app_rates(url: str, movies: list[int]) -> None:
     """Another app of the same person re-rates movies on Simkl: its own client id and token."""
     import requests
@@ -129,34 +103,20 @@ def main() -> None:
         serve(args.serve)
         return
 
-    from bridge import logs
-    from bridge.adapters.kodi import KodiAdapter
-    from bridge.config import KodiHost
-    from bridge.emulator import DEFAULT_CLIENT_ID
     from bridge.outbox import Outbox
     from bridge.sender import Sender
-    from bridge.simkl.client import ClientConfig, SimklClient
     from bridge.sync.baseline import Baseline
     from bridge.sync.plan import Options
     from bridge.sync.runner import sync_account
     from bridge.sync.titles_plan import TitleOptions
 
     interval = args.post_interval
-    state = Path(tempfile.mkdtemp(prefix="ratings-sync-"))
-    logs.setup("info")
-    log_file = (state / "bridge.log").open("w", encoding="utf-8")
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(log_file)
-    servers = Servers(interval)
+    state = logged_to_file("ratings-sync-")
+    servers = Bench(interval, __file__)
     print(f"Kodi: {MOVIES:,} movies and {SHOWS:,} shows, {RATED:,} of them rated; Simkl empty")
     print(f"time scaled by {1 / interval:g}: one POST per {interval:g} s (Simkl: 1 s); GETs at Simkl's 10 per s")
     counted = Requests()
-    client = SimklClient(ClientConfig(base_url=servers.simkl_url, client_id=DEFAULT_CLIENT_ID,
-                                      app_name="simkl-bridge-bench", post_interval=interval, read_timeout=120.0),
-                         TOKEN, on_reply=counted)
-    adapter = KodiAdapter(KodiHost(name="bench", port=servers.kodi_port, http_port=None, user="alice"))
-    adapter.start(lambda event: None)
+    client, adapter = servers.bridge(counted)
     outbox, baseline = Outbox(state / "outbox.sqlite"), Baseline(state / "sync.sqlite")
     sender = Draining(Sender(outbox, lambda account: client, batch_size=BATCH))
     titles = {adapter.name: (adapter, TitleOptions(ratings="newer"))}

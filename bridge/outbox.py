@@ -203,8 +203,9 @@ class Outbox:
             return [self._insert(db, write) for write in writes]
 
     def _insert(self, db: sqlite3.Connection, write: Write) -> bool:
-        if (db.execute("SELECT 1 FROM writes WHERE idem_key=?", (write.idem_key,)).fetchone()
-                or db.execute("SELECT 1 FROM marks WHERE idem_key=?", (write.idem_key,)).fetchone()):
+        # One statement for both tables: a backfill asks it 50,000 times.
+        if db.execute("SELECT 1 FROM writes WHERE idem_key=? UNION ALL SELECT 1 FROM marks WHERE idem_key=? LIMIT 1",
+                      (write.idem_key, write.idem_key)).fetchone():
             return False
         moot = SUPERSEDES[write.kind]  # the unsent writes of the item this one makes moot
         if moot:
