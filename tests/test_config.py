@@ -81,6 +81,14 @@ def test_minimal_file_gets_the_defaults() -> None:
     (MINIMAL + "http:\n  secret: change-me-to-a-long-random-string\n",
      "config.yaml:6: http.secret: is still the example's placeholder: set BRIDGE_SECRET or write your own"),
     (MINIMAL + "kodi: [{name: lr, enabled: 'no'}]\n", "config.yaml:5: kodi[0].enabled: expected true or false, got string"),
+    (MINIMAL + "jellyfin:\n  - {name: a, url: 'http://jf:8096', api_key: k, user: alice, lists: [plantowatch]}\n"
+     "  - {name: b, url: 'http://JF:8096/', api_key: k, user: bob, lists: [plantowatch]}\n",
+     "config.yaml:7: jellyfin[1].lists: 'a' already mirrors Simkl lists on this server (http://JF:8096/), and its "
+     "collections are everyone's"),
+    # one entry mirroring and the other not, or two servers: fine
+    (MINIMAL + "plex:\n  - {name: a, url: 'http://x', token: t, lists: [plantowatch]}\n"
+     "  - {name: b, url: 'http://x', token: u}\n  - {name: c, url: 'http://y', token: t, lists: [dropped]}\n"
+     "users:\n  - {account: nobody}\n", "config.yaml:10: users[0].account: 'nobody' is not one of the accounts"),
 ])
 def test_errors_name_the_key_and_line(text: str, expected: str) -> None:
     assert error(text).startswith(expected)

@@ -251,7 +251,23 @@ class Config:
             why = _unknown_server(rule, kinds, self.http is not None)
             if why:
                 raise refused(why, ("users", i, "server"))
+        _one_mirror("plex", self.plex)
+        _one_mirror("jellyfin", self.jellyfin)
         return self
+
+
+def _one_mirror(kind: str, servers: Sequence[PlexServer | JellyfinServer]) -> None:
+    """A Plex or Jellyfin collection is the whole server's, seen by everyone it is shared with: two
+    entries for one server mirroring lists would read one person's list as the other's too."""
+    mirroring: dict[str, str] = {}
+    for i, server in enumerate(servers):
+        if not server.lists:
+            continue
+        url = server.url.rstrip("/").lower()
+        if url in mirroring:
+            raise refused(f"{mirroring[url]!r} already mirrors Simkl lists on this server ({server.url}), and its "
+                          "collections are everyone's: mirror them on one entry of the server only", (kind, i, "lists"))
+        mirroring[url] = server.name
 
 
 def _unknown_server(rule: UserRule, kinds: Mapping[str, str], http: bool) -> str | None:

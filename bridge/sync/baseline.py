@@ -97,15 +97,19 @@ class Baseline:
         return Before(watched, self.simkl(account))
 
     def titles_before(self, account: str, server: str) -> TitlesBefore | None:
-        """Both sides' titles after the last titles sync of this account with this server."""
-        simkl = self.simkl_titles(account)
-        if simkl is None or not self._synced(account, _titles(server)):
+        """Both sides' titles as this server's last titles sync left them (None before its first).
+        Simkl's side is kept per server, as that server took it: what one server missed (down,
+        refused, a one-way run) is still a change for it next time, whatever the others did."""
+        if not self._synced(account, _titles(server)):
             return None
-        return TitlesBefore({t.key: t for t in self._titles(account, _titles(server))}, simkl)
+        return TitlesBefore({t.key: t for t in self._titles(account, _titles(server))},
+                            TitleShelf(self._titles(account, _taken(server))))
 
-    def save_titles(self, account: str, server: str, titles: list[Title]) -> None:
+    def save_titles(self, account: str, server: str, titles: Iterable[Title], simkl: Iterable[Title]) -> None:
+        """The server's titles and Simkl's as the server took them, together."""
         with self._transaction():
             self._replace(account, _titles(server), titles)
+            self._replace(account, _taken(server), simkl)
 
     def save_server(self, account: str, server: str, shelf: Iterable[LibraryItem]) -> None:
         with self._transaction():
@@ -152,4 +156,8 @@ def _server(name: str) -> str:
 
 def _titles(name: str) -> str:
     return f"titles:server:{name}"
+
+
+def _taken(name: str) -> str:
+    return f"titles:simkl:{name}"
 

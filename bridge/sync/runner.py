@@ -172,14 +172,15 @@ def _sync_titles(account: str, holder: TitleHolder, options: TitleOptions, simkl
         log.warning("sync %s: the ratings and lists of %s could not be read (%s); they are synced next time",
                     account, holder.name, report.failed[holder.name])
         return 0
-    result = plan_titles(server, simkl, baseline.titles_before(account, holder.name), options)
+    before = baseline.titles_before(account, holder.name)
+    result = plan_titles(server, simkl, before, options)
     report.titles[holder.name] = result
     for refusal in result.refused:
         log.warning("sync %s with %s: %s", account, holder.name, refusal)
     if dry_run:
         return 0
     count, done = apply_titles(account, holder, result, outbox, simkl, now, queued)
-    baseline.save_titles(account, holder.name, as_left(server, done))
+    baseline.save_titles(account, holder.name, *as_left(server, simkl, result, done, before))
     return count
 
 

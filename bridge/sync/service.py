@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.adapters.base import Adapter
-from bridge.config import Config
+from bridge.config import Config, PlexServer
 from bridge.library import LibraryHolder, TitleHolder
 from bridge.outbox import Outbox
 from bridge.simkl.client import SimklError
@@ -90,7 +90,9 @@ class SyncService:
         server, sync = self._server(name), self.config.sync
         if server is None:
             return TitleOptions()
-        return TitleOptions(ratings=server.ratings, rating_removal=sync.rating_removal, lists=frozenset(server.lists),
+        # The Discover watchlist is a Plan to Watch list of the server's too (the adapter reads it as one).
+        lists = frozenset(server.lists) | ({"plantowatch"} if isinstance(server, PlexServer) and server.watchlist else set())
+        return TitleOptions(ratings=server.ratings, rating_removal=sync.rating_removal, lists=lists,
                             list_removal=sync.list_removal, removal_limit=sync.unwatch_limit,
                             to_simkl=direction != "from-simkl", to_server=direction != "to-simkl")
 

@@ -19,7 +19,7 @@ from bridge.item import Kind, Numbering
 from bridge.library import Title, TitleHolder, TitleShelf
 from bridge.outbox import Outbox
 from bridge.sync.outgoing import list_write, rate_write, unrate_write
-from bridge.sync.titles_plan import TO_SIMKL, TitleAction, TitlePlan, TitleStep
+from bridge.sync.titles_plan import TO_SIMKL, TitleAction, TitlePlan, TitlesBefore, TitleStep
 from bridge.writes import Write
 
 log = logging.getLogger("bridge.sync")
@@ -115,8 +115,36 @@ def _on_server(holder: TitleHolder, plan: TitlePlan) -> list[TitleAction]:
     return done
 
 
-def as_left(titles: list[Title], done: list[TitleAction]) -> list[Title]:
-    """The server's titles as the plan left them: its own read, with the server writes that were done."""
+def as_left(server: list[Title], simkl: TitleShelf, plan: TitlePlan, done: list[TitleAction],
+            before: TitlesBefore | None) -> tuple[list[Title], list[Title]]:
+    """Both sides as this server's sync left them, for its baseline: the server's read with the
+    server writes that were done, and Simkl's titles now. A title with something left undone (a
+    server write that failed or was held, a Simkl write held) keeps its entry of last time on that
+    side (none: none), so the next run still sees the change and carries it over."""
+    finished = {id(a) for a in done}
+    undone_here = {a.title.key for a in [*plan.actions, *plan.held] if a.step not in TO_SIMKL and id(a) not in finished}
+    held_there = {a.title.key for a in plan.held if a.step in TO_SIMKL}
+    server_side = []
+    for title in _with(server, done):
+        if title.key in held_there:
+            old = before.server.get(title.key) if before is not None else None
+            if old is not None:
+                server_side.append(old)
+            continue
+        server_side.append(title)
+    taken = TitleShelf(simkl)
+    for title in server:
+        if title.key in undone_here:
+            while (now := taken.find(title.item)) is not None:
+                taken.discard(now.key)
+            old = before.simkl.find(title.item) if before is not None else None
+            if old is not None:
+                taken.add(old)
+    return server_side, list(taken)
+
+
+def _with(titles: list[Title], done: list[TitleAction]) -> list[Title]:
+    """The server's titles with the server writes that were done."""
     changed: dict[str, list[TitleAction]] = {}
     for action in done:
         changed.setdefault(action.title.key, []).append(action)

@@ -82,6 +82,9 @@ class TitlePlan:
     actions: list[TitleAction] = field(default_factory=list)
     skipped: list[tuple[Title, str]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    # Decided but not to be done this run (the other direction of a one-way run, removals refused
+    # as mass removal): the baseline keeps them undone, so a later run still sees them to do.
+    held: list[TitleAction] = field(default_factory=list)
 
     def count(self, step: TitleStep) -> int:
         return sum(1 for a in self.actions if a.step is step)
@@ -105,7 +108,9 @@ def plan_titles(server: list[Title], simkl: TitleShelf, before: TitlesBefore | N
                 continue  # movies are never watching or on hold (Simkl's seed page on statuses)
             _bucket(bucket, title, match, before is not None, was_server, was_simkl, options, result)
     _guard(result, len(server), options)
-    result.actions = [a for a in result.actions if (options.to_simkl if a.step in TO_SIMKL else options.to_server)]
+    result.held += [a for a in result.actions if not (options.to_simkl if a.step in TO_SIMKL else options.to_server)]
+    held = {id(a) for a in result.held}
+    result.actions = [a for a in result.actions if id(a) not in held]
     return result
 
 
@@ -114,8 +119,7 @@ def _guard(result: TitlePlan, titles: int, options: TitleOptions) -> None:
     removing = [a for a in result.actions if a.step in (TitleStep.UNRATE_SIMKL, TitleStep.UNRATE_SERVER,
                                                          TitleStep.UNLIST_SERVER)]
     if len(removing) > max(options.removal_limit * titles, 1):
-        gone = {id(a) for a in removing}
-        result.actions = [a for a in result.actions if id(a) not in gone]
+        result.held += removing
         result.refused.append(f"refused to clear {len(removing)} ratings or list places of {titles} titles (more than "
                               f"{options.removal_limit:.0%}: a half-read library or a wiped server looks like this); "
                               "nothing was cleared. Check the server, or raise sync.unwatch_limit for one run")

@@ -45,11 +45,11 @@ def test_ratings_and_buckets_are_kept_per_side_and_an_empty_side_is_not_a_first_
     assert base.simkl_titles("alice") is None and base.titles_before("alice", "plex/home") is None
     base.save_simkl("alice", {"all": "2024-01-01T00:00:00Z"}, "", [], TitleShelf())  # Simkl had no titles
     assert base.titles_before("alice", "plex/home") is None  # this server's titles never synced
-    base.save_titles("alice", "plex/home", [rated])
+    base.save_titles("alice", "plex/home", [rated], [])
     base.close()
     again = Baseline(path)
     before = again.titles_before("alice", "plex/home")
     assert before is not None and before.server == {rated.key: rated} and len(before.simkl) == 0
-    again.save_titles("alice", "plex/home", [])  # every rating and list place gone: a fact, not a first sync
+    again.save_titles("alice", "plex/home", [], [])  # every rating and list place gone: a fact, not a first sync
     emptied = again.titles_before("alice", "plex/home")
     assert emptied is not None and emptied.server == {}

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 import requests
 
+from bridge.config import ConfigError
 from bridge.times import iso, parse_iso
 from tests.adapters.jellyfin.standin import ALICE, API_KEY, BOB, JellyfinStandIn
 from tests.adapters.plex.standin import TOKEN as PLEX_TOKEN
 from tests.adapters.plex.standin import PlexStandIn
 from tests.conftest import TOKEN as SIMKL_TOKEN
-from tests.conftest import make_client
+from tests.conftest import config_for, make_client
 
 PLAN = "Simkl: Plan to Watch"
 PHONE = "phone-token-0123456789abcdef"
@@ -207,25 +208,18 @@ def test_a_revoked_token_changes_no_rating_and_no_list_on_jellyfin(emulator, jf,
 
 # -- two people on one server ----------------------------------------------------------------------
 
-BOB_TOKEN = "bob-token-0123456789abcdef"
-BOB_PHONE = "bob-phone-0123456789abcdef"
 
 
-@pytest.mark.xfail(strict=True, reason="bridge/adapters/jellyfin/titles.py read_titles: the collection is the "
-                   "server's, shared by every `jellyfin:` entry, and a title on it reads as the configured user's "
-                   "own Plan to Watch: bob's plan goes to alice's Simkl account")
-def test_one_persons_plan_to_watch_never_reaches_the_other_persons_simkl(emulator, jf, bridge_for) -> None:
-    emulator.add_token(BOB_TOKEN, "bob")
-    emulator.add_token(BOB_PHONE, "bob")
-    make_client(emulator, token=BOB_PHONE).add_to_list("plantowatch", {"movies": [{"ids": {"imdb": "tt1375666"}}]})
+def test_two_people_mirroring_lists_on_one_server_is_refused_at_load(emulator, jf, tmp_path) -> None:
+    # A collection is the whole server's: bob's Plan to Watch on it would read as alice's too and reach
+    # her Simkl account. The config says so instead, naming the key.
     servers = ", ".join(f"{{name: home-{user}, url: '{jf.url}', api_key: {API_KEY}, user: {user}, websocket: false, "
                         "ratings: none, lists: [plantowatch]}" for user in ("alice", "bob"))
-    bridge = bridge_for(f"jellyfin: [{servers}]", adapters=None)
-    bridge.tokens.put("bob", BOB_TOKEN)
-    sync(bridge)
-    sync(bridge)
-    assert members(jf) == [jf.inception]  # bob's plan, on the server's one collection
-    assert statuses(emulator) == {}  # alice planned nothing
+    with pytest.raises(ConfigError) as refused:
+        config_for(emulator, tmp_path, f"jellyfin: [{servers}]")
+    assert "jellyfin[1].lists: 'home-alice' already mirrors Simkl lists on this server" in str(refused.value)
+    alone = servers.replace("lists: [plantowatch]}", "lists: []}", 1)  # alice's entry mirrors nothing: fine
+    assert [s.user for s in config_for(emulator, tmp_path, f"jellyfin: [{alone}]").jellyfin] == ["alice", "bob"]
 
 
 # -- two servers of one person -------------------------------------------------------------------

@@ -199,8 +199,6 @@ def watching(bridge_for, plex: PlexStandIn, discover: DiscoverStandIn, lists: st
     return bridge
 
 
-@pytest.mark.xfail(strict=True, reason="bridge/sync/service.py _title_options: `lists` is only the server's `lists:`, "
-                   "so with `watchlist: true` alone Plan to Watch is never read or planned")
 def test_the_discover_watchlist_alone_goes_to_simkls_plan_to_watch(emulator, plex, discover, bridge_for) -> None:
     bridge = watching(bridge_for, plex, discover)
     sync(bridge)
@@ -284,8 +282,6 @@ def rated_and_planned_on_the_phone(emulator) -> None:
     simkl.add_to_list("plantowatch", {"movies": [{"ids": {"tmdb": 603}}]})
 
 
-@pytest.mark.xfail(strict=True, reason="bridge/sync/runner.py _sync_account saves Simkl's titles in the baseline "
-                   "(save_simkl) although a server's titles were not read: the next sync sees no change on Simkl")
 def test_simkls_rating_and_plan_reach_plex_after_a_sync_plex_missed(emulator, plex, bridge_for) -> None:
     bridge = synced(bridge_for, plex)
     sync(bridge)
@@ -298,9 +294,6 @@ def test_simkls_rating_and_plan_reach_plex_after_a_sync_plex_missed(emulator, pl
     assert plex.items["500"].get("userRating") == 9.0 and collections(plex) == {("1", PTW): ["100"]}
 
 
-@pytest.mark.xfail(strict=True, reason="bridge/sync/titles.py apply_titles records Simkl's side as read (_record "
-                   "only the bridge's own Simkl writes) while a server write that failed is not done: the next "
-                   "sync sees no change on either side and never writes it again")
 def test_a_rating_and_a_plan_plex_refused_once_are_written_at_the_next_sync(emulator, plex, bridge_for) -> None:
     bridge = synced(bridge_for, plex)
     sync(bridge)
@@ -313,8 +306,6 @@ def test_a_rating_and_a_plan_plex_refused_once_are_written_at_the_next_sync(emul
     assert plex.items["500"].get("userRating") == 9.0 and collections(plex) == {("1", PTW): ["100"]}
 
 
-@pytest.mark.xfail(strict=True, reason="bridge/sync/runner.py _sync_titles: a one-direction run saves both sides' "
-                   "titles as read although it made none of the other direction's changes; the next run sees none")
 @pytest.mark.parametrize("direction", ["to-simkl", "from-simkl"])
 def test_a_one_direction_run_keeps_the_other_directions_changes_for_the_next_run(emulator, plex, bridge_for,
                                                                                   direction) -> None:
@@ -420,9 +411,6 @@ def test_a_dry_run_writes_nothing_anywhere_and_the_next_run_does_it_all(emulator
     assert collections(plex) == {("1", PTW): ["100"]}
 
 
-@pytest.mark.xfail(strict=True, reason="bridge/sync/titles_plan.py _guard refuses the removals, and the runner then "
-                   "saves Simkl's titles as read: the run with a raised sync.unwatch_limit the refusal asks for sees "
-                   "no change and takes nothing off")
 def test_list_moves_refused_as_mass_removal_are_made_by_the_run_with_the_raised_limit(emulator, plex,
                                                                                       bridge_for) -> None:
     simkl = phone(emulator)
