@@ -209,7 +209,6 @@ def test_a_revoked_token_changes_no_rating_and_no_list_on_jellyfin(emulator, jf,
 # -- two people on one server ----------------------------------------------------------------------
 
 
-
 def test_two_people_mirroring_lists_on_one_server_is_refused_at_load(emulator, jf, tmp_path) -> None:
     # A collection is the whole server's: bob's Plan to Watch on it would read as alice's too and reach
     # her Simkl account. The config says so instead, naming the key.
