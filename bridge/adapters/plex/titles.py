@@ -26,6 +26,15 @@ takes off only the titles it is asked to.
 Plan to Watch is also the owner's plex.tv Discover watchlist where `watchlist` is on (discover.py):
 a watchlisted title the library holds is that title, listed; one it does not hold is a title of
 its own (ref `discover:<plex.tv ratingKey>`), which goes to Simkl by the ids plex.tv has for it.
+
+With both, the watchlist and the collections are one Plan to Watch to the sync, and the read keeps
+them so: a title on one of them is on the server's Plan to Watch (the person put it there, on the
+list at hand), and the read puts it on the other. Were it left on one, it would read listed while
+`set_listed` waits for both, and nothing would ever complete the other: the sync plans nothing for a
+title listed on both sides. Hence a title leaves Plan to Watch here when it leaves both (or moves on
+Simkl); taken off one alone it comes back there. Left on one: a watchlisted title the library lacks
+(no collection can hold it), a legacy agent's title without a plex.tv id (no watchlist can), and one
+Simkl moved out that a mirror refused to let go (putting it back would undo Simkl's move).
 """
 
 from __future__ import annotations
@@ -88,6 +97,7 @@ class PlexTitles:
         self._where: dict[str, tuple[str, int]] = {}  # ratingKey -> (section, listing type)
         self._watchlisted: dict[str, str] = {}  # ref -> plex.tv ratingKey of what the watchlist holds
         self._plex_keys: dict[str, str] = {}  # ratingKey -> plex.tv ratingKey (a new agent's guid)
+        self._leaving: set[str] = set()  # refs taken off Plan to Watch that a mirror still holds
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -99,12 +109,14 @@ class PlexTitles:
         mirrored = sorted(b for b in buckets & self.mirrors if b in BUCKET_TITLES)
         self._collections, self._members, self._where, self._plex_keys, self._watchlisted = {}, {}, {}, {}, {}
         out: list[Title] = []
+        collected: set[str] = set()  # the refs a Plan to Watch collection holds
         for section in self.api.items("/library/sections"):
             kind, key = section.get("type"), str(section.get("key"))
             meta = {"librarySectionID": key, "librarySectionTitle": section.get("title")}
             if kind not in _KINDS or in_excluded_library(meta, self.library.excluded):
                 continue
             listed = self._read_lists(key, mirrored)
+            collected.update(ref for ref, held in listed.items() if PLAN_TO_WATCH in held)
             for m in self.library.listing(key, _KINDS[kind][1]):
                 ref = str(m.get("ratingKey") or "")
                 self._where[ref] = (key, _KINDS[kind][1])
@@ -113,6 +125,8 @@ class PlexTitles:
                 out.append(title_from(m, listed.get(ref, ())))
         if self.discover is not None and PLAN_TO_WATCH in buckets:
             out = self._with_watchlist(out)
+            if PLAN_TO_WATCH in mirrored:
+                self._one_list(out, collected)
         self.log.info("%s: titles read: %d, %d rated", self.name, len(out), sum(t.rating is not None for t in out))
         return out
 
@@ -138,14 +152,16 @@ class PlexTitles:
     def _with_watchlist(self, titles: list[Title]) -> list[Title]:
         """The titles with the watchlist's marked Plan to Watch, and those the library lacks added."""
         assert self.discover is not None
-        by_plex = {plex: ref for ref, plex in self._plex_keys.items()}
+        by_plex: dict[str, list[str]] = {}  # two libraries may hold one film: both are watchlisted
+        for ref, plex in self._plex_keys.items():
+            by_plex.setdefault(plex, []).append(ref)
         shelf = TitleShelf(titles)
         listed: set[str] = set()
         extra: list[Title] = []
         for meta in self.discover.watchlist():
             plex = discover_key(meta.get("guid")) or str(meta.get("ratingKey") or "")
-            ref = by_plex.get(plex)
-            if ref is None:  # not by its guid: by the ids plex.tv knows it by
+            refs = by_plex.get(plex, [])
+            if not refs:  # not by its guid: by the ids plex.tv knows it by
                 try:
                     meta = {**meta, **self.discover.metadata(plex)}
                 except READ_ERRORS as exc:
@@ -159,12 +175,31 @@ class PlexTitles:
                     extra.append(own)
                     self._watchlisted[own.ref] = plex
                     continue
-                ref = found.ref
-            listed.add(ref)
-            self._watchlisted[ref] = plex
+                refs = [found.ref]
+            listed.update(refs)
+            self._watchlisted.update(dict.fromkeys(refs, plex))
         marked = [t if t.ref not in listed else Title(t.item, t.title, t.year, t.ref, t.rating, t.rated_at,
                                                       listed=t.listed | {PLAN_TO_WATCH}) for t in titles]
         return marked + extra
+
+    def _one_list(self, titles: list[Title], collected: set[str]) -> None:
+        """Put what one of Plan to Watch's two mirrors holds on the other, where it can go (the module
+        docstring says why); what cannot, or was refused, stays listed, as it is on one."""
+        on_one = {t.ref for t in titles if (t.ref in collected) != (t.ref in self._watchlisted)}
+        self._leaving &= on_one  # off both, or back on both: Simkl's move is done or undone
+        todo = [t for t in titles if t.ref in on_one and t.ref not in self._leaving]
+        collect = [t for t in todo if t.ref in self._watchlisted and not t.ref.startswith(DISCOVER_REF)]
+        watch = [t for t in todo if t.ref in collected and t.ref in self._plex_keys]
+        if not collect and not watch:
+            return
+        collected_now = self._collect(PLAN_TO_WATCH, collect, [])
+        watched_now = self._watchlist(watch, [])
+        done = [t.label for t in collect if t.ref in collected_now] + [t.label for t in watch if t.ref in watched_now]
+        if done:
+            self.log.info("%s: Plan to Watch is the plex.tv watchlist and %r as one: %d watchlisted titles put on "
+                          "the collection, %d collected ones on the watchlist (%s)", self.name, list_name(PLAN_TO_WATCH),
+                          len(collected_now), len(watched_now),
+                          ", ".join(done[:3]) + (f" and {len(done) - 3} more" if len(done) > 3 else ""))
 
     # -- ratings --------------------------------------------------------------------------------
 
@@ -193,8 +228,12 @@ class PlexTitles:
             mirrors.append(self._collect(bucket, add, remove))
         if bucket == PLAN_TO_WATCH and self.discover is not None:
             mirrors.append(self._watchlist(add, remove))
-        refs = {t.ref for t in [*add, *remove]}
-        return len(set.intersection(*mirrors) & refs) if mirrors else 0
+        if not mirrors:
+            return 0
+        done = set.intersection(*mirrors)
+        if len(mirrors) > 1:
+            self._leaving = (self._leaving | {t.ref for t in remove if t.ref not in done}) - {t.ref for t in add}
+        return len(done & {t.ref for t in [*add, *remove]})
 
     def _collect(self, bucket: str, add: Sequence[Title], remove: Sequence[Title]) -> set[str]:
         """Put on and take off the bucket's collections; the refs now as asked."""

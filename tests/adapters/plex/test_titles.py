@@ -24,6 +24,7 @@ T = 1_700_000_000
 PTW = "Simkl: Plan to Watch"
 MATRIX_PLEX = "5d7768313c3c2a001fbcd1f0"  # the fixture's Matrix: plex://movie/<this>
 OFFICE_PLEX = "5d9c086c46115600200aa2fe"
+PARKS_PLEX = "5d9c08254eefaa001f5d6dcb"
 
 
 def owners(plex: PlexStandIn, **cfg: Any) -> Any:
@@ -182,7 +183,7 @@ def test_a_bucket_is_one_collection_per_section_made_once_holding_what_was_added
 
 
 def test_removal_takes_off_only_the_given_title(plex) -> None:
-    plex.add("510", "show", "Parks and Recreation", "2", "plex://show/5d9c08254eefaa001f5d6dcb", ("tvdb://84912",))
+    plex.add("510", "show", "Parks and Recreation", "2", f"plex://show/{PARKS_PLEX}", ("tvdb://84912",))
     adapter = owners(plex, lists=("plantowatch", "dropped"))
     got = read(adapter, "plantowatch", "dropped")
     adapter.set_listed("plantowatch", [got["200"], got["500"]], [])
@@ -317,13 +318,100 @@ def test_plan_to_watch_goes_on_the_discover_watchlist_by_its_plex_id(plex, disco
 def test_with_a_collection_too_plan_to_watch_is_on_both(plex, discover) -> None:
     adapter = watching(plex, discover, lists=("plantowatch",))
     got = read(adapter, "plantowatch")
+    assert collections(plex) == {("1", PTW): ["100"], ("2", PTW): ["200"]}  # watchlisted: put on it by the read
     assert adapter.set_listed("plantowatch", [got["100"], got["500"]], []) == 2
-    assert collections(plex) == {("1", PTW): ["100"], ("2", PTW): ["500"]}  # the Matrix was on the watchlist only
+    assert collections(plex) == {("1", PTW): ["100"], ("2", PTW): ["200", "500"]}
     assert OFFICE_PLEX in discover.watchlist
     again = read(adapter, "plantowatch")
     assert adapter.set_listed("plantowatch", [], [again["100"]]) == 1
-    assert MATRIX_PLEX not in discover.watchlist and collections(plex) == {("2", PTW): ["500"]}
+    assert MATRIX_PLEX not in discover.watchlist and collections(plex) == {("2", PTW): ["200", "500"]}
     assert "plantowatch" not in read(adapter, "plantowatch")["100"].listed
+
+
+def watchlist_writes(discover: DiscoverStandIn) -> list[tuple[str, str]]:
+    return [(r.path, r.query["ratingKey"]) for r in discover.requests if r.path.startswith("/actions/")]
+
+
+def test_what_one_of_plan_to_watchs_mirrors_holds_the_read_puts_on_the_other(plex, discover, caplog) -> None:
+    """The watchlist and the collections are one Plan to Watch: a title the person put on one of
+    them reads listed (for Simkl) and is on both after the read, once; what cannot be on both stays."""
+    caplog.set_level(logging.INFO, logger="bridge.adapters.plex")
+    plex.add("510", "show", "Parks and Recreation", "2", f"plex://show/{PARKS_PLEX}", ("tvdb://84912",), year=2009)
+    discover.add(PARKS_PLEX, "show", "Parks and Recreation", 2009, ("tvdb://84912",), listed=False)
+    collections_only = owners(plex, lists=("plantowatch",))
+    got = read(collections_only, "plantowatch")
+    # The Office, Parks (new agents') and Cowboy Bebop (HAMA's: no plex.tv id) on the collections only.
+    assert collections_only.set_listed("plantowatch", [got["500"], got["510"], got["300"]], []) == 3
+    adapter = watching(plex, discover, lists=("plantowatch",))
+    got = read(adapter, "plantowatch")
+    assert {k for k, t in got.items() if "plantowatch" in t.listed} == {
+        "100", "200", "300", "500", "510", "discover:5d776b9ffb0d55001f5a2b1c"}
+    # The Matrix and Breaking Bad, watchlisted, on the collections; Dune, not in the library, on none.
+    assert collections(plex) == {("2", PTW): ["500", "510", "200"], ("4", PTW): ["300"], ("1", PTW): ["100"]}
+    assert watchlist_writes(discover) == [("/actions/addToWatchlist", OFFICE_PLEX),
+                                          ("/actions/addToWatchlist", PARKS_PLEX)]  # not Bebop's: it has no id there
+    assert discover.watchlist[-2:] == [OFFICE_PLEX, PARKS_PLEX]
+    (line,) = [r.getMessage() for r in caplog.records if "as one" in r.getMessage()]
+    assert line == (f"plex/home: Plan to Watch is the plex.tv watchlist and {PTW!r} as one: 2 watchlisted titles put "
+                    "on the collection, 2 collected ones on the watchlist (The Matrix (1999), Breaking Bad (2008), "
+                    "The Office and 1 more)")
+    assert not any("plex.tv id" in r.getMessage() for r in caplog.records)  # Bebop's is no news every run
+    seen_plex, seen_tv = len(collection_writes(plex)), len(watchlist_writes(discover))
+    again = read(adapter, "plantowatch")
+    assert {k: t.listed for k, t in again.items()} == {k: t.listed for k, t in got.items()}
+    assert (len(collection_writes(plex)), len(watchlist_writes(discover))) == (seen_plex, seen_tv)
+    assert len([r for r in caplog.records if "as one" in r.getMessage()]) == 1
+
+
+def test_a_title_watchlisted_after_a_read_reads_listed_and_joins_the_collection(plex, discover) -> None:
+    adapter = watching(plex, discover, lists=("plantowatch",))
+    assert "plantowatch" not in read(adapter, "plantowatch")["500"].listed
+    discover.watchlist.append(OFFICE_PLEX)  # the person watchlists The Office on plex.tv
+    assert "plantowatch" in read(adapter, "plantowatch")["500"].listed  # for Simkl's Plan to Watch
+    assert collections(plex)[("2", PTW)] == ["200", "500"]
+
+
+def test_a_title_taken_off_one_mirror_alone_comes_back_to_it(plex, discover) -> None:
+    """Off one of the two, a title is still on the other, that is on the server's Plan to Watch: it
+    leaves it when it leaves both, or when Simkl moves it."""
+    adapter = watching(plex, discover, lists=("plantowatch",))
+    read(adapter, "plantowatch")
+    discover.watchlist.remove(MATRIX_PLEX)  # taken off the watchlist on plex.tv, not off the collection
+    assert "plantowatch" in read(adapter, "plantowatch")["100"].listed
+    assert MATRIX_PLEX in discover.watchlist
+
+
+def test_a_film_two_libraries_hold_is_watchlisted_in_both_and_read_again_writes_nothing(plex, discover) -> None:
+    plex.sections["5"] = ("movie", "Movies 4K")
+    plex.add("110", "movie", "The Matrix", "5", f"plex://movie/{MATRIX_PLEX}", ("imdb://tt0133093", "tmdb://603"),
+             year=1999)
+    adapter = watching(plex, discover, lists=("plantowatch",))
+    got = read(adapter, "plantowatch")
+    assert "plantowatch" in got["100"].listed and "plantowatch" in got["110"].listed
+    assert collections(plex)[("1", PTW)] == ["100"] and collections(plex)[("5", PTW)] == ["110"]
+    seen_plex, seen_tv = len(collection_writes(plex)), len(discover.requests)
+    read(adapter, "plantowatch")
+    assert len(collection_writes(plex)) == seen_plex and watchlist_writes(discover) == []
+    assert len(discover.requests) > seen_tv  # it was read again
+
+
+def test_a_title_simkl_moved_out_that_the_watchlist_kept_is_not_put_back_on_the_collection(plex, discover,
+                                                                                           caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="bridge.adapters.plex")
+    adapter = watching(plex, discover, lists=("plantowatch",))
+    got = read(adapter, "plantowatch")
+    (route,) = [r for r in discover.routes if r.pattern.pattern.startswith("/actions/")]
+    real = route.handler
+    route.handler = lambda req: (500, "<html><title>Internal Server Error</title></html>")  # plex.tv, this once
+    assert adapter.set_listed("plantowatch", [], [got["100"]]) == 0  # off the collection, still watchlisted
+    assert any("The Matrix (1999) not taken off the plex.tv watchlist" in r.getMessage() for r in caplog.records)
+    route.handler = real
+    seen = len(collection_writes(plex))
+    again = read(adapter, "plantowatch")
+    assert "plantowatch" in again["100"].listed  # on the watchlist still: so it reads
+    assert len(collection_writes(plex)) == seen and ("1", PTW) not in collections(plex)  # Simkl's move not undone
+    assert adapter.set_listed("plantowatch", [], [again["100"]]) == 1  # asked again: done
+    assert MATRIX_PLEX not in discover.watchlist and "plantowatch" not in read(adapter, "plantowatch")["100"].listed
 
 
 def test_a_watchlist_that_cannot_be_read_fails_the_read_whole(plex, discover) -> None:

@@ -240,9 +240,6 @@ def test_a_title_moved_on_simkl_out_of_plan_to_watch_leaves_the_watchlist_and_th
     assert discover.watchlist == [] and plex.collections == {}
 
 
-@pytest.mark.xfail(strict=True, reason="bridge/adapters/plex/titles.py _with_watchlist: a title on the watchlist "
-                   "reads as listed on Plan to Watch whether or not the collection holds it, so the sync never "
-                   "puts it on the collection")
 def test_a_watchlisted_title_on_simkls_plan_to_watch_is_on_the_collection_too(emulator, plex, discover,
                                                                               bridge_for) -> None:
     discover.watchlist[:] = [OFFICE_PLEX]  # the person watchlisted The Office on plex.tv
