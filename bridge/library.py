@@ -148,7 +148,9 @@ class TitleHolder(Protocol):
 
     def set_listed(self, bucket: str, add: list[Title], remove: list[Title]) -> int:
         """Put titles on, or take them off, the server's mirror list of a Simkl bucket (made when
-        missing); how many changed."""
+        missing); how many of them are now as asked. Called every run that writes the server, with
+        nothing to add or remove if need be: a holder with two mirrors of one list completes each
+        from the other then (a read writes nothing)."""
 
 
 _IdKey = tuple[Kind, Numbering, "int | None", "int | None", str, "int | str", bool]

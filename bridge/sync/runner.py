@@ -179,7 +179,8 @@ def _sync_titles(account: str, holder: TitleHolder, options: TitleOptions, simkl
         log.warning("sync %s with %s: %s", account, holder.name, refusal)
     if dry_run:
         return 0
-    count, done = apply_titles(account, holder, result, outbox, simkl, now, queued)
+    count, done = apply_titles(account, holder, result, outbox, simkl, now, queued,
+                               options.lists if options.to_server else frozenset())
     baseline.save_titles(account, holder.name, *as_left(server, simkl, result, done, before))
     return count
 

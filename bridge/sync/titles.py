@@ -59,9 +59,12 @@ def removed(shelf: TitleShelf, kind: str, present: set[int]) -> None:
 
 
 def apply_titles(account: str, holder: TitleHolder, plan: TitlePlan, outbox: Outbox, simkl: TitleShelf,
-                 now: float, queued: Callable[[], object] = lambda: None) -> tuple[int, list[TitleAction]]:
+                 now: float, queued: Callable[[], object] = lambda: None,
+                 mirrors: frozenset[str] = frozenset()) -> tuple[int, list[TitleAction]]:
     """Carry out a titles plan; `simkl` takes the bridge's own writes. Returns how many Simkl
-    writes were queued, and the server actions that were done (the baseline records only those)."""
+    writes were queued, and the server actions that were done (the baseline records only those).
+    `mirrors`: the buckets whose server lists are put in order even with nothing to add or remove
+    (a list of two mirrors completes each from the other: the holder knows how)."""
     writes, written = [], []
     for action in [a for a in plan.actions if a.step in TO_SIMKL]:
         try:
@@ -76,7 +79,7 @@ def apply_titles(account: str, holder: TitleHolder, plan: TitlePlan, outbox: Out
         queued()
     for action in written:
         _record(simkl, action, now)
-    return count, _on_server(holder, plan)
+    return count, _on_server(holder, plan, mirrors)
 
 
 def _write(account: str, action: TitleAction, now: float) -> Write:
@@ -102,12 +105,12 @@ def _record(simkl: TitleShelf, action: TitleAction, now: float) -> None:
     merge(simkl, [done])
 
 
-def _on_server(holder: TitleHolder, plan: TitlePlan) -> list[TitleAction]:
+def _on_server(holder: TitleHolder, plan: TitlePlan, mirrors: frozenset[str]) -> list[TitleAction]:
     done: list[TitleAction] = []
     rates = [a for a in plan.actions if a.step in (TitleStep.RATE_SERVER, TitleStep.UNRATE_SERVER)]
     if rates and holder.rate([(a.title, a.rating, a.rated_at) for a in rates]) == len(rates):
         done += rates
-    for bucket in sorted({a.bucket for a in plan.actions if a.bucket is not None and a.step not in TO_SIMKL}):
+    for bucket in sorted(mirrors | {a.bucket for a in plan.actions if a.bucket is not None and a.step not in TO_SIMKL}):
         add = [a for a in plan.actions if a.step is TitleStep.LIST_SERVER and a.bucket == bucket]
         remove = [a for a in plan.actions if a.step is TitleStep.UNLIST_SERVER and a.bucket == bucket]
         if holder.set_listed(bucket, [a.title for a in add], [a.title for a in remove]) == len(add) + len(remove):

@@ -27,9 +27,10 @@ Plan to Watch is also the owner's plex.tv Discover watchlist where `watchlist` i
 a watchlisted title the library holds is that title, listed; one it does not hold is a title of
 its own (ref `discover:<plex.tv ratingKey>`), which goes to Simkl by the ids plex.tv has for it.
 
-With both, the watchlist and the collections are one Plan to Watch to the sync, and the read keeps
+With both, the watchlist and the collections are one Plan to Watch to the sync, and the holder keeps
 them so: a title on one of them is on the server's Plan to Watch (the person put it there, on the
-list at hand), and the read puts it on the other. Were it left on one, it would read listed while
+list at hand), and the next `set_listed` of Plan to Watch after the read puts it on the other (a
+read writes nothing: a dry run reads too). Were it left on one, it would read listed while
 `set_listed` waits for both, and nothing would ever complete the other: the sync plans nothing for a
 title listed on both sides. Hence a title leaves Plan to Watch here when it leaves both (or moves on
 Simkl); taken off one alone it comes back there. Left on one: a watchlisted title the library lacks
@@ -98,6 +99,9 @@ class PlexTitles:
         self._watchlisted: dict[str, str] = {}  # ref -> plex.tv ratingKey of what the watchlist holds
         self._plex_keys: dict[str, str] = {}  # ratingKey -> plex.tv ratingKey (a new agent's guid)
         self._leaving: set[str] = set()  # refs taken off Plan to Watch that a mirror still holds
+        # What the last read found on one of Plan to Watch's two mirrors only, with what the collections
+        # hold: the next set_listed of Plan to Watch completes it (a read writes nothing: a dry run reads).
+        self._incomplete: tuple[list[Title], set[str]] | None = None
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -108,6 +112,7 @@ class PlexTitles:
     def _read(self, buckets: frozenset[str]) -> list[Title]:
         mirrored = sorted(b for b in buckets & self.mirrors if b in BUCKET_TITLES)
         self._collections, self._members, self._where, self._plex_keys, self._watchlisted = {}, {}, {}, {}, {}
+        self._incomplete = None
         out: list[Title] = []
         collected: set[str] = set()  # the refs a Plan to Watch collection holds
         for section in self.api.items("/library/sections"):
@@ -126,7 +131,7 @@ class PlexTitles:
         if self.discover is not None and PLAN_TO_WATCH in buckets:
             out = self._with_watchlist(out)
             if PLAN_TO_WATCH in mirrored:
-                self._one_list(out, collected)
+                self._incomplete = (out, collected)
         self.log.info("%s: titles read: %d, %d rated", self.name, len(out), sum(t.rating is not None for t in out))
         return out
 
@@ -222,7 +227,13 @@ class PlexTitles:
 
     def set_listed(self, bucket: str, add: Sequence[Title], remove: Sequence[Title]) -> int:
         """How many of the titles are now on (add) or off (remove) every mirror of the bucket: its
-        collections (`lists`) and, for Plan to Watch, the watchlist (`watchlist`). None mirrored: 0."""
+        collections (`lists`) and, for Plan to Watch, the watchlist (`watchlist`). None mirrored: 0.
+        Plan to Watch's two mirrors are first made one (the last read said what either lacks): the sync
+        asks for that every run it writes the server, with nothing to add or remove if need be."""
+        if bucket == PLAN_TO_WATCH and self._incomplete is not None:
+            titles, collected = self._incomplete
+            self._incomplete = None
+            self._one_list(titles, collected)
         mirrors = []
         if bucket in self.mirrors and bucket in BUCKET_TITLES:
             mirrors.append(self._collect(bucket, add, remove))

@@ -315,10 +315,19 @@ def test_plan_to_watch_goes_on_the_discover_watchlist_by_its_plex_id(plex, disco
     assert "plantowatch" in read(adapter, "plantowatch")["500"].listed
 
 
+def settled(adapter, *buckets: str) -> dict[str, Title]:
+    """Read, then put Plan to Watch in order as the sync does every run that writes the server."""
+    got = read(adapter, *buckets)
+    adapter.set_listed("plantowatch", [], [])
+    return got
+
+
 def test_with_a_collection_too_plan_to_watch_is_on_both(plex, discover) -> None:
     adapter = watching(plex, discover, lists=("plantowatch",))
     got = read(adapter, "plantowatch")
-    assert collections(plex) == {("1", PTW): ["100"], ("2", PTW): ["200"]}  # watchlisted: put on it by the read
+    assert collections(plex) == {} and watchlist_writes(discover) == []  # a read writes nothing: a dry run reads
+    assert adapter.set_listed("plantowatch", [], []) == 0  # nothing asked: the mirrors made one
+    assert collections(plex) == {("1", PTW): ["100"], ("2", PTW): ["200"]}  # watchlisted: now collected too
     assert adapter.set_listed("plantowatch", [got["100"], got["500"]], []) == 2
     assert collections(plex) == {("1", PTW): ["100"], ("2", PTW): ["200", "500"]}
     assert OFFICE_PLEX in discover.watchlist
@@ -343,7 +352,7 @@ def test_what_one_of_plan_to_watchs_mirrors_holds_the_read_puts_on_the_other(ple
     # The Office, Parks (new agents') and Cowboy Bebop (HAMA's: no plex.tv id) on the collections only.
     assert collections_only.set_listed("plantowatch", [got["500"], got["510"], got["300"]], []) == 3
     adapter = watching(plex, discover, lists=("plantowatch",))
-    got = read(adapter, "plantowatch")
+    got = settled(adapter, "plantowatch")
     assert {k for k, t in got.items() if "plantowatch" in t.listed} == {
         "100", "200", "300", "500", "510", "discover:5d776b9ffb0d55001f5a2b1c"}
     # The Matrix and Breaking Bad, watchlisted, on the collections; Dune, not in the library, on none.
@@ -357,7 +366,7 @@ def test_what_one_of_plan_to_watchs_mirrors_holds_the_read_puts_on_the_other(ple
                     "The Office and 1 more)")
     assert not any("plex.tv id" in r.getMessage() for r in caplog.records)  # Bebop's is no news every run
     seen_plex, seen_tv = len(collection_writes(plex)), len(watchlist_writes(discover))
-    again = read(adapter, "plantowatch")
+    again = settled(adapter, "plantowatch")
     assert {k: t.listed for k, t in again.items()} == {k: t.listed for k, t in got.items()}
     assert (len(collection_writes(plex)), len(watchlist_writes(discover))) == (seen_plex, seen_tv)
     assert len([r for r in caplog.records if "as one" in r.getMessage()]) == 1
@@ -365,9 +374,9 @@ def test_what_one_of_plan_to_watchs_mirrors_holds_the_read_puts_on_the_other(ple
 
 def test_a_title_watchlisted_after_a_read_reads_listed_and_joins_the_collection(plex, discover) -> None:
     adapter = watching(plex, discover, lists=("plantowatch",))
-    assert "plantowatch" not in read(adapter, "plantowatch")["500"].listed
+    assert "plantowatch" not in settled(adapter, "plantowatch")["500"].listed
     discover.watchlist.append(OFFICE_PLEX)  # the person watchlists The Office on plex.tv
-    assert "plantowatch" in read(adapter, "plantowatch")["500"].listed  # for Simkl's Plan to Watch
+    assert "plantowatch" in settled(adapter, "plantowatch")["500"].listed  # for Simkl's Plan to Watch
     assert collections(plex)[("2", PTW)] == ["200", "500"]
 
 
@@ -375,9 +384,9 @@ def test_a_title_taken_off_one_mirror_alone_comes_back_to_it(plex, discover) -> 
     """Off one of the two, a title is still on the other, that is on the server's Plan to Watch: it
     leaves it when it leaves both, or when Simkl moves it."""
     adapter = watching(plex, discover, lists=("plantowatch",))
-    read(adapter, "plantowatch")
+    settled(adapter, "plantowatch")
     discover.watchlist.remove(MATRIX_PLEX)  # taken off the watchlist on plex.tv, not off the collection
-    assert "plantowatch" in read(adapter, "plantowatch")["100"].listed
+    assert "plantowatch" in settled(adapter, "plantowatch")["100"].listed
     assert MATRIX_PLEX in discover.watchlist
 
 
@@ -386,11 +395,11 @@ def test_a_film_two_libraries_hold_is_watchlisted_in_both_and_read_again_writes_
     plex.add("110", "movie", "The Matrix", "5", f"plex://movie/{MATRIX_PLEX}", ("imdb://tt0133093", "tmdb://603"),
              year=1999)
     adapter = watching(plex, discover, lists=("plantowatch",))
-    got = read(adapter, "plantowatch")
+    got = settled(adapter, "plantowatch")
     assert "plantowatch" in got["100"].listed and "plantowatch" in got["110"].listed
     assert collections(plex)[("1", PTW)] == ["100"] and collections(plex)[("5", PTW)] == ["110"]
     seen_plex, seen_tv = len(collection_writes(plex)), len(discover.requests)
-    read(adapter, "plantowatch")
+    settled(adapter, "plantowatch")
     assert len(collection_writes(plex)) == seen_plex and watchlist_writes(discover) == []
     assert len(discover.requests) > seen_tv  # it was read again
 
@@ -407,7 +416,7 @@ def test_a_title_simkl_moved_out_that_the_watchlist_kept_is_not_put_back_on_the_
     assert any("The Matrix (1999) not taken off the plex.tv watchlist" in r.getMessage() for r in caplog.records)
     route.handler = real
     seen = len(collection_writes(plex))
-    again = read(adapter, "plantowatch")
+    again = settled(adapter, "plantowatch")
     assert "plantowatch" in again["100"].listed  # on the watchlist still: so it reads
     assert len(collection_writes(plex)) == seen and ("1", PTW) not in collections(plex)  # Simkl's move not undone
     assert adapter.set_listed("plantowatch", [], [again["100"]]) == 1  # asked again: done

@@ -250,6 +250,18 @@ def test_a_watchlisted_title_on_simkls_plan_to_watch_is_on_the_collection_too(em
     assert collections(plex) == {("2", PTW): ["500"]}  # Simkl's Plan to Watch, as the collection shows it
 
 
+def test_a_dry_run_completes_neither_mirror_and_the_next_run_does(emulator, plex, discover, bridge_for) -> None:
+    from bridge.sync.service import Request
+
+    discover.watchlist[:] = [OFFICE_PLEX]  # watchlisted on plex.tv, on no collection
+    bridge = watching(bridge_for, plex, discover, "lists: [plantowatch]")
+    seen = len(discover.requests)
+    bridge.sync.run_once(Request(dry_run=True))
+    assert plex.collections == {} and [r for r in discover.requests[seen:] if r.path.startswith("/actions/")] == []
+    sync(bridge)
+    assert collections(plex) == {("2", PTW): ["500"]}  # the run that writes the server makes the two one
+
+
 # -- a revoked token -------------------------------------------------------------------------------
 
 
