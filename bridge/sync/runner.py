@@ -76,8 +76,11 @@ def read_simkl(client: SimklReads, baseline: Baseline, account: str, want: gate.
     """Simkl's watched items (and titles) now: the baseline's, updated by exactly the reads the gate asks for."""
     activities = client.get_activities()
     saved = baseline.activities(account)
-    known = baseline.simkl_titles(account) if want.wanted else None
-    want = gate.Titles(want.wanted, known is None, want.whole_ratings)
+    # Titles synced once are kept up to date by every run, one that syncs none too (`--server` a
+    # server without ratings): the stamps it saves would otherwise hide what moved meanwhile. Such a
+    # run reads ratings whole: it cannot know whether a later one clears ratings.
+    known = baseline.simkl_titles(account)
+    want = gate.Titles(want.wanted or known is not None, known is None, want.whole_ratings or not want.wanted)
     todo = gate.reads(saved[0] if saved else None, activities, want)
     shelf = Shelf() if todo.first else baseline.simkl(account)
     titles = (known if known is not None else TitleShelf()) if want.wanted else None

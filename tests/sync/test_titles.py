@@ -161,3 +161,13 @@ def test_a_revoked_token_changes_no_rating_and_no_list(emulator, tmp_path) -> No
     with pytest.raises(AuthError):  # the service logs it and ends the account's run: nothing changed before it
         bridge.sync(T + 3600)
     assert server.rated == [] and server.titles["m1"].listed == {"plantowatch"}
+
+
+def test_a_run_that_syncs_no_ratings_keeps_simkls_up_to_date_for_the_next_that_does(emulator, tmp_path) -> None:
+    bridge = Bridge(emulator, tmp_path, Server(replace(MATRIX, rating=6)))
+    bridge.sync()
+    phone(emulator).add_ratings({"movies": [{"ids": {"simkl": 53992}, "rating": 9}]})
+    # `simkl-bridge sync --server` another server, one without ratings: its stamps are saved
+    sync_account("alice", bridge.simkl, bridge.base, bridge.box, [(bridge.server, Options())], now=T + 3600)
+    bridge.sync(T + 7200)
+    assert bridge.server.rated == [("The Matrix", 9)]
