@@ -43,7 +43,7 @@ class Report:
     account: str
     requests: int = 0  # to Simkl, during the reads (the sender's POSTs come after)
     plans: dict[str, Plan] = field(default_factory=dict)  # by server
-    queued: int = 0  # additions committed to the outbox
+    queued: int = 0  # writes committed to the outbox (additions, unwatches, ratings, list moves)
     failed: dict[str, str] = field(default_factory=dict)  # servers whose library could not be read
     playback_moved: bool = False  # a pause on another device since the last sync
     titles: dict[str, TitlePlan] = field(default_factory=dict)  # ratings and lists, by server
