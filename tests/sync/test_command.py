@@ -7,11 +7,12 @@ from dataclasses import replace
 
 from bridge.cli import main
 from bridge.simkl.auth import TokenStore
-from bridge.times import iso, parse_iso
+from bridge.times import parse_iso
 from tests.conftest import TOKEN, watches
+from tests.sync.simkl_app import ratings
 from tests.sync.test_service import MATRIX, Library
 from tests.sync.test_titles import MATRIX as RATED_MATRIX
-from tests.sync.test_titles import Server, ratings
+from tests.sync.test_titles import Server
 
 
 def config(tmp_path, emulator) -> str:
@@ -63,4 +64,4 @@ def test_a_plans_ratings_are_written_with_it_and_applied_as_written(tmp_path, em
     assert "1 rating(s) to Simkl" in capsys.readouterr().out and ratings(emulator) == {}
     assert main(["sync", "-c", path, "--apply", str(plan)]) == 0
     assert "applied: 1 write(s) queued" in capsys.readouterr().out
-    assert ratings(emulator) == {"53992": (9, iso(MATRIX.watched_at))}
+    assert ratings(emulator) == {"53992": (9, MATRIX.watched_at)}

@@ -18,6 +18,7 @@ from bridge.sync.runner import sync_account
 from bridge.sync.titles_plan import TitleOptions
 from bridge.times import iso
 from tests.conftest import TOKEN, make_client
+from tests.sync.simkl_app import phone, ratings
 
 T = 1_700_000_000.0
 DAY = 86400.0
@@ -25,7 +26,6 @@ MATRIX = Title(Item(Kind.MOVIE, Ids(tmdb=603)), "The Matrix", 1999, "m1")
 INCEPTION = Title(Item(Kind.MOVIE, Ids(imdb="tt1375666")), "Inception", 2010, "m2")
 INTERSTELLAR = Title(Item(Kind.MOVIE, Ids(tmdb=157336)), "Interstellar", 2014, "m3")
 BB = Title(Item(Kind.SHOW, Ids(tvdb=81189)), "Breaking Bad", 2008, "s1")
-PHONE = "phone-token-0123456789abcdef"
 NEWER = TitleOptions(ratings="newer", lists=frozenset({"plantowatch"}))
 
 
@@ -77,16 +77,6 @@ class Bridge:
         return report
 
 
-def phone(emulator):
-    """Another app of the same person: its own token, so Simkl's per-token POST pace is its own."""
-    emulator.add_token(PHONE, "alice")
-    return make_client(emulator, token=PHONE)
-
-
-def ratings(emulator) -> dict[str, tuple[int, str]]:
-    return {k: (v["rating"], v["rated_at"]) for k, v in emulator.state()["users"]["alice"]["ratings"].items()}
-
-
 def lists(emulator) -> dict[str, str]:
     return emulator.state()["users"]["alice"]["lists"]
 
@@ -100,7 +90,7 @@ def test_a_first_sync_sends_the_servers_ratings_with_their_dates_and_brings_simk
     phone(emulator).add_ratings({"movies": [{"ids": {"tmdb": 27205}, "rating": 7, "rated_at": iso(T - 9 * DAY)}]})
     bridge = Bridge(emulator, tmp_path, Server(replace(MATRIX, rating=9, rated_at=T - 100 * DAY), INCEPTION))
     bridge.sync()
-    assert ratings(emulator) == {"53992": (9, iso(T - 100 * DAY)), "67890": (7, iso(T - 9 * DAY))}
+    assert ratings(emulator) == {"53992": (9, T - 100 * DAY), "67890": (7, T - 9 * DAY)}
     assert bridge.server.rated == [("Inception", 7)]
     seen = len(emulator.requests)
     bridge.sync(T + 3600)  # the bridge's own rating moved rated_at: at most that delta is read

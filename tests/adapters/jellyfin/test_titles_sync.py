@@ -15,15 +15,15 @@ import pytest
 import requests
 
 from bridge.config import ConfigError
-from bridge.times import iso, parse_iso
+from bridge.times import iso
 from tests.adapters.jellyfin.standin import ALICE, API_KEY, BOB, JellyfinStandIn
 from tests.adapters.plex.standin import TOKEN as PLEX_TOKEN
 from tests.adapters.plex.standin import PlexStandIn
 from tests.conftest import TOKEN as SIMKL_TOKEN
-from tests.conftest import config_for, make_client
+from tests.conftest import config_for
+from tests.sync.simkl_app import phone, ratings, simkl_posts, statuses
 
 PLAN = "Simkl: Plan to Watch"
-PHONE = "phone-token-0123456789abcdef"
 DAY = 86400.0
 MATRIX, INCEPTION, BREAKING_BAD, OFFICE = "53992", "67890", "11121", "17041"  # Simkl ids
 RATES = ("10.10.7", "10.11.11")  # the versions that take a rating (POST /UserItems/{id}/UserData)
@@ -55,32 +55,6 @@ def sync(bridge: Any) -> list[Any]:
     reports = bridge.sync.run_once()
     bridge.flush()
     return reports
-
-
-def phone(emulator) -> Any:
-    """The person's other Simkl app: its own token, so Simkl's per-token POST pace is its own. What
-    it does is a minute after the last thing Simkl saw (Simkl's activity stamps are whole seconds:
-    a change in the second of the bridge's own write would not move them, on a fast machine)."""
-    later = emulator.clock() + 60
-    emulator.clock = lambda: later
-    emulator.add_token(PHONE, "alice")
-    return make_client(emulator, token=PHONE)
-
-
-def ratings(emulator) -> dict[str, tuple[int, float]]:
-    return {k: (v["rating"], parse_iso(v["rated_at"]))
-            for k, v in emulator.state()["users"]["alice"].get("ratings", {}).items()}
-
-
-def statuses(emulator) -> dict[str, str]:
-    """Every title's bucket as Simkl's apps show it (its all-items read), by title."""
-    library = phone(emulator).get_all_items()
-    return {e[key]["title"]: e["status"] for kind, key in (("movies", "movie"), ("shows", "show"), ("anime", "show"))
-            for e in library.get(kind) or ()}
-
-
-def simkl_posts(emulator, seen: int = 0) -> list[str]:
-    return [r["path"] for r in emulator.requests[seen:] if r["method"] == "POST"]
 
 
 def jellyfin_writes(jf: JellyfinStandIn, seen: int = 0) -> list[tuple[str, str]]:

@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 
 from bridge.adapters.kodi import KodiAdapter
-from bridge.times import iso, parse_iso
+from bridge.times import iso
 from tests.adapters.kodi.real import eventually, kodi, real_kodi  # noqa: F401 - fixtures
 from tests.conftest import TOKEN as SIMKL_TOKEN
-from tests.conftest import make_client
+from tests.sync.simkl_app import phone, ratings, simkl_posts, statuses
 
 PLAN = "Simkl: Plan to Watch"
-PHONE = "phone-token-0123456789abcdef"
 DAY = 86400.0
 MATRIX, SHOW = "53992", "11121"  # Simkl ids of the real Kodi's movie (tmdb 603) and show (tvdb 81189)
 
@@ -59,32 +58,6 @@ def sync(bridge: Any) -> list[Any]:
     reports = bridge.sync.run_once()
     eventually(lambda: bridge.outbox.pending() == 0, "the sender to deliver what the sync queued")
     return reports
-
-
-def phone(emulator) -> Any:
-    """The person's other Simkl app: its own token, so Simkl's per-token POST pace is its own. What
-    it does is a minute after the last thing Simkl saw (Simkl's activity stamps are whole seconds:
-    a change in the second of the bridge's own write would not move them, on a fast machine)."""
-    later = emulator.clock() + 60
-    emulator.clock = lambda: later
-    emulator.add_token(PHONE, "alice")
-    return make_client(emulator, token=PHONE)
-
-
-def ratings(emulator) -> dict[str, tuple[int, float]]:
-    return {k: (v["rating"], parse_iso(v["rated_at"]))
-            for k, v in emulator.state()["users"]["alice"].get("ratings", {}).items()}
-
-
-def statuses(emulator) -> dict[str, str]:
-    """Every title's bucket as Simkl's apps show it (its all-items read), by title."""
-    library_ = phone(emulator).get_all_items()
-    return {e[key]["title"]: e["status"] for kind, key in (("movies", "movie"), ("shows", "show"))
-            for e in library_.get(kind) or ()}
-
-
-def simkl_posts(emulator, seen: int = 0) -> list[str]:
-    return [r["path"] for r in emulator.requests[seen:] if r["method"] == "POST"]
 
 
 def movie(kodi, movieid: int) -> dict[str, Any]:
