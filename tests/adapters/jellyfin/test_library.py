@@ -92,6 +92,20 @@ def on_route(jf: JellyfinStandIn, method: str, pattern: str, wrap: Any) -> None:
     route.handler = wrap(route.handler)
 
 
+def gone_at(jf: JellyfinStandIn, calls: list[str], at: int) -> Any:
+    """A wrap for `on_route`: each request is noted in `calls`, and the `at`-th finds the server gone
+    (stopped, its connection closed unanswered)."""
+    def wrap(handler: Any) -> Any:
+        def answer(req: Any) -> Any:
+            calls.append(req.path)
+            if len(calls) == at:
+                jf.server.stop()
+                raise ConnectionError("the server went away")
+            return handler(req)
+        return answer
+    return wrap
+
+
 # -- reading ---------------------------------------------------------------------------------------
 
 
@@ -308,18 +322,8 @@ def test_a_server_that_goes_away_mid_run_ends_it_with_one_line(jf, caplog) -> No
     caplog.set_level(logging.WARNING, logger="bridge.adapters.jellyfin")
     adapter = library_of(jf)
     got = adapter.read_library()
-    calls = []
-
-    def going_away(handler):
-        def answer(req):
-            calls.append(req.path)
-            if len(calls) == 2:
-                jf.server.stop()
-                raise ConnectionError("the server went away")  # the connection closes unanswered
-            return handler(req)
-        return answer
-
-    on_route(jf, "POST", r"/UserPlayedItems/([\w-]+)", going_away)
+    calls: list[str] = []
+    on_route(jf, "POST", r"/UserPlayedItems/([\w-]+)", gone_at(jf, calls, 2))
     assert adapter.mark_watched([(one(got, jf.inception), T), (one(got, jf.bebop5), T)]) == 1
     (line,) = [r.getMessage() for r in caplog.records if "not marked" in r.getMessage()]
     assert "1 of 2 items not marked watched" in line and "POST /UserPlayedItems/" in line

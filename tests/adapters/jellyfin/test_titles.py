@@ -23,7 +23,7 @@ from bridge.sync.titles_plan import TitleOptions
 from bridge.times import iso
 from tests.adapters.jellyfin.helpers import adapter_for
 from tests.adapters.jellyfin.standin import ALICE, BOB, VERSIONS, JellyfinStandIn
-from tests.adapters.jellyfin.test_library import DAY, T, on_route
+from tests.adapters.jellyfin.test_library import DAY, T, gone_at, on_route
 from tests.conftest import make_client
 
 every_version = pytest.mark.parametrize("jf", VERSIONS, indirect=True)
@@ -151,18 +151,8 @@ def test_a_server_that_goes_away_mid_run_ends_it_with_one_line(jf, caplog) -> No
     caplog.set_level(logging.WARNING, logger="bridge.adapters.jellyfin")
     adapter = holder(jf)
     titles = by_ref(adapter.read_titles(frozenset()))
-    calls = []
-
-    def going_away(handler):
-        def answer(req):
-            calls.append(req.path)
-            if len(calls) == 2:
-                jf.server.stop()
-                raise ConnectionError("the server went away")  # the connection closes unanswered
-            return handler(req)
-        return answer
-
-    on_route(jf, "POST", r"/UserItems/(\w+)/UserData", going_away)
+    calls: list[str] = []
+    on_route(jf, "POST", r"/UserItems/(\w+)/UserData", gone_at(jf, calls, 2))
     changes = [(titles[r], 5, None) for r in (jf.inception, jf.bebop, jf.holiday)]
     assert adapter.rate(changes) == 1
     (line,) = [r.getMessage() for r in caplog.records]
@@ -275,3 +265,10 @@ def test_a_sync_sends_jellyfins_ratings_and_brings_simkls_ratings_and_plan_to_wa
     sync(T + 3600)
     assert [r for r in emulator.requests[seen:] if r["method"] == "POST"] == []
     assert len(sent(jf, "/UserData", "/Rating", "/Collections")) == writes and members(jf) == [jf.bb]
+
+
+def test_nothing_asked_of_a_list_asks_nothing_of_the_server(jf) -> None:
+    # The sync calls set_listed for every mirrored bucket each run it writes the server.
+    adapter = holder(jf)
+    seen = len(jf.server.requests)
+    assert adapter.set_listed("plantowatch", [], []) == 0 and len(jf.server.requests) == seen
