@@ -122,6 +122,8 @@ class JellyfinTitles(JellyfinLibrary):
         return done
 
     def set_listed(self, bucket: str, add: list[Title], remove: list[Title]) -> int:
+        if not add and not remove:
+            return 0  # the sync puts every mirror in order each run: one collection has no order to keep
         name = list_name(bucket)
         adds = [t for t in add if self._named(t, f"not put on {name!r}")]
         removes = [t for t in remove if self._named(t, f"not taken off {name!r}")]
