@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from bridge.adapters.base import Adapter
-from bridge.config import Config, PlexServer
+from bridge.config import Config, JellyfinServer, KodiHost, PlexServer
 from bridge.library import LibraryHolder, TitleHolder
 from bridge.outbox import Outbox
 from bridge.simkl.client import SimklError
@@ -73,7 +72,7 @@ class SyncService:
             if owner is not None and self.resolve(*owner) == account and request.server in (None, adapter.name):
                 yield adapter
 
-    def _server(self, name: str) -> Any:
+    def _server(self, name: str) -> PlexServer | JellyfinServer | KodiHost | None:
         servers = {f"{kind}/{s.name}": s for kind, group in (("plex", self.config.plex), ("jellyfin", self.config.jellyfin),
                                                               ("kodi", self.config.kodi)) for s in group}
         return servers.get(name)

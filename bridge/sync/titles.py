@@ -3,9 +3,11 @@ them, a server's titles planned against them, the plan carried out (Simkl's side
 outbox like every write, the server's through its adapter), and both sides as the plan leaves them
 for the baseline.
 
-A server write that does not happen (the server went away mid-run: its adapter logs one line) is
-kept in the baseline as the server had it: the next sync then sees no change on either side and
-leaves the title alone, instead of reading the missing rating as one the person cleared.
+A change left undone (a server write that did not happen: the server went away mid-run, its
+adapter logs one line; or one the plan held: the other direction of a one-way run, removals refused
+as mass removal) keeps that title's entry of last time in the baseline, on the side it was to be
+made: the next sync sees the change again and carries it over, and never reads a rating that was
+not written as one the person cleared.
 """
 
 from __future__ import annotations
